@@ -1,0 +1,101 @@
+"""Reading and writing the tables of a dataset directory: CSV, Parquet or Excel, found by stem.
+
+Files are read as text first so that every malformed cell can be reported by row and column rather than breaking
+the parser; types are parsed in :mod:`forecasting.data.validate`.
+"""
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from forecasting.data.problems import Problem
+from forecasting.data.schema import normalise_header
+
+SUFFIXES = (".csv", ".parquet", ".xlsx")
+UTF16_32_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def find_table(directory: Path, stem: str) -> tuple[Path | None, list[Problem]]:
+    """The one file holding table ``stem`` in ``directory``, or None; two candidates is an error."""
+    found = [directory / f"{stem}{suffix}" for suffix in SUFFIXES if (directory / f"{stem}{suffix}").is_file()]
+    if len(found) > 1:
+        names = ", ".join(p.name for p in found)
+        return None, [Problem(found[0].name, None, None, f"table '{stem}' is given twice ({names}); keep one")]
+    return (found[0] if found else None), []
+
+
+def read_table(path: Path, encoding: str = "utf-8") -> tuple[pd.DataFrame | None, list[Problem]]:
+    """Read one table as strings (CSV, Excel) or native types (Parquet); headers normalised to contract names."""
+    name = path.name
+    try:
+        if path.suffix == ".csv":
+            frame, problems = _read_csv(path, encoding)
+        elif path.suffix == ".parquet":
+            frame, problems = pd.read_parquet(path), []
+        else:
+            frame = pd.read_excel(path, dtype=str, keep_default_na=False, na_values=[""], engine="openpyxl")
+            problems = []
+    except Exception as exc:  # any parser failure is the user's file, not our bug: report it on one line
+        return None, [Problem(name, None, None, f"cannot be read as {path.suffix[1:]}: {_short(exc)}")]
+    if frame is None:
+        return None, problems
+    frame.columns = [normalise_header(c) for c in frame.columns]
+    duplicated = frame.columns[frame.columns.duplicated()].unique()
+    problems += [Problem(name, 1, c, "column given twice (after mapping aliases)") for c in duplicated]
+    if len(duplicated):
+        return None, problems
+    frame.index = pd.RangeIndex(len(frame))
+    return frame, problems
+
+
+def _read_csv(path: Path, encoding: str) -> tuple[pd.DataFrame | None, list[Problem]]:
+    raw = path.read_bytes()
+    name = path.name
+    if raw.startswith(UTF16_32_BOMS):
+        return None, [Problem(name, None, None, "is UTF-16/UTF-32 (byte-order mark found); save it as 'CSV UTF-8'")]
+    if b"\x00" in raw[:65536]:
+        return None, [Problem(name, None, None, "is binary, not a text CSV file (NUL bytes found)")]
+    try:
+        text = raw.decode("utf-8-sig" if encoding.lower().replace("-", "") == "utf8" else encoding)
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        return None, [Problem(name, line, None, f"is not valid {encoding} (byte {exc.start}); save it as 'CSV UTF-8' "
+                                                f"or set 'encoding: gb18030' in dataset.yaml")]
+    if not text.strip():
+        return None, [Problem(name, None, None, "is empty (no header row)")]
+    frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""], skipinitialspace=True)
+    return frame, []
+
+
+def _short(exc: Exception) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+
+
+def atomic_write(path: Path, write) -> None:
+    """Write a file through a temporary sibling then rename, so a failure never leaves half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_table(frame: pd.DataFrame, path: Path) -> None:
+    """Write a table atomically in the format its suffix names."""
+    def write(tmp: Path) -> None:
+        if path.suffix == ".parquet":
+            frame.to_parquet(tmp, index=False)
+        elif path.suffix == ".xlsx":
+            frame.to_excel(tmp, index=False, engine="openpyxl")
+        else:
+            frame.to_csv(tmp, index=False, date_format="%Y-%m-%d")
+    atomic_write(Path(path), write)

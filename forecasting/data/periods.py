@@ -1,0 +1,33 @@
+"""Calendar arithmetic of collection periods: period p ends ``p * period_months`` month-ends after the cut-off."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def month_index(dates: pd.Series | pd.DatetimeIndex) -> np.ndarray:
+    """Months since year 0 of each date (its calendar month), as integers."""
+    d = pd.DatetimeIndex(dates)
+    return (d.year * 12 + d.month - 1).to_numpy()
+
+
+def observed_periods(cutoff: pd.Series, as_of: pd.Timestamp, period_months: int) -> np.ndarray:
+    """Number of whole periods that have ended by ``as_of`` for each cut-off date (0 if none, never negative).
+
+    A period ends at the month end ``p * period_months`` months after the cut-off month, so it has ended by
+    ``as_of`` when that month end is on or before ``as_of``.
+    """
+    as_of = pd.Timestamp(as_of)
+    last_full_month = as_of.year * 12 + as_of.month - 1
+    if as_of != as_of + pd.offsets.MonthEnd(0):
+        last_full_month -= 1  # as_of is inside a month: that month's end has not come yet
+    months = last_full_month - month_index(cutoff)
+    return np.maximum(months // period_months, 0)
+
+
+def period_end(cutoff: pd.Series, period: pd.Series | np.ndarray, period_months: int) -> pd.DatetimeIndex:
+    """Month-end date on which each (cut-off, period) ends."""
+    months = month_index(cutoff) + np.asarray(period, dtype=np.int64) * period_months
+    years, month0 = np.divmod(months, 12)
+    first = pd.to_datetime({"year": years, "month": month0 + 1, "day": np.ones_like(years)})
+    return pd.DatetimeIndex(first + pd.offsets.MonthEnd(0))

@@ -1,0 +1,177 @@
+"""Checks of a dataset against the contract: types and per-cell rules through pandera, cross-row and cross-table
+rules as vectorised pandas. Every problem is collected; nothing stops at the first."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from forecasting.data.periods import period_end
+from forecasting.data.problems import Problem
+from forecasting.data.schema import TABLES, pandera_schema
+
+HEADER_LINES = 1  # file line of data row 0 is index + 1 + HEADER_LINES
+
+_CHECK_WORDS = [
+    (re.compile(r"greater_than\((.+)\)"), r"must be > \1"),
+    (re.compile(r"greater_than_or_equal_to\((.+)\)"), r"must be >= \1"),
+    (re.compile(r"in_range\((.+), (.+)\)"), r"must be between \1 and \2"),
+    (re.compile(r"field_uniqueness"), "duplicate value (must be unique)"),
+]
+
+
+def line(index) -> np.ndarray | int:
+    """File line number of a 0-based data row (the header is line 1)."""
+    return np.asarray(index) + 1 + HEADER_LINES if not np.isscalar(index) else int(index) + 1 + HEADER_LINES
+
+
+def _words(check: str) -> str:
+    for pattern, words in _CHECK_WORDS:
+        if pattern.fullmatch(check):
+            return pattern.sub(words, check)
+    return check
+
+
+def _numeric(raw: pd.Series) -> pd.Series:
+    """Numbers as analysts type them: '1,234.5' and '15%' are accepted."""
+    if raw.dtype != object:
+        return pd.to_numeric(raw, errors="coerce").astype(float)
+    text = raw.str.strip().str.replace(",", "", regex=False)
+    pct = text.str.endswith("%", na=False)
+    value = pd.to_numeric(text.str.rstrip("%"), errors="coerce").astype(float)
+    return value.where(~pct, value / 100.0)
+
+
+def parse(table: str, frame: pd.DataFrame, file: str) -> tuple[pd.DataFrame, list[Problem]]:
+    """Parse a raw table to the contract's types and run its per-cell rules. Extra columns are kept as they are."""
+    problems: list[Problem] = []
+    if frame.empty:
+        problems.append(Problem(file, None, None, "table is empty (no data rows)"))
+    typed = frame.copy()
+    for spec in TABLES[table]:
+        if spec.name not in frame.columns:
+            if spec.required:
+                problems.append(Problem(file, 1, spec.name, "required column is missing"))
+            continue
+        raw = frame[spec.name]
+        if spec.kind == "text":
+            value = raw.where(raw.isna(), raw.astype(str).str.strip())
+            bad = pd.Series(False, index=raw.index)
+        elif spec.kind == "date":
+            value = pd.to_datetime(raw, errors="coerce", format="mixed") if raw.dtype == object else \
+                pd.to_datetime(raw, errors="coerce")
+            bad = raw.notna() & value.isna()
+        else:
+            value = _numeric(raw)
+            bad = raw.notna() & value.isna()
+        what = {"date": "a date (YYYY-MM-DD)", "int": "a whole number", "float": "a number"}.get(spec.kind)
+        problems += [Problem(file, line(i), spec.name, f"expected {what}, got {raw[i]!r}") for i in np.flatnonzero(bad)]
+        if spec.required:
+            missing = np.flatnonzero(raw.isna().to_numpy())
+            problems += [Problem(file, line(i), spec.name, "required value is missing") for i in missing]
+        typed[spec.name] = value
+    try:
+        pandera_schema(table).validate(typed, lazy=True)
+    except pa.errors.SchemaErrors as err:
+        for case in err.failure_cases.itertuples(index=False):
+            if case.index is None or pd.isna(case.index):
+                continue  # table-level failures (missing columns) are reported above
+            problems.append(Problem(file, line(int(case.index)), case.column, f"{_words(str(case.check))}, got {case.failure_case}"))
+    return typed, problems
+
+
+def check_deals(deals: pd.DataFrame, file: str) -> list[Problem]:
+    """avg_balance, when given, must agree with opb / n_borrowers within 1%."""
+    if "avg_balance" not in deals or not {"opb", "n_borrowers"} <= set(deals.columns):
+        return []
+    implied = deals["opb"] / deals["n_borrowers"]
+    off = (deals["avg_balance"] - implied).abs() > 0.01 * implied
+    return [Problem(file, line(i), "avg_balance", f"{deals['avg_balance'].iat[i]:g} disagrees with opb / n_borrowers "
+                                                  f"= {implied.iat[i]:g} by more than 1%") for i in np.flatnonzero(off)]
+
+
+def _unknown(keys: pd.DataFrame, known: pd.DataFrame, file: str, column: str, what: str) -> list[Problem]:
+    merged = keys.merge(known.drop_duplicates(), how="left", indicator=True)
+    rows = np.flatnonzero((merged["_merge"] == "left_only").to_numpy())
+    values = keys.astype(str).agg("/".join, axis=1).to_numpy()
+    return [Problem(file, line(i), column, f"{what} {values[i]!r} is not in the {'loans' if what == 'loan' else 'deals'} table") for i in rows]
+
+
+def _duplicates(frame: pd.DataFrame, keys: list[str], file: str) -> list[Problem]:
+    rows = np.flatnonzero(frame.duplicated(keys, keep="first").to_numpy())
+    return [Problem(file, line(i), keys[-1], f"duplicate ({', '.join(keys)}) = "
+                                             f"{tuple(frame[k].iat[i] for k in keys)}") for i in rows]
+
+
+def check_collections(coll: pd.DataFrame, deals: pd.DataFrame, as_of: pd.Timestamp, period_months: int,
+                      file: str) -> list[Problem]:
+    """Unknown deals, duplicate or missing periods, periods ending after as_of, collections above opb."""
+    need = {"deal_id", "period", "gross_collections"}
+    if not need <= set(coll.columns) or "deal_id" not in deals:
+        return []
+    problems = _unknown(coll[["deal_id"]], deals[["deal_id"]], file, "deal_id", "deal")
+    problems += _duplicates(coll, ["deal_id", "period"], file)
+    ok = coll.dropna(subset=list(need)).drop_duplicates(["deal_id", "period"])
+    ok = ok[ok["deal_id"].isin(deals["deal_id"])].sort_values(["deal_id", "period"], kind="stable")
+    expected = ok.groupby("deal_id").cumcount() + 1
+    wrong = (ok["period"] != expected).to_numpy()
+    first_bad = pd.Series(ok.index[wrong]).groupby(ok["deal_id"].to_numpy()[wrong]).first()
+    for deal, i in first_bad.items():
+        p, e = int(ok.at[i, "period"]), int(expected.at[i])
+        problems.append(Problem(file, line(i), "period", f"deal {deal!r}: period {p} where {e} was expected "
+                                                         f"(periods must run 1, 2, 3, ... without gaps)"))
+    info = deals.drop_duplicates("deal_id").set_index("deal_id")
+    if {"cutoff_date", "opb"} <= set(info.columns):
+        cutoff = info["cutoff_date"].reindex(ok["deal_id"]).to_numpy()
+        dated = ~pd.isna(cutoff)
+        ends = pd.Series(pd.NaT, index=ok.index, dtype="datetime64[ns]")
+        if dated.any():
+            ends[dated] = period_end(pd.Series(cutoff[dated]), ok["period"].to_numpy()[dated].astype(int), period_months)
+        late = ok.index[(ends > as_of).to_numpy()]
+        problems += [Problem(file, line(i), "period", f"period {int(ok.at[i, 'period'])} of deal {ok.at[i, 'deal_id']!r} "
+                                                      f"ends {ends[i]:%Y-%m-%d}, after as_of {as_of:%Y-%m-%d}") for i in late]
+        cum = ok.groupby("deal_id")["gross_collections"].cumsum()
+        opb = info["opb"].reindex(ok["deal_id"]).to_numpy()
+        over = (cum.to_numpy() > opb * (1 + 1e-9))
+        first_over = pd.Series(ok.index[over], index=ok["deal_id"].to_numpy()[over])
+        first_over = first_over[~first_over.index.duplicated()]
+        problems += [Problem(file, line(i), "gross_collections", f"cumulative collections of deal {d!r} reach "
+                                                                 f"{cum[i]:,.2f}, above its opb {info.at[d, 'opb']:,.2f}")
+                     for d, i in first_over.items()]
+    return problems
+
+
+def check_loans(loans: pd.DataFrame, deals: pd.DataFrame, file: str) -> list[Problem]:
+    if not {"deal_id", "loan_id"} <= set(loans.columns):
+        return []
+    return _unknown(loans[["deal_id"]], deals[["deal_id"]], file, "deal_id", "deal") + \
+        _duplicates(loans, ["deal_id", "loan_id"], file)
+
+
+def check_loan_collections(lc: pd.DataFrame, loans: pd.DataFrame, coll: pd.DataFrame, file: str,
+                           coll_file: str) -> list[Problem]:
+    """Loan payments must belong to known loans and, summed per deal and period, equal the pool's collections."""
+    if not {"deal_id", "loan_id", "period", "amount"} <= set(lc.columns) or "loan_id" not in loans:
+        return []
+    problems = _unknown(lc[["deal_id", "loan_id"]], loans[["deal_id", "loan_id"]], file, "loan_id", "loan")
+    if not {"deal_id", "period", "gross_collections"} <= set(coll.columns):
+        return problems
+    sums = lc.groupby(["deal_id", "period"])["amount"].sum()
+    pool = coll.dropna(subset=["deal_id", "period"]).drop_duplicates(["deal_id", "period"])
+    pool = pool.assign(_row=pool.index).set_index(["deal_id", "period"])
+    both = pool.join(sums, how="outer")
+    loan_sum = both["amount"].fillna(0.0)
+    stated = both["gross_collections"]
+    off = (loan_sum - stated.fillna(0.0)).abs() > 1e-6 * np.maximum(stated.abs().fillna(0.0), 1.0) + 0.005
+    for (deal, period), row in both[off.to_numpy()].iterrows():
+        if pd.isna(row["_row"]):
+            first = lc.index[(lc["deal_id"] == deal) & (lc["period"] == period)][0]
+            problems.append(Problem(file, line(first), "amount", f"deal {deal!r} period {int(period)} has loan "
+                                                                 f"payments but no row in {coll_file}"))
+        else:
+            problems.append(Problem(coll_file, line(int(row["_row"])), "gross_collections",
+                                    f"{row['gross_collections']:,.2f} but {file} sums to {loan_sum[(deal, period)]:,.2f} "
+                                    f"for deal {deal!r} period {int(period)}"))
+    return problems

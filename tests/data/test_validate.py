@@ -1,0 +1,194 @@
+"""Each kind of corruption makes `npas validate` exit 2 and name the right file, row and column."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from forecasting.cli.main import app
+from forecasting.data.dataset import check_dataset
+
+runner = CliRunner()
+
+
+def run_validate(path):
+    result = runner.invoke(app, ["validate", str(path)])
+    return result.exit_code, result.stderr
+
+
+def edit(path, stem, change):
+    frame = pd.read_csv(path / f"{stem}.csv", dtype=str, keep_default_na=False)
+    frame = change(frame)
+    frame.to_csv(path / f"{stem}.csv", index=False)
+
+
+def assert_problem(path, expected: str):
+    code, err = run_validate(path)
+    assert code == 2, err
+    assert expected in err, err
+    assert "Traceback" not in err
+
+
+def test_valid_dataset_passes(pool_dir, loan_dir):
+    for path in (pool_dir, loan_dir):
+        result = runner.invoke(app, ["validate", str(path)])
+        assert result.exit_code == 0, result.stderr
+        assert "valid (29 deals" in result.stdout
+
+
+def test_missing_file(pool_dir):
+    (pool_dir / "deals.csv").unlink()
+    assert_problem(pool_dir, "deals.csv:-:-: missing file")
+
+
+def test_missing_dataset_yaml_key(pool_dir):
+    (pool_dir / "dataset.yaml").write_text("name: x\nperiod_months: 1\n")
+    assert_problem(pool_dir, "dataset.yaml:-:as_of: Field required")
+
+
+def test_missing_column(pool_dir):
+    edit(pool_dir, "deals", lambda f: f.drop(columns="opb"))
+    assert_problem(pool_dir, "deals.csv:1:opb: required column is missing")
+
+
+def test_wrong_type(pool_dir):
+    edit(pool_dir, "deals", lambda f: f.assign(opb=f["opb"].where(f.index != 2, "lots")))
+    assert_problem(pool_dir, "deals.csv:4:opb: expected a number, got 'lots'")
+
+
+def test_bad_date(pool_dir):
+    edit(pool_dir, "deals", lambda f: f.assign(cutoff_date=f["cutoff_date"].where(f.index != 0, "2021-13-45")))
+    assert_problem(pool_dir, "deals.csv:2:cutoff_date: expected a date")
+
+
+def test_empty_table(pool_dir):
+    edit(pool_dir, "collections", lambda f: f.iloc[:0])
+    assert_problem(pool_dir, "collections.csv:-:-: table is empty")
+
+
+def test_duplicate_deal_id(pool_dir):
+    edit(pool_dir, "deals", lambda f: f.assign(deal_id=f["deal_id"].where(f.index != 5, f["deal_id"][4])))
+    assert_problem(pool_dir, "deals.csv:7:deal_id: duplicate value")
+
+
+def test_duplicate_deal_period(pool_dir):
+    edit(pool_dir, "collections", lambda f: pd.concat([f.iloc[:3], f.iloc[[2]], f.iloc[3:]], ignore_index=True))
+    assert_problem(pool_dir, "collections.csv:5:period: duplicate (deal_id, period)")
+
+
+def test_gap_in_periods(pool_dir):
+    edit(pool_dir, "collections", lambda f: f.drop(index=4).reset_index(drop=True))
+    # rows 0..3 are periods 1..4 of the first deal; period 6 now sits on line 6 where 5 was expected
+    assert_problem(pool_dir, "collections.csv:6:period: deal 'A-2021-1': period 6 where 5 was expected")
+
+
+def test_period_after_as_of(pool_dir):
+    def extend(f):
+        last = f[f["deal_id"] == "C-2025-2"].iloc[-1].copy()
+        last["period"] = str(int(last["period"]) + 1)
+        return pd.concat([f, last.to_frame().T], ignore_index=True)
+    edit(pool_dir, "collections", extend)
+    n = len(pd.read_csv(pool_dir / "collections.csv"))
+    assert_problem(pool_dir, f"collections.csv:{n + 1}:period: period 4 of deal 'C-2025-2' ends 2025-09-30, after as_of")
+
+
+@pytest.mark.parametrize("value, words", [("-5", "must be >= 0"), ("inf", "must be a finite number"),
+                                          ("nan", "expected a number")])
+def test_negative_and_non_finite(pool_dir, value, words):
+    edit(pool_dir, "collections", lambda f: f.assign(gross_collections=f["gross_collections"].where(f.index != 9, value)))
+    assert_problem(pool_dir, f"collections.csv:11:gross_collections: {words}")
+
+
+def test_collections_above_opb(pool_dir):
+    deals = pd.read_csv(pool_dir / "deals.csv")
+    opb = deals.loc[0, "opb"]
+    edit(pool_dir, "collections", lambda f: f.assign(gross_collections=f["gross_collections"].where(f.index != 3, str(opb))))
+    assert_problem(pool_dir, "collections.csv:5:gross_collections: cumulative collections of deal 'A-2021-1' reach")
+
+
+def test_unknown_deal(pool_dir):
+    edit(pool_dir, "collections", lambda f: f.assign(deal_id=f["deal_id"].where(f.index != 7, "NO-SUCH-DEAL")))
+    assert_problem(pool_dir, "collections.csv:9:deal_id: deal 'NO-SUCH-DEAL' is not in the deals table")
+
+
+def test_avg_balance_inconsistent(pool_dir):
+    edit(pool_dir, "deals", lambda f: f.assign(avg_balance=f["avg_balance"].where(f.index != 1, "1000")))
+    assert_problem(pool_dir, "deals.csv:3:avg_balance: 1000 disagrees with opb / n_borrowers")
+
+
+def test_loan_collections_not_summing(loan_dir):
+    lc = pd.read_csv(loan_dir / "loan_collections.csv")
+    lc.loc[0, "amount"] += 1000.0
+    lc.to_csv(loan_dir / "loan_collections.csv", index=False)
+    coll = pd.read_csv(loan_dir / "collections.csv")
+    row = coll.index[(coll["deal_id"] == lc.loc[0, "deal_id"]) & (coll["period"] == lc.loc[0, "period"])][0]
+    assert_problem(loan_dir, f"collections.csv:{row + 2}:gross_collections:")
+
+
+def test_loan_of_unknown_loan(loan_dir):
+    edit(loan_dir, "loan_collections", lambda f: f.assign(loan_id=f["loan_id"].where(f.index != 0, "GHOST")))
+    assert_problem(loan_dir, "loan_collections.csv:2:loan_id: loan")
+
+
+def test_binary_junk(pool_dir):
+    (pool_dir / "deals.csv").write_bytes(np.random.default_rng(0).bytes(4096) + b"\x00")
+    assert_problem(pool_dir, "deals.csv:-:-: is binary")
+
+
+def test_wrong_encoding(pool_dir):
+    text = (pool_dir / "deals.csv").read_text(encoding="utf-8").replace("A-2021-1", "建鑫-2021-1")
+    (pool_dir / "deals.csv").write_bytes(text.encode("gbk"))
+    assert_problem(pool_dir, "deals.csv:2:-: is not valid utf-8")
+
+
+def test_gbk_accepted_when_declared(pool_dir):
+    text = (pool_dir / "deals.csv").read_text(encoding="utf-8").replace("A-2021-1,", "建鑫-2021-1,")
+    (pool_dir / "deals.csv").write_bytes(text.encode("gbk"))
+    coll = (pool_dir / "collections.csv").read_text().replace("A-2021-1,", "建鑫-2021-1,")
+    (pool_dir / "collections.csv").write_bytes(coll.encode("gbk"))
+    with open(pool_dir / "dataset.yaml", "a") as f:
+        f.write("encoding: gb18030\n")
+    assert runner.invoke(app, ["validate", str(pool_dir)]).exit_code == 0
+
+
+def test_utf16_byte_order_mark(pool_dir):
+    text = (pool_dir / "deals.csv").read_text(encoding="utf-8")
+    (pool_dir / "deals.csv").write_bytes(text.encode("utf-16"))
+    assert_problem(pool_dir, "deals.csv:-:-: is UTF-16/UTF-32 (byte-order mark found)")
+
+
+def test_utf8_byte_order_mark_is_read(pool_dir):
+    """Excel's 'CSV UTF-8' starts with a BOM: it is stripped, not mistaken for part of the first header."""
+    text = (pool_dir / "deals.csv").read_text(encoding="utf-8")
+    (pool_dir / "deals.csv").write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    dataset, problems = check_dataset(pool_dir)
+    assert problems == [] and dataset.deals.columns[0] == "deal_id"
+
+
+def test_chinese_headers_are_mapped(pool_dir):
+    names = {"deal_id": "项目名称", "originator": "发起机构", "opb": "资产池本金余额", "n_borrowers": "借款人户数",
+             "avg_balance": "户均余额", "wa_delinquency_months": "加权平均逾期期限", "est_gross_recovery": "预估毛回收率"}
+    edit(pool_dir, "deals", lambda f: f.rename(columns=names))
+    dataset, problems = check_dataset(pool_dir)
+    assert problems == []
+    assert {"opb", "avg_balance", "wa_delinquency_months"} <= set(dataset.deals.columns)
+
+
+def test_every_problem_is_reported_not_just_the_first(pool_dir):
+    edit(pool_dir, "deals", lambda f: f.assign(opb=f["opb"].where(f.index > 2, "-1")))
+    edit(pool_dir, "collections", lambda f: f.assign(deal_id=f["deal_id"].where(f.index != 0, "X")))
+    code, err = run_validate(pool_dir)
+    assert code == 2
+    assert sum("deals.csv:" in line and ":opb: must be > 0" in line for line in err.splitlines()) == 3
+    assert "collections.csv:2:deal_id" in err
+
+
+def test_excel_and_parquet_tables(pool_dir):
+    deals = pd.read_csv(pool_dir / "deals.csv")
+    (pool_dir / "deals.csv").unlink()
+    deals.to_excel(pool_dir / "deals.xlsx", index=False)
+    pd.read_csv(pool_dir / "collections.csv").to_parquet(pool_dir / "collections.parquet")
+    (pool_dir / "collections.csv").unlink()
+    dataset, problems = check_dataset(pool_dir)
+    assert problems == [] and len(dataset.deals) == 29
