@@ -163,14 +163,20 @@ def check_dataset(directory: Path | str, require_collections: bool = True) -> tu
     return _finish(meta, deals, collections, tables["loans"], tables["loan_collections"]), []
 
 
-def _finish(meta: DatasetMeta, deals: pd.DataFrame, collections: pd.DataFrame, loans, loan_collections) -> Dataset:
-    """Fill derived columns and fix dtypes of a checked dataset."""
+def complete_deals(deals: pd.DataFrame) -> pd.DataFrame:
+    """A checked deals table with integer vintage and borrowers, and avg_balance filled from opb / n_borrowers."""
     deals = deals.copy()
     deals["vintage"] = deals["vintage"].astype(int)
     deals["n_borrowers"] = deals["n_borrowers"].astype(int)
     if "avg_balance" not in deals:
         deals["avg_balance"] = np.nan
     deals["avg_balance"] = deals["avg_balance"].fillna(deals["opb"] / deals["n_borrowers"])
+    return deals
+
+
+def _finish(meta: DatasetMeta, deals: pd.DataFrame, collections: pd.DataFrame, loans, loan_collections) -> Dataset:
+    """Fill derived columns and fix dtypes of a checked dataset."""
+    deals = complete_deals(deals)
     collections = collections.assign(period=collections["period"].astype(int))
     if loan_collections is not None:
         loan_collections = loan_collections.assign(period=loan_collections["period"].astype(int))

@@ -1,0 +1,35 @@
+"""Forecast output tables of CONTRACT.md section 4, from a model's CurveForecast."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from forecasting.data.dataset import Dataset
+from forecasting.models.base import CurveForecast, quantile_name
+
+
+def forecast_curves(forecast: CurveForecast, dataset: Dataset, quantiles: list[float]) -> pd.DataFrame:
+    """deal_id, period, observed, collections, cum_rate, cum_rate_pNN: actual figures where observed."""
+    table = forecast.frame(quantiles)
+    opb = table["deal_id"].map(dataset.deals.set_index("deal_id")["opb"])
+    cum = table.groupby("deal_id", sort=False)["cum_rate"]
+    table.insert(3, "collections", np.round(cum.diff().fillna(table["cum_rate"]) * opb, 2))
+    return table
+
+
+def forecast_summary(forecast: CurveForecast, dataset: Dataset, quantiles: list[float]) -> pd.DataFrame:
+    """One row per deal: what was observed and the gross recovery forecast at the horizon with its quantiles."""
+    deals = dataset.deals.set_index("deal_id").loc[forecast.deal_ids]
+    idx = np.arange(len(forecast.deal_ids))
+    last = np.maximum(forecast.observed_periods - 1, 0)
+    observed_cum = np.where(forecast.observed_periods > 0, forecast.mean[idx, last], 0.0)
+    out = pd.DataFrame({"deal_id": forecast.deal_ids, "originator": deals["originator"].to_numpy(),
+                        "vintage": deals["vintage"].to_numpy(), "opb": deals["opb"].to_numpy(),
+                        "observed_periods": forecast.observed_periods, "observed_cum_rate": observed_cum,
+                        "horizon": forecast.horizon, "gross_recovery": forecast.mean[:, -1]})
+    for q in quantiles:
+        if abs(q - 0.5) > 1e-9:
+            out[quantile_name(q, "gross_recovery_")] = forecast.quantile(q)[:, -1]
+    if "est_gross_recovery" in deals:
+        out["est_gross_recovery"] = deals["est_gross_recovery"].to_numpy()
+    return out

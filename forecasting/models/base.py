@@ -1,0 +1,59 @@
+"""The interface every model family shares, scikit-learn style.
+
+``fit(deals, collections[, loans])`` learns from a dataset and returns self; learned state lives in attributes ending
+in ``_``. ``predict_curves(deals, horizon, observed=None)`` returns :class:`CurveForecast`: cumulative recovery rate
+curves per deal for periods 1..horizon, as a point forecast and as draws from which any quantile is read. Observed
+periods (when ``observed`` is given) are carried as they are and the rest is conditioned on them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+
+from forecasting.data.history import RecoveryHistory
+
+
+@dataclass(frozen=True)
+class CurveForecast:
+    """Forecast cum_rate curves: rows are deals, columns periods 1..horizon."""
+
+    deal_ids: pd.Index
+    mean: np.ndarray  # (deals, horizon) point forecast of cum_rate
+    draws: np.ndarray  # (draws, deals, horizon) simulated cum_rate paths, each non-decreasing in time
+    observed_periods: np.ndarray  # (deals,) periods taken from actual collections
+
+    @property
+    def horizon(self) -> int:
+        return self.mean.shape[1]
+
+    def quantile(self, q: float) -> np.ndarray:
+        """Pointwise quantile of the paths: non-decreasing in time because every path is."""
+        return np.quantile(self.draws, q, axis=0)
+
+    def frame(self, quantiles: list[float]) -> pd.DataFrame:
+        """Long table: deal_id, period, observed (0/1), cum_rate, cum_rate_pNN per quantile."""
+        deals, periods = np.meshgrid(np.arange(len(self.deal_ids)), np.arange(1, self.horizon + 1), indexing="ij")
+        out = pd.DataFrame({"deal_id": self.deal_ids.to_numpy()[deals.ravel()], "period": periods.ravel(),
+                            "observed": (periods <= self.observed_periods[:, None]).astype(int).ravel(),
+                            "cum_rate": self.mean.ravel()})
+        for q in quantiles:
+            out[quantile_name(q)] = self.quantile(q).ravel()
+        return out
+
+
+def quantile_name(q: float, prefix: str = "cum_rate_") -> str:
+    return f"{prefix}p{round(q * 100):02d}"
+
+
+class RecoveryModel(Protocol):
+    name: str
+
+    def fit(self, deals: pd.DataFrame, collections: pd.DataFrame, loans: pd.DataFrame | None = None) -> "RecoveryModel":
+        ...
+
+    def predict_curves(self, deals: pd.DataFrame, horizon: int, observed: RecoveryHistory | None = None,
+                       n_draws: int = 1000, seed: int = 0) -> CurveForecast:
+        ...

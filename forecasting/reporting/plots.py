@@ -1,0 +1,39 @@
+"""Charts an analyst can hand on: fan charts of forecast recovery curves."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from forecasting.data.io import atomic_write  # noqa: E402
+
+
+def fan_chart(curves: pd.DataFrame, summary: pd.DataFrame, title: str, path: Path) -> Path:
+    """Cumulative recovery per deal: observed (solid), forecast median with the outer quantile band, agency mark."""
+    qcols = sorted(c for c in curves.columns if c.startswith("cum_rate_p"))
+    lo, hi = qcols[0], qcols[-1]
+    fig, ax = plt.subplots(figsize=(9, 5.5))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, (deal, c) in enumerate(curves.groupby("deal_id", sort=False)):
+        color = colors[i % len(colors)]
+        ax.fill_between(c["period"], c[lo], c[hi], color=color, alpha=0.15, lw=0)
+        ax.plot(c["period"], c["cum_rate"], color=color, lw=1.2, ls="--", label=deal)
+        seen = c[c["observed"] == 1]
+        ax.plot(seen["period"], seen["cum_rate"], color=color, lw=2.2)
+        est = summary.loc[summary["deal_id"] == deal, "est_gross_recovery"] if "est_gross_recovery" in summary else []
+        if len(est) and pd.notna(est.iloc[0]):
+            ax.plot([c["period"].max()], [est.iloc[0]], marker="<", color=color, ms=9)
+    ax.set_xlabel("period since cut-off")
+    ax.set_ylabel("cumulative gross recovery / opb")
+    ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    ax.set_title(f"{title}\nsolid: observed; dashed: forecast mean; band: {lo[-3:]}-{hi[-3:]}; ◀ agency estimate")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, ncol=2, loc="lower right")
+    fig.tight_layout()
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
+    plt.close(fig)
+    return path

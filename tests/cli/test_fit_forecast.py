@@ -1,0 +1,99 @@
+"""npas fit / forecast: configs checked key by key, artifacts checked by hash, outputs as in the contract."""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from forecasting.cli.main import app
+
+runner = CliRunner()
+GOOD = {"name": "t", "data": "demo", "horizon": 24,
+        "models": [{"name": "decay", "kind": "decay_curve", "curve": "weibull"}]}
+
+
+def write_config(tmp_path, config) -> str:
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return str(path)
+
+
+@pytest.mark.parametrize("change, key", [
+    (lambda c: c.update(colour="red"), "colour"),
+    (lambda c: c["models"][0].update(curve="spline"), "models.0.curve"),
+    (lambda c: c.update(horizon=0), "horizon"),
+    (lambda c: c.update(data="no/such/dir"), "data"),
+    (lambda c: c["models"][0].update(covariates=["shoe_size"]), "covariates"),
+])
+def test_bad_config_exits_2_naming_the_key(tmp_path, change, key):
+    config = json.loads(json.dumps(GOOD))
+    change(config)
+    result = runner.invoke(app, ["fit", write_config(tmp_path, config), "--out", str(tmp_path / "m")])
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and f":{key}:" in lines[0], lines
+    assert not (tmp_path / "m").exists()
+
+
+@pytest.fixture(scope="module")
+def artifact(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("fit")
+    result = runner.invoke(app, ["fit", write_config(tmp, GOOD), "--out", str(tmp / "model")])
+    assert result.exit_code == 0, result.output
+    return tmp / "model"
+
+
+def test_forecast_writes_contract_files(artifact, tmp_path, _pool_level_dir):
+    result = runner.invoke(app, ["forecast", str(artifact), "--data", str(_pool_level_dir), "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    curves = pd.read_csv(tmp_path / "forecast_curves.csv")
+    summary = pd.read_csv(tmp_path / "forecast_summary.csv")
+    assert list(curves.columns) == ["deal_id", "period", "observed", "collections", "cum_rate", "cum_rate_p10",
+                                    "cum_rate_p50", "cum_rate_p90"]
+    assert {"deal_id", "originator", "vintage", "opb", "observed_periods", "observed_cum_rate", "horizon",
+            "gross_recovery", "gross_recovery_p10", "gross_recovery_p90", "est_gross_recovery"} <= set(summary.columns)
+    assert len(summary) == 29 and (curves.groupby("deal_id")["period"].max() == 24).all()
+    assert (tmp_path / "fan_vintage_2025.png").stat().st_size > 10_000
+
+
+def test_forecast_new_pool_from_a_yaml_deals_file(artifact, tmp_path):
+    (tmp_path / "pool.yaml").write_text(
+        "- {deal_id: NEW-1, originator: B, vintage: 2025, cutoff_date: 2025-06-30, opb: 500000000,\n"
+        "   n_borrowers: 3000, wa_delinquency_months: 5.2, est_gross_recovery: 0.12}\n")
+    result = runner.invoke(app, ["forecast", str(artifact), "--data", str(tmp_path / "pool.yaml"), "--out",
+                                 str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    summary = pd.read_csv(tmp_path / "out" / "forecast_summary.csv")
+    assert summary.loc[0, "observed_periods"] == 0
+    assert summary.loc[0, "gross_recovery_p10"] < summary.loc[0, "gross_recovery"] < summary.loc[0, "gross_recovery_p90"]
+
+
+def test_tampered_artifact_is_refused(artifact, tmp_path, _pool_level_dir):
+    import shutil
+    copy = shutil.copytree(artifact, tmp_path / "copy")
+    with open(copy / "models.joblib", "ab") as f:
+        f.write(b"tampered")
+    result = runner.invoke(app, ["forecast", str(copy), "--data", str(_pool_level_dir), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "sha256 does not match" in result.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_artifact_from_another_version_is_refused(artifact, tmp_path, _pool_level_dir):
+    import shutil
+    copy = shutil.copytree(artifact, tmp_path / "copy")
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["packages"]["npas"] = "0.0.1"
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    result = runner.invoke(app, ["forecast", str(copy), "--data", str(_pool_level_dir), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "refit the model" in result.stderr
+
+
+def test_demo_runs(tmp_path):
+    result = runner.invoke(app, ["demo", "--out", str(tmp_path / "demo")])
+    assert result.exit_code == 0, result.output
+    assert "2025 pools: expected gross recovery" in result.stdout
+    for name in ("forecast_curves.csv", "forecast_summary.csv", "fan_vintage_2025.png", "model/manifest.json"):
+        assert (tmp_path / "demo" / name).exists()

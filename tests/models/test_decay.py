@@ -1,0 +1,137 @@
+"""Decay-curve model: bounded monotone curves, forecasts that respect observed data, known-parameter recovery."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.special import expit
+
+from forecasting.models import curves
+from forecasting.models.decay import DecayCurveModel
+
+FAMILIES = list(curves.CURVES)
+TRUE = {"level": (-1.7, -0.25), "scale": (np.log(12.0), 0.10), "shape": 0.7}
+
+
+@pytest.mark.parametrize("curve", FAMILIES)
+def test_curve_is_a_cdf(curve):
+    t = np.linspace(0, 400, 2001)
+    g = curves.cdf(curve, t, 10.0, 0.7)
+    assert g[0] == 0 and (np.diff(g) >= 0).all() and g[-1] <= 1 and g[-1] > 0.9
+
+
+def simulate_pools(curve: str, seed: int, n_deals: int = 40):
+    """Pools from the model itself: quasi-Poisson period rates (phi = 1) around L * dG, small deal effects."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0, 1, n_deals)
+    n = rng.integers(1000, 20000, n_deals)
+    periods = rng.integers(12, 61, n_deals)
+    L = expit(TRUE["level"][0] + TRUE["level"][1] * x + rng.normal(0, 0.1, n_deals))
+    lam = np.exp(TRUE["scale"][0] + TRUE["scale"][1] * x + rng.normal(0, 0.05, n_deals))
+    deals = pd.DataFrame({"deal_id": [f"d{i}" for i in range(n_deals)], "x": x, "n_borrowers": n,
+                          "opb": n * 1e5, "originator": "A", "vintage": 2024})
+    rows = []
+    for i in range(n_deals):
+        t = np.arange(1, periods[i] + 1)
+        m = L[i] * (curves.cdf(curve, t, lam[i], TRUE["shape"]) - curves.cdf(curve, t - 1, lam[i], TRUE["shape"]))
+        rate = rng.poisson(n[i] * m) / n[i]
+        rows.append(pd.DataFrame({"deal_id": f"d{i}", "period": t, "gross_collections": rate * deals.opb[i]}))
+    return deals, pd.concat(rows, ignore_index=True)
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="measured 2026-11-27: level coefficients cover only 58-74% (timing 76-96%); "
+                                       "estimates are unbiased and tau is recovered, but Laplace standard errors of "
+                                       "the level are ~2.5x too small. Open in issue 3.")
+@pytest.mark.parametrize("curve", FAMILIES)
+def test_parameter_recovery(curve):
+    """Known parameters fall inside the fitted 95% intervals in at least 90% of 50 seeds."""
+    names = ["level:intercept", "level:x", "timing:intercept", "timing:x"]
+    truth = [TRUE["level"][0], TRUE["level"][1], TRUE["scale"][0], TRUE["scale"][1]]
+    if curves.HAS_SHAPE[curve]:
+        names.append("timing:log_shape")
+        truth.append(np.log(TRUE["shape"]))
+    inside = np.zeros(len(names))
+    for seed in range(50):
+        deals, coll = simulate_pools(curve, seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            model = DecayCurveModel(curve=curve, covariates=("x",), groups=()).fit(deals, coll)
+        s = model.summary().loc[names]
+        inside += (s["lower_95"].to_numpy() <= truth) & (np.array(truth) <= s["upper_95"].to_numpy())
+    coverage = dict(zip(names, inside / 50))
+    assert min(coverage.values()) >= 0.90, coverage
+
+
+@pytest.fixture(scope="module")
+def fitted(market):
+    ds = market.dataset
+    return DecayCurveModel(curve="weibull").fit(ds.deals, ds.collections)
+
+
+def test_forecast_paths_monotone_bounded_and_quantiles_ordered(fitted, market):
+    ds = market.dataset
+    fc = fitted.predict_curves(ds.deals, 60, observed=ds.history, n_draws=300)
+    assert (np.diff(fc.draws, axis=-1) >= -1e-15).all() and (fc.draws <= 1).all() and (fc.draws >= 0).all()
+    q10, q50, q90 = fc.quantile(0.1), fc.quantile(0.5), fc.quantile(0.9)
+    assert (q10 <= q50 + 1e-15).all() and (q50 <= q90 + 1e-15).all()
+    assert (np.diff(q10, axis=1) >= -1e-15).all() and (np.diff(q90, axis=1) >= -1e-15).all()
+
+
+def test_observed_periods_are_never_altered(fitted, market):
+    ds = market.dataset
+    fc = fitted.predict_curves(ds.deals, 60, observed=ds.history, n_draws=200)
+    actual = ds.history.cum_rate
+    for i, deal in enumerate(fc.deal_ids):
+        k = fc.observed_periods[i]
+        np.testing.assert_allclose(fc.draws[:, i, :k], np.broadcast_to(actual.loc[deal, 1:k].to_numpy(), (200, k)))
+
+
+def test_more_history_narrows_the_band(fitted, market):
+    ds = market.dataset
+    deal = ds.deals[ds.deals["deal_id"] == "C-2024-2"]
+    widths = []
+    for cut in ("2024-06-30", "2024-12-31", "2025-08-31"):
+        fc = fitted.predict_curves(deal, 60, observed=ds.history.truncate(cut), n_draws=2000)
+        widths.append(fc.quantile(0.9)[0, -1] - fc.quantile(0.1)[0, -1])
+    assert widths[0] > widths[1] > widths[2]
+
+
+def test_higher_balance_lowers_forecast_level(fitted, market):
+    deals = market.dataset.deals.iloc[[0]].copy()
+    rich = deals.assign(deal_id="rich", avg_balance=deals["avg_balance"] * 4)
+    both = pd.concat([deals, rich], ignore_index=True)
+    fc = fitted.predict_curves(both, 60, n_draws=2000)
+    assert fc.mean[1, -1] < fc.mean[0, -1]
+
+
+def test_summary_has_effects_with_standard_errors(fitted):
+    s = fitted.summary()
+    assert {"level:originator=A", "level:vintage=2024", "timing:log_shape", "sd(level:deal)", "phi"} <= set(s.index)
+    assert s.loc["level:intercept", "se"] > 0 and fitted.converged_
+
+
+@pytest.mark.xfail(strict=True, reason="measured 2026-11-27 on the demo market: seasoned 60-month MAE 0.0105 vs "
+                                       "prior_cum_rate 0.0090 (1.17x); the first months of the 2025 pools are "
+                                       "over-weighted. Open in issue 3.")
+def test_2025_forecast_beats_features_only_prior(fitted, market):
+    ds = market.dataset
+    new = ds.deals[ds.deals["vintage"] == 2025]
+    fc = fitted.predict_curves(new, 60, observed=ds.history)
+    truth = market.truth[market.truth["period"] == 60].set_index("deal_id").loc[new["deal_id"]]
+    mae = np.abs(fc.mean[:, -1] - truth["expected_cum_rate"].to_numpy()).mean()
+    prior = np.abs(truth["prior_cum_rate"] - truth["expected_cum_rate"]).mean()
+    assert mae <= 1.0 * prior
+
+
+@pytest.mark.xfail(strict=True, reason="measured 2026-11-27 on the demo market: the P10-P90 band holds the truth for "
+                                       "45% of deals (target 70%): bands too narrow, as the level standard errors. "
+                                       "Open in issue 3.")
+def test_band_holds_the_truth_for_most_deals(fitted, market):
+    ds = market.dataset
+    fc = fitted.predict_curves(ds.deals, 60, observed=ds.history)
+    truth = market.truth[market.truth["period"] == 60].set_index("deal_id").loc[fc.deal_ids, "expected_cum_rate"]
+    inside = (fc.quantile(0.1)[:, -1] <= truth.to_numpy()) & (truth.to_numpy() <= fc.quantile(0.9)[:, -1])
+    assert inside.mean() >= 0.70
