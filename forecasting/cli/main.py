@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated, Callable
 
@@ -21,11 +22,17 @@ def input_errors_exit_2(command: Callable) -> Callable:
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         try:
-            return command(*args, **kwargs)
+            with warnings.catch_warnings():
+                warnings.showwarning = _one_line_warning
+                return command(*args, **kwargs)
         except InputError as err:
             report(err.problems)
             raise typer.Exit(2)
     return wrapper
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    typer.echo(f"warning: {message}", err=True)
 
 
 def report(problems, limit: int = 0) -> None:
@@ -141,6 +148,36 @@ def forecast(
                   out / f"fan_vintage_{vintage}.png")
     typer.echo(_table(summary.set_index("deal_id").drop(columns=["opb"])))
     typer.echo(f"wrote {out}")
+
+
+@app.command()
+@input_errors_exit_2
+def backtest(
+    config: Annotated[Path, typer.Argument(help="YAML config with a backtest section")],
+    out: Annotated[Path, typer.Option("--out", help="directory for predictions, metrics, plots and report.md")],
+) -> None:
+    """Backtest every model of a config and the baselines against realized deal performance."""
+    from forecasting.config import load_config
+    from forecasting.forecast.pipeline import config_dataset
+
+    cfg, base = load_config(config)
+    table = run_backtest_report(cfg, config_dataset(cfg, base), out)
+    typer.echo(_table(table.set_index(["scheme", "model", "horizon"]), "{:.4f}"))
+    typer.echo(f"wrote {out}")
+
+
+def run_backtest_report(cfg, dataset, out: Path) -> pd.DataFrame:
+    """Run the backtest with a progress bar and write its outputs."""
+    from rich.progress import Progress
+
+    from forecasting.backtest.report import write_report
+    from forecasting.backtest.runner import run_backtest
+
+    with Progress(transient=True) as bar:
+        task = bar.add_task("backtest folds", total=None)
+        predictions = run_backtest(cfg, dataset, progress=lambda done, total: bar.update(task, completed=done,
+                                                                                            total=total))
+    return write_report(predictions, dataset.deals, cfg.backtest.horizons, out)
 
 
 @app.command()

@@ -27,7 +27,7 @@ def _whole(s: pd.Series) -> pd.Series:
 
 FINITE = pa.Check(_finite, element_wise=False, error="must be a finite number")
 WHOLE = pa.Check(_whole, element_wise=False, error="must be a whole number")
-NOT_BLANK = pa.Check(lambda s: s.str.strip().str.len() > 0, error="must not be blank")
+NOT_BLANK = pa.Check(lambda s: s.str.len() > 0, error="must not be blank")  # parse() has stripped it
 
 
 @dataclass(frozen=True)

@@ -35,13 +35,15 @@ def _words(check: str) -> str:
 
 
 def _numeric(raw: pd.Series) -> pd.Series:
-    """Numbers as analysts type them: '1,234.5' and '15%' are accepted."""
-    if raw.dtype != object:
-        return pd.to_numeric(raw, errors="coerce").astype(float)
-    text = raw.str.strip().str.replace(",", "", regex=False)
-    pct = text.str.endswith("%", na=False)
-    value = pd.to_numeric(text.str.rstrip("%"), errors="coerce").astype(float)
-    return value.where(~pct, value / 100.0)
+    """Numbers as analysts type them: '1,234.5', ' 15% ' are accepted. Plain numbers take the fast path."""
+    value = pd.to_numeric(raw, errors="coerce").astype(float)
+    retry = raw.notna() & value.isna()
+    if raw.dtype == object and retry.any():
+        text = raw[retry].str.strip().str.replace(",", "", regex=False)
+        pct = text.str.endswith("%", na=False)
+        cleaned = pd.to_numeric(text.str.rstrip("%"), errors="coerce").astype(float)
+        value[retry] = cleaned.where(~pct, cleaned / 100.0)
+    return value
 
 
 def parse(table: str, frame: pd.DataFrame, file: str) -> tuple[pd.DataFrame, list[Problem]]:
@@ -93,10 +95,12 @@ def check_deals(deals: pd.DataFrame, file: str) -> list[Problem]:
 
 
 def _unknown(keys: pd.DataFrame, known: pd.DataFrame, file: str, column: str, what: str) -> list[Problem]:
-    merged = keys.merge(known.drop_duplicates(), how="left", indicator=True)
-    rows = np.flatnonzero((merged["_merge"] == "left_only").to_numpy())
-    values = keys.astype(str).agg("/".join, axis=1).to_numpy()
-    return [Problem(file, line(i), column, f"{what} {values[i]!r} is not in the {'loans' if what == 'loan' else 'deals'} table") for i in rows]
+    known_keys = pd.MultiIndex.from_frame(known.drop_duplicates()) if known.shape[1] > 1 else pd.Index(known.iloc[:, 0])
+    these = pd.MultiIndex.from_frame(keys) if keys.shape[1] > 1 else pd.Index(keys.iloc[:, 0])
+    rows = np.flatnonzero(~these.isin(known_keys))
+    table = "loans" if what == "loan" else "deals"
+    return [Problem(file, line(i), column, f"{what} {'/'.join(map(str, keys.iloc[i]))!r} is not in the {table} table")
+            for i in rows]
 
 
 def _duplicates(frame: pd.DataFrame, keys: list[str], file: str) -> list[Problem]:

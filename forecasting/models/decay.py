@@ -169,7 +169,7 @@ class DecayCurveModel:
             new = np.array([np.mean(theta[self.vc_ == g] ** 2 + np.diag(cov)[self.vc_ == g])
                             for g in range(len(tau2))])
             new = np.maximum(new, 1e-8)
-            done = np.max(np.abs(np.log(new) - np.log(tau2))) < self.tol * 10 or np.all(np.abs(new - tau2) < 1e-7)
+            done = np.max(np.abs(np.sqrt(new) - np.sqrt(tau2))) < self.tol  # effect sds settled
             tau2 = new
             if done:
                 break
@@ -177,9 +177,10 @@ class DecayCurveModel:
             raise FitError(f"{self.name}: the optimiser stopped at its starting values ({res.message})")
         self.converged_ = bool(done)
         self.em_iterations_ = iteration
-        if not self.converged_:
-            warnings.warn(f"{self.name}: variance components did not settle in {iteration} EM iterations; "
-                          f"estimates may be unreliable", RuntimeWarning, stacklevel=2)
+        self.warnings_ = [] if self.converged_ else [
+            f"{self.name}: variance components did not settle in {iteration} EM iterations; estimates may be unreliable"]
+        for message in self.warnings_:
+            warnings.warn(message, RuntimeWarning, stacklevel=2)
         precision = np.where(self.vc_ >= 0, 1.0 / tau2[np.maximum(self.vc_, 0)], 0.0)
         self.theta_, self.phi_, self.tau2_ = theta, phi, tau2
         self.cov_ = np.linalg.inv(self._fisher(theta, data, phi) + np.diag(precision))
@@ -301,10 +302,22 @@ class DecayCurveModel:
         return CurveForecast(ids, paths.mean(axis=0), paths, n_obs)
 
     # ------------------------------------------------------------------------------------------- report
+    def _original_scale(self) -> np.ndarray:
+        """Matrix taking parameters to the covariates' original units (the fit works on standardised ones)."""
+        A = np.eye(len(self.theta_))
+        center, scale = self.design_.center_, self.design_.scale_
+        for start in (0, self.n_level_):  # level block, then timing block: intercept, covariates
+            k = len(self.covariates)
+            A[start + 1: start + 1 + k, start + 1: start + 1 + k] = np.diag(1.0 / scale)
+            A[start, start + 1: start + 1 + k] = -center / scale
+        return A
+
     def summary(self) -> pd.DataFrame:
-        """Estimates with standard errors, z, p and 95% intervals; variance components and phi at the end."""
-        se = np.sqrt(np.diag(self.cov_))
-        q = 1 + len(self.covariates)
+        """Estimates in the covariates' own units with standard errors, z, p and 95% intervals; then the
+        standard deviations of the group and deal effects and the dispersion phi."""
+        A = self._original_scale()
+        coef = A @ self.theta_
+        se = np.sqrt(np.diag(A @ self.cov_ @ A.T))
         names = ["intercept"] + self.covariates
         rand = [f"{g}={lvl}" for g, lvl in self.design_.random_names()]
         labels = [f"level:{n}" for n in names] + [f"level:{n}" for n in rand] + \
@@ -314,7 +327,7 @@ class DecayCurveModel:
         labels += [f"timing:deal={d}" for d in self.deal_ids_]
         if self._has_shape:
             labels.append("timing:log_shape")
-        table = pd.DataFrame({"coef": self.theta_, "se": se}, index=pd.Index(labels, name="parameter"))
+        table = pd.DataFrame({"coef": coef, "se": se}, index=pd.Index(labels, name="parameter"))
         table["z"] = table["coef"] / table["se"]
         table["p"] = 2 * stats.norm.sf(np.abs(table["z"]))
         table["lower_95"] = table["coef"] - 1.96 * table["se"]

@@ -14,7 +14,7 @@ from forecasting.simulation.roster import roster
 
 DEFAULT_SEED = 2025
 TRUTH_PERIODS = 84
-AGENCY_NOISE_SD = 0.06
+AGENCY_NOISE_SD = 0.10
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,13 @@ def simulate_market(seed: int = DEFAULT_SEED, replicas: int = 1, process: Recove
                           "period": np.tile(months.astype(int), k),
                           "expected_cum_rate": expected.ravel(), "prior_cum_rate": prior.ravel()})
 
-    est = np.clip(prior[:, -1] * np.exp(rng.normal(0.0, AGENCY_NOISE_SD, k)), *facts.EXPECTED_GROSS_RECOVERY_RANGE)
+    # The agency rates a pool from the originator's historical data: it sees a level halfway between the previous
+    # vintage's and the pool's own (unknown, usually lower) issue-year level.
+    history_shift = 0.5 * np.array([process.vintage_level.get(int(v) - 1, process.vintage_level.get(int(v), 0.0))
+                                    - process.vintage_level.get(int(v), 0.0) for v in vintage])
+    agency = process.repay_mean * prior_level(logit + history_shift[d_index], balance, d_index, k,
+                                              process.deal_level_sd) / opb * prior_timing(process, months[-1:], base_scale)[:, -1]
+    est = np.clip(agency * np.exp(rng.normal(0.0, AGENCY_NOISE_SD, k)), *facts.EXPECTED_GROSS_RECOVERY_RANGE)
     deals_out = pd.DataFrame({
         "deal_id": deals["deal_id"], "originator": originator, "vintage": vintage,
         "cutoff_date": deals["cutoff_date"], "opb": np.round(opb, 2), "n_borrowers": deals["n_borrowers"],

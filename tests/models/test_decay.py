@@ -41,11 +41,13 @@ def simulate_pools(curve: str, seed: int, n_deals: int = 40):
     return deals, pd.concat(rows, ignore_index=True)
 
 
+GAMMA_NOTE = ("measured 2026-11-27: at seeds 0-49 gamma's timing:x covers 0.88 (44/50); over 200 seeds every gamma "
+              "parameter covers 0.915-0.96, so this is the draw of seeds, kept visible rather than re-seeded")
+
+
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="measured 2026-11-27: level coefficients cover only 58-74% (timing 76-96%); "
-                                       "estimates are unbiased and tau is recovered, but Laplace standard errors of "
-                                       "the level are ~2.5x too small. Open in issue 3.")
-@pytest.mark.parametrize("curve", FAMILIES)
+@pytest.mark.parametrize("curve", [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=GAMMA_NOTE))
+                                   if c == "gamma" else c for c in FAMILIES])
 def test_parameter_recovery(curve):
     """Known parameters fall inside the fitted 95% intervals in at least 90% of 50 seeds."""
     names = ["level:intercept", "level:x", "timing:intercept", "timing:x"]
@@ -113,9 +115,9 @@ def test_summary_has_effects_with_standard_errors(fitted):
     assert s.loc["level:intercept", "se"] > 0 and fitted.converged_
 
 
-@pytest.mark.xfail(strict=True, reason="measured 2026-11-27 on the demo market: seasoned 60-month MAE 0.0105 vs "
-                                       "prior_cum_rate 0.0090 (1.17x); the first months of the 2025 pools are "
-                                       "over-weighted. Open in issue 3.")
+@pytest.mark.xfail(strict=True, reason="measured 2026-11-27: 60-month MAE of the six 2025 pools "
+                                       "vs the oracle prior_cum_rate is 1.13x on the demo seed (0.0102 vs 0.0090); "
+                                       "over seeds 2025/11/12/13: 1.13, 1.12, 1.49, 0.63. Open in issue 3.")
 def test_2025_forecast_beats_features_only_prior(fitted, market):
     ds = market.dataset
     new = ds.deals[ds.deals["vintage"] == 2025]
@@ -126,9 +128,10 @@ def test_2025_forecast_beats_features_only_prior(fitted, market):
     assert mae <= 1.0 * prior
 
 
-@pytest.mark.xfail(strict=True, reason="measured 2026-11-27 on the demo market: the P10-P90 band holds the truth for "
-                                       "45% of deals (target 70%): bands too narrow, as the level standard errors. "
-                                       "Open in issue 3.")
+@pytest.mark.xfail(strict=True, reason="measured 2026-11-27 on the demo market: the P10-P90 band holds "
+                                       "expected_cum_rate for 45% of all 29 deals (83% of the 2025 pools): a seasoned "
+                                       "pool's band is for its realized cash and excludes process noise already "
+                                       "realized in its observed periods. Open in issue 3.")
 def test_band_holds_the_truth_for_most_deals(fitted, market):
     ds = market.dataset
     fc = fitted.predict_curves(ds.deals, 60, observed=ds.history)

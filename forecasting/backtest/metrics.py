@@ -1,0 +1,52 @@
+"""Scores of backtest predictions: errors of cum_rate at each horizon, coverage, and the actual-vs-expected index."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def outer_quantiles(predictions: pd.DataFrame) -> tuple[str, str]:
+    cols = sorted(c for c in predictions.columns if c.startswith("p") and c[1:].isdigit())
+    return cols[0], cols[-1]
+
+
+def scored(predictions: pd.DataFrame, horizons: list[int]) -> pd.DataFrame:
+    """Rows forecast (not observed) at a scored horizon, with an actual to compare against."""
+    rows = predictions[predictions["period"].isin(horizons) & (predictions["period"] > predictions["observed_periods"])
+                       & predictions["actual_cum_rate"].notna()]
+    lo, hi = outer_quantiles(predictions)
+    return rows.assign(error=rows["predicted_cum_rate"] - rows["actual_cum_rate"],
+                       inside=(rows[lo] <= rows["actual_cum_rate"]) & (rows["actual_cum_rate"] <= rows[hi]))
+
+
+def _summarise(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    g = rows.groupby(keys)
+    out = pd.DataFrame({"n": g.size(), "mae": g["error"].apply(lambda e: e.abs().mean()),
+                        "rmse": g["error"].apply(lambda e: np.sqrt((e**2).mean())), "bias": g["error"].mean(),
+                        "coverage": g["inside"].mean()})
+    return out.reset_index()
+
+
+def metrics(predictions: pd.DataFrame, horizons: list[int]) -> pd.DataFrame:
+    """scheme, model, horizon, n, mae, rmse, bias, coverage (CONTRACT section 4)."""
+    rows = scored(predictions, horizons).rename(columns={"period": "horizon"})
+    return _summarise(rows, ["scheme", "model", "horizon"])
+
+
+def metrics_by(predictions: pd.DataFrame, horizons: list[int], deals: pd.DataFrame) -> pd.DataFrame:
+    """The same metrics by vintage and by originator (column ``group`` names which)."""
+    rows = scored(predictions, horizons).rename(columns={"period": "horizon"})
+    rows = rows.merge(deals[["deal_id", "vintage", "originator"]], on="deal_id")
+    parts = []
+    for by in ("vintage", "originator"):
+        part = _summarise(rows, ["scheme", "model", "horizon", by]).rename(columns={by: "level"})
+        parts.append(part.assign(group=by))
+    return pd.concat(parts, ignore_index=True)[["scheme", "model", "horizon", "group", "level", "n", "mae", "rmse",
+                                                "bias", "coverage"]]
+
+
+def ae_index(predictions: pd.DataFrame) -> pd.DataFrame:
+    """Actual-vs-expected index per deal and forecast period: 100 = as forecast (the agencies' tracking form)."""
+    rows = predictions[(predictions["period"] > predictions["observed_periods"]) & predictions["actual_cum_rate"].notna()]
+    index = 100.0 * rows["actual_cum_rate"] / rows["predicted_cum_rate"].where(rows["predicted_cum_rate"] > 0)
+    return rows[["scheme", "fold", "model", "deal_id", "period"]].assign(ae_index=index)

@@ -1,0 +1,118 @@
+"""Backtests: no leakage from after the as-of date, the same numbers on any joblib backend, honest metrics."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecasting.backtest import metrics as bm
+from forecasting.backtest.baselines import ChainLadderBaseline
+from forecasting.backtest.runner import run_backtest
+from forecasting.backtest.schemes import make_folds
+from forecasting.config import Config
+from forecasting.data.periods import period_end
+
+AS_OF = "2024-06-30"
+
+
+def config(**parallel) -> Config:
+    return Config.model_validate({
+        "name": "t", "models": [{"name": "decay", "kind": "decay_curve", "curve": "loglogistic"}],
+        "backtest": {"schemes": ["as_of", "vintage_holdout"], "horizons": [12, 24], "as_of_dates": [AS_OF]},
+        "parallel": parallel or {"backend": "loky", "n_jobs": 1}})
+
+
+@pytest.fixture(scope="module")
+def dataset(market):
+    return replace(market.dataset, loans=None, loan_collections=None)
+
+
+@pytest.fixture(scope="module")
+def reference(dataset):
+    return run_backtest(config(), dataset)
+
+
+def test_every_model_and_baseline_is_scored(reference):
+    assert set(reference["model"]) == {"decay", "baseline_chainladder", "baseline_agency", "baseline_vintage_mean"}
+    assert list(reference.columns[:6]) == ["scheme", "fold", "model", "deal_id", "period", "observed_periods"]
+    table = bm.metrics(reference, [12, 24])
+    assert {"scheme", "model", "horizon", "n", "mae", "rmse", "bias", "coverage"} <= set(table.columns)
+    assert (table["n"] > 0).all()
+
+
+def test_garbage_after_the_as_of_date_changes_nothing(dataset, reference):
+    ends = period_end(dataset.collections["deal_id"].map(dataset.deals.set_index("deal_id")["cutoff_date"]),
+                      dataset.collections["period"].to_numpy(), 1)
+    later = np.asarray(ends > pd.Timestamp(AS_OF))
+    garbage = dataset.collections.copy()
+    garbage.loc[later, "gross_collections"] = np.random.default_rng(1).uniform(0, 1e9, later.sum())
+    spoiled = replace(dataset, collections=garbage)
+    cfg = config()
+    cfg.backtest.schemes = ["as_of"]
+    again = run_backtest(cfg, spoiled).drop(columns="actual_cum_rate")
+    before = reference[reference["scheme"] == "as_of"].drop(columns="actual_cum_rate").reset_index(drop=True)
+    pd.testing.assert_frame_equal(again, before, check_exact=True)
+
+
+@pytest.mark.parametrize("parallel", [{"backend": "loky", "n_jobs": 2}, {"backend": "threading", "n_jobs": 2}])
+def test_same_results_for_every_backend_and_n_jobs(dataset, reference, parallel):
+    pd.testing.assert_frame_equal(run_backtest(config(**parallel), dataset), reference, check_exact=True)
+
+
+def test_same_results_on_a_dask_cluster(dataset, reference):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            distributed.Client(cluster):
+        result = run_backtest(config(backend="dask", n_jobs=2), dataset)
+    pd.testing.assert_frame_equal(result, reference, check_exact=True)
+
+
+def test_vintage_holdout_trains_only_on_earlier_vintages_as_they_stood(dataset):
+    folds = make_folds(dataset, ["vintage_holdout"], [])
+    for fold in folds:
+        v = int(fold.fold)
+        assert (fold.train.deals["vintage"] < v).all()
+        assert fold.observed is None and (fold.test_deals["vintage"] == v).all()
+        last_end = period_end(fold.train.collections["deal_id"].map(fold.train.deals.set_index("deal_id")["cutoff_date"]),
+                              fold.train.collections["period"].to_numpy(), 1).max()
+        assert last_end <= fold.test_deals["cutoff_date"].max()
+
+
+def test_metrics_by_hand():
+    rows = pd.DataFrame({"scheme": "s", "fold": "f", "model": "m", "deal_id": ["a", "b", "c"], "period": 12,
+                         "observed_periods": [0, 0, 12], "predicted_cum_rate": [0.10, 0.20, 0.5],
+                         "p10": [0.05, 0.21, 0.0], "p90": [0.15, 0.30, 1.0], "actual_cum_rate": [0.12, 0.16, 0.5]})
+    table = bm.metrics(rows, [12]).iloc[0]
+    assert table["n"] == 2  # deal c was observed at 12: not a forecast
+    assert table["mae"] == pytest.approx(0.03) and table["bias"] == pytest.approx(0.01)
+    assert table["rmse"] == pytest.approx(np.sqrt((0.02**2 + 0.04**2) / 2)) and table["coverage"] == 0.5
+    ae = bm.ae_index(rows)
+    assert ae["ae_index"].round(6).tolist() == [120.0, 80.0]
+
+
+def test_chain_ladder_factors_are_volume_weighted(dataset):
+    cl = ChainLadderBaseline().fit(dataset.deals, dataset.collections)
+    cum = dataset.history.amounts.cumsum(axis=1)
+    for p in (1, 2, 10):
+        both = cum[p].notna() & cum[p + 1].notna()
+        assert cl.factors_[p - 1] == pytest.approx(cum.loc[both, p + 1].sum() / cum.loc[both, p].sum())
+    fc = cl.predict_curves(dataset.deals.iloc[:1], 24, n_draws=50)
+    assert (np.diff(fc.mean[0]) >= 0).all() and (np.diff(fc.draws, axis=-1) >= 0).all()
+
+
+def test_backtest_cli_writes_every_output(tmp_path):
+    import yaml
+    from typer.testing import CliRunner
+
+    from forecasting.cli.main import app
+    cfg = config().model_dump(mode="json")
+    cfg["backtest"]["schemes"] = ["as_of"]
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    result = CliRunner().invoke(app, ["backtest", str(tmp_path / "c.yaml"), "--out", str(tmp_path / "bt")])
+    assert result.exit_code == 0, result.output
+    for name in ("backtest_predictions.csv", "backtest_metrics.csv", "backtest_metrics_by_group.csv", "report.md",
+                 "backtest_error_by_horizon.png", "backtest_ae_index.png", "backtest_curves_as_of.png"):
+        assert (tmp_path / "bt" / name).exists(), name
+    assert "## as_of" in (tmp_path / "bt" / "report.md").read_text()
