@@ -185,13 +185,22 @@ def run_backtest_report(cfg, dataset, out: Path) -> pd.DataFrame:
 def demo(
     out: Annotated[Path, typer.Option("--out", help="report folder")] = Path("demo_out"),
 ) -> None:
-    """The whole flow on the embedded demo market."""
-    from forecasting.reporting.market import beside_published, by_originator
-    from forecasting.simulation.demo import demo_market
+    """The whole flow on the embedded demo market: validate, fit, backtest, forecast the 2025 pools, report."""
+    import yaml
+    from rich.console import Console
+    from rich.progress import Progress
 
-    market = demo_market()
-    data_dir = market.dataset.save(out / "data", extra={"truth": market.truth})
-    checked, problems = check_dataset(data_dir, require_collections=True)
+    from forecasting.config import Config
+    from forecasting.reporting.market import beside_published, by_originator
+    from forecasting.resources import resource_text
+    from forecasting.simulation.demo import demo_market
+    from forecasting.workflow import run_report
+
+    console = Console(stderr=True)
+    with console.status("simulating the demo market"):
+        market = demo_market()
+        data_dir = market.dataset.save(out / "data", extra={"truth": market.truth})
+        checked, problems = check_dataset(data_dir, require_collections=True)
     if problems:  # the simulator broke the contract: a bug, said loudly
         report(problems)
         typer.echo("demo market failed its own validation", err=True)
@@ -203,28 +212,18 @@ def demo(
     typer.echo("Deals by originator and vintage:")
     typer.echo(by_originator(checked).to_string() + "\n")
 
-    from forecasting.artifacts import save_models
-    from forecasting.config import Config
-    from forecasting.data.io import write_table
-    from forecasting.forecast.pipeline import fingerprint, fit_models, forecast_tables
-    from forecasting.reporting.plots import fan_chart
-
-    config = Config.model_validate({"name": "demo", "models": [{"name": "decay_weibull", "kind": "decay_curve"}]})
-    models = fit_models(config, checked)
-    save_models(models, out / "model", config.model_dump(mode="json"), fingerprint(checked))
-    model = models["decay_weibull"]
-    curves, summary = forecast_tables(model, checked, config.horizon, config.quantiles)
-    write_table(curves, out / "forecast_curves.csv")
-    write_table(summary, out / "forecast_summary.csv")
+    config = Config.model_validate(yaml.safe_load(resource_text("demo.yaml")))
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("starting", total=None)
+        summary = run_report(config, checked, out, step=lambda what: bar.update(task, description=what),
+                             progress=lambda done, total: bar.update(task, completed=done, total=total))
     new = summary[summary["vintage"] == summary["vintage"].max()]
-    fan_chart(curves[curves["deal_id"].isin(new["deal_id"])], new, "2025 pools: decay_weibull",
-              out / "fan_vintage_2025.png")
-    typer.echo(f"2025 pools: expected gross recovery at {config.horizon} months (decay_weibull, "
-               f"converged={model.converged_}), P10-P90, beside the agency's estimate:")
+    typer.echo(f"2025 pools: expected gross recovery at {config.horizon} months ({new['model'].iloc[0]}, the best "
+               f"model in the backtest), P10-P90, beside the agency's estimate:")
     shown = new.set_index("deal_id")[["observed_periods", "observed_cum_rate", "gross_recovery_p10", "gross_recovery",
                                       "gross_recovery_p90", "est_gross_recovery"]]
     typer.echo(shown.to_string(float_format=lambda x: f"{x:.1%}"))
-    typer.echo(f"\nwrote {out}: data/, model/, forecast_curves.csv, forecast_summary.csv, fan_vintage_2025.png")
+    typer.echo(f"\nreport: {out / 'report.html'}  workbook: {out / 'forecast.xlsx'}  backtest: {out / 'backtest'}")
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -37,3 +37,27 @@ def fan_chart(curves: pd.DataFrame, summary: pd.DataFrame, title: str, path: Pat
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
     plt.close(fig)
     return path
+
+
+def curves_by_group(dataset, by: str, path: Path, title: str) -> Path:
+    """Pooled (opb-weighted) cum_rate by period for each vintage or originator, beside each deal's thin curve."""
+    h = dataset.history
+    groups = dataset.deals.set_index("deal_id")[by]
+    pooled = h.triangle("cum_rate", by=groups)
+    fig, ax = plt.subplots(figsize=(9, 5))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    color_of = {g: colors[i % len(colors)] for i, g in enumerate(pooled.index)}
+    for deal, row in h.cum_rate.iterrows():
+        ax.plot(row.index, row.to_numpy(), color=color_of[groups[deal]], lw=0.6, alpha=0.35)
+    for g, row in pooled.iterrows():
+        ax.plot(row.index, row.to_numpy(), color=color_of[g], lw=2.4, label=f"{by} {g}")
+    ax.set_xlabel("period since cut-off")
+    ax.set_ylabel("cumulative gross recovery / opb")
+    ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    ax.set_title(f"{title}\nthick: opb-weighted pool of the group; thin: each deal")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
+    plt.close(fig)
+    return path

@@ -89,11 +89,3 @@ def test_artifact_from_another_version_is_refused(artifact, tmp_path, _pool_leve
     (copy / "manifest.json").write_text(json.dumps(manifest))
     result = runner.invoke(app, ["forecast", str(copy), "--data", str(_pool_level_dir), "--out", str(tmp_path / "o")])
     assert result.exit_code == 2 and "refit the model" in result.stderr
-
-
-def test_demo_runs(tmp_path):
-    result = runner.invoke(app, ["demo", "--out", str(tmp_path / "demo")])
-    assert result.exit_code == 0, result.output
-    assert "2025 pools: expected gross recovery" in result.stdout
-    for name in ("forecast_curves.csv", "forecast_summary.csv", "fan_vintage_2025.png", "model/manifest.json"):
-        assert (tmp_path / "demo" / name).exists()

@@ -1,0 +1,77 @@
+"""The whole analyst's flow in one call: validate, fit, backtest, forecast with the best model, report.
+
+``npas demo`` runs it on the embedded demo market; the Python API exposes the same steps one by one.
+"""
+from __future__ import annotations
+
+from importlib.metadata import version
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+
+from forecasting.artifacts import save_models
+from forecasting.backtest.report import ranking, write_report
+from forecasting.backtest.runner import run_backtest
+from forecasting.config import Config
+from forecasting.data.dataset import Dataset
+from forecasting.data.io import write_table
+from forecasting.forecast.pipeline import fingerprint, fit_models, forecast_tables
+from forecasting.reporting import plots
+from forecasting.reporting.html import embed, html_table, write_html
+from forecasting.reporting.market import beside_published, by_originator
+from forecasting.reporting.workbook import write_workbook
+
+Step = Callable[[str], None]
+
+
+def best_model(metrics: pd.DataFrame, horizon: int, candidates: list[str]) -> str:
+    """The config model with the lowest MAE at ``horizon`` averaged over schemes (baselines are not candidates)."""
+    at = metrics[(metrics["horizon"] == horizon) & metrics["model"].isin(candidates)]
+    if at.empty:
+        return candidates[0]
+    return at.groupby("model")["mae"].mean().idxmin()
+
+
+def run_report(config: Config, dataset: Dataset, out: Path, step: Step = lambda _: None,
+               progress=None) -> pd.DataFrame:
+    """Fit, backtest, forecast and write the report folder; returns the forecast summary."""
+    out = Path(out)
+    step("fitting models")
+    models = fit_models(config, dataset)
+    save_models(models, out / "model", config.model_dump(mode="json"), fingerprint(dataset))
+
+    step("backtesting")
+    predictions = run_backtest(config, dataset, progress=progress)
+    metrics = write_report(predictions, dataset.deals, config.backtest.horizons, out / "backtest")
+    rank_horizon = sorted(config.backtest.horizons)[len(config.backtest.horizons) // 2]
+    chosen = best_model(metrics, rank_horizon, list(models))
+
+    step(f"forecasting with {chosen}")
+    curves, summary = forecast_tables(models[chosen], dataset, config.horizon, config.quantiles)
+    write_table(curves, out / "forecast_curves.csv")
+    write_table(summary, out / "forecast_summary.csv")
+    newest = int(summary["vintage"].max())
+    new = summary[summary["vintage"] == newest]
+    fan = plots.fan_chart(curves[curves["deal_id"].isin(new["deal_id"])], new, f"{newest} pools: {chosen}",
+                          out / f"fan_vintage_{newest}.png")
+    by_vintage = plots.curves_by_group(dataset, "vintage", out / "curves_by_vintage.png", "Recovery by vintage")
+    by_orig = plots.curves_by_group(dataset, "originator", out / "curves_by_originator.png", "Recovery by originator")
+
+    step("writing report")
+    overview = beside_published(dataset)
+    write_workbook({"summary": summary, "curves": curves, "backtest_metrics": metrics,
+                    "market": overview.reset_index()}, out / "forecast.xlsx")
+    shown = new.set_index("deal_id")[["originator", "observed_periods", "observed_cum_rate", "gross_recovery_p10",
+                                      "gross_recovery", "gross_recovery_p90"]
+                                     + (["est_gross_recovery"] if "est_gross_recovery" in new else [])]
+    write_html(out / "report.html", name=config.name, data_name=dataset.meta.name, as_of=dataset.meta.as_of,
+               n_deals=len(dataset.deals), version=version("npas"), overview=html_table(overview),
+               originators=html_table(by_originator(dataset)), curve_images=[embed(by_vintage), embed(by_orig)],
+               new_vintage=newest, horizon=config.horizon, model_name=chosen, forecasts=html_table(shown),
+               fan_images=[embed(fan)], rank_horizon=rank_horizon,
+               ranking=html_table(ranking(metrics, rank_horizon), index=False),
+               backtest_images=[embed(out / "backtest" / "backtest_error_by_horizon.png"),
+                                embed(out / "backtest" / "backtest_ae_index.png")],
+               summary=html_table(models[chosen].summary()))
+    return summary.assign(model=chosen)

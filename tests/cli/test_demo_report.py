@@ -1,0 +1,52 @@
+"""npas demo writes the whole report folder: HTML with embedded images, a readable workbook, CSVs and PNGs."""
+from __future__ import annotations
+
+import re
+
+import openpyxl
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from forecasting.cli.main import app
+from forecasting.resources import resource_text
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo") / "report"
+    result = CliRunner().invoke(app, ["demo", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "2025 pools: expected gross recovery" in result.stdout
+    return out
+
+
+def test_every_file_exists(demo_dir):
+    for name in ("report.html", "forecast.xlsx", "forecast_curves.csv", "forecast_summary.csv", "fan_vintage_2025.png",
+                 "curves_by_vintage.png", "curves_by_originator.png", "model/manifest.json", "data/truth.csv",
+                 "backtest/backtest_predictions.csv", "backtest/backtest_metrics.csv", "backtest/report.md",
+                 "backtest/backtest_error_by_horizon.png"):
+        assert (demo_dir / name).exists(), name
+
+
+def test_workbook_opens_with_its_sheets_formatted(demo_dir):
+    book = openpyxl.load_workbook(demo_dir / "forecast.xlsx")
+    assert {"summary", "curves", "backtest_metrics", "market"} <= set(book.sheetnames)
+    sheet = book["summary"]
+    assert sheet.freeze_panes == "A2"
+    header = [c.value for c in sheet[1]]
+    assert sheet.cell(2, header.index("gross_recovery") + 1).number_format == "0.00%"
+
+
+def test_html_is_self_contained(demo_dir):
+    page = (demo_dir / "report.html").read_text(encoding="utf-8")
+    sources = re.findall(r'<img src="([^"]*)"', page)
+    assert len(sources) >= 5 and all(s.startswith("data:image/png;base64,") and len(s) > 1000 for s in sources)
+    assert "Market overview" in page and "Backtest" in page and "2025" in page
+
+
+def test_demo_config_matches_configs_folder():
+    from pathlib import Path
+    shipped = yaml.safe_load(resource_text("demo.yaml"))
+    public = yaml.safe_load((Path(__file__).resolve().parents[2] / "configs" / "demo.yaml").read_text())
+    assert shipped == public
