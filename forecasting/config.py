@@ -22,6 +22,7 @@ class ModelConfig(Strict):
     curve: str = "weibull"
     covariates: list[str] = Field(default_factory=lambda: ["log_avg_balance", "wa_delinquency_months"])
     groups: list[str] = Field(default_factory=lambda: ["originator", "vintage"])
+    level: Literal["auto", "loan", "pool"] = "auto"  # survival only: loan level where loans exist (auto)
 
     @field_validator("curve")
     @classmethod

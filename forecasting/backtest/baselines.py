@@ -50,7 +50,7 @@ def _chain(start: np.ndarray, n_obs: np.ndarray, factors: np.ndarray) -> np.ndar
 class ChainLadderBaseline:
     name = "baseline_chainladder"
 
-    def fit(self, deals, collections, loans=None):
+    def fit(self, deals, collections, loans=None, loan_collections=None):
         h = _history(deals, collections)
         cum = h.cum_rate.to_numpy()
         amounts = h.amounts.cumsum(axis=1).to_numpy()
@@ -82,7 +82,7 @@ class ChainLadderBaseline:
         draws[:, 0] = 1.0
         return np.maximum(draws, 1.0)
 
-    def predict_curves(self, deals, horizon, observed=None, n_draws=1000, seed=0):
+    def predict_curves(self, deals, horizon, observed=None, n_draws=1000, seed=0, loans=None, loan_collections=None):
         rng = np.random.default_rng(seed)
         cum, n_obs = _observed(deals, observed, horizon)
         factors = self._factor_draws(horizon, n_draws, rng)
@@ -133,7 +133,7 @@ def _average_curve(h: RecoveryHistory, mask: np.ndarray, horizon: int) -> np.nda
 class AgencyBaseline(_CurveBaseline):
     name = "baseline_agency"
 
-    def fit(self, deals, collections, loans=None):
+    def fit(self, deals, collections, loans=None, loan_collections=None):
         h = _history(deals, collections)
         cl = ChainLadderBaseline().fit(deals, collections)
         factors = np.cumprod(cl._factor_draws(240, 1, np.random.default_rng(0))[0])
@@ -149,7 +149,7 @@ class AgencyBaseline(_CurveBaseline):
         self.ratios_ /= np.median(self.ratios_)  # the spread only; the level is the agency's own
         return self
 
-    def predict_curves(self, deals, horizon, observed=None, n_draws=1000, seed=0):
+    def predict_curves(self, deals, horizon, observed=None, n_draws=1000, seed=0, loans=None, loan_collections=None):
         if "est_gross_recovery" not in deals or deals["est_gross_recovery"].isna().any():
             raise ValueError("baseline_agency needs est_gross_recovery for every deal")
         curve = deals["est_gross_recovery"].to_numpy()[:, None] * self.timing_[None, :horizon]
@@ -163,7 +163,7 @@ class VintageMeanBaseline(_CurveBaseline):
         self.min_history = min_history
         self.n_vintages = n_vintages
 
-    def fit(self, deals, collections, loans=None):
+    def fit(self, deals, collections, loans=None, loan_collections=None):
         h = _history(deals, collections)
         vintage = deals.set_index("deal_id")["vintage"].reindex(h.deal_ids)
         enough = vintage[(h.observed_periods >= self.min_history).to_numpy()]
@@ -176,7 +176,7 @@ class VintageMeanBaseline(_CurveBaseline):
         self.ratios_ = (last.to_numpy() / ref) if mask.sum() >= 3 else np.array([1.0])
         return self
 
-    def predict_curves(self, deals, horizon, observed=None, n_draws=1000, seed=0):
+    def predict_curves(self, deals, horizon, observed=None, n_draws=1000, seed=0, loans=None, loan_collections=None):
         return self._forecast(deals, horizon, observed, self.curve_[None, :], self.ratios_, n_draws, seed)
 
 

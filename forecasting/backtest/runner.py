@@ -40,11 +40,14 @@ def run_fold(fold: Fold, models: list, horizon: int, quantiles: list[float],
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # kept in model.warnings_, reported by the caller
-                model.fit(fold.train.deals, fold.train.collections, fold.train.loans)
+                model.fit(fold.train.deals, fold.train.collections, fold.train.loans, fold.train.loan_collections)
             notes += [f"{fold.scheme}/{fold.fold}: {message}" for message in getattr(model, "warnings_", [])]
         except FitError as err:
             raise InputError(Problem("backtest", None, f"{fold.scheme}/{fold.fold}", f"{model.name}: {err}"))
-        fc = model.predict_curves(fold.test_deals, horizon, observed=fold.observed, n_draws=N_DRAWS, seed=i)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a missing loan tape is said by the fold's data, not here
+            fc = model.predict_curves(fold.test_deals, horizon, observed=fold.observed, n_draws=N_DRAWS, seed=i,
+                                      loans=fold.test_loans, loan_collections=fold.test_loan_collections)
         table = fc.frame(quantiles).rename(columns={"cum_rate": "predicted_cum_rate"})
         table = table.rename(columns={quantile_name(q): quantile_name(q, "") for q in quantiles})
         table.insert(0, "model", model.name)

@@ -23,6 +23,8 @@ class Fold:
     train: Dataset
     test_deals: pd.DataFrame
     observed: RecoveryHistory | None  # what the forecast of the test deals may use
+    test_loans: pd.DataFrame | None = None  # their loan tapes (known at cut-off)
+    test_loan_collections: pd.DataFrame | None = None  # their loan payments up to the fold's date
 
 
 def _without(dataset: Dataset, keep: pd.Series) -> Dataset:
@@ -33,19 +35,24 @@ def _without(dataset: Dataset, keep: pd.Series) -> Dataset:
                    loan_collections=part(dataset.loan_collections))
 
 
+def _loans_of(dataset: Dataset, deal_ids) -> pd.DataFrame | None:
+    return None if dataset.loans is None else dataset.loans[dataset.loans["deal_id"].isin(set(deal_ids))]
+
+
 def as_of_folds(dataset: Dataset, dates) -> list[Fold]:
     folds = []
     for date in dates:
         known = dataset.truncate(date)
         if len(known.deals):
-            folds.append(Fold("as_of", f"{pd.Timestamp(date):%Y-%m-%d}", known, known.deals, known.history))
+            folds.append(Fold("as_of", f"{pd.Timestamp(date):%Y-%m-%d}", known, known.deals, known.history,
+                              known.loans, known.loan_collections))
     return folds
 
 
 def new_pool_folds(dataset: Dataset) -> list[Fold]:
     deals = dataset.deals
-    return [Fold("new_pool", deal, _without(dataset, deals["deal_id"] != deal), deals[deals["deal_id"] == deal], None)
-            for deal in deals["deal_id"]]
+    return [Fold("new_pool", deal, _without(dataset, deals["deal_id"] != deal), deals[deals["deal_id"] == deal], None,
+                 _loans_of(dataset, [deal])) for deal in deals["deal_id"]]
 
 
 def vintage_holdout_folds(dataset: Dataset, min_earlier: int = 2) -> list[Fold]:
@@ -55,7 +62,7 @@ def vintage_holdout_folds(dataset: Dataset, min_earlier: int = 2) -> list[Fold]:
     for v in vintages[min_earlier:]:
         test = deals[deals["vintage"] == v]
         known = _without(dataset, deals["vintage"] < v).truncate(test["cutoff_date"].max())
-        folds.append(Fold("vintage_holdout", str(v), known, test, None))
+        folds.append(Fold("vintage_holdout", str(v), known, test, None, _loans_of(dataset, test["deal_id"])))
     return folds
 
 

@@ -14,6 +14,7 @@ from forecasting.data.io import read_table
 from forecasting.data.problems import InputError, Problem
 from forecasting.forecast.tables import forecast_curves, forecast_summary
 from forecasting.models.decay import DecayCurveModel, FitError
+from forecasting.models.survival import SurvivalModel
 
 
 def config_dataset(config: Config, base: Path) -> Dataset:
@@ -30,8 +31,7 @@ def build_model(spec: ModelConfig):
     if spec.kind == "decay_curve":
         return DecayCurveModel(name=spec.name, curve=spec.curve, covariates=tuple(spec.covariates),
                                groups=tuple(spec.groups))
-    raise InputError(Problem("config", None, f"models.{spec.name}.kind",
-                             "kind 'survival' is not available in this version (decay_curve only)"))
+    return SurvivalModel(name=spec.name, covariates=tuple(spec.covariates), groups=tuple(spec.groups), level=spec.level)
 
 
 def fit_models(config: Config, dataset: Dataset) -> dict:
@@ -40,7 +40,7 @@ def fit_models(config: Config, dataset: Dataset) -> dict:
     for spec in config.models:
         model = build_model(spec)
         try:
-            models[spec.name] = model.fit(dataset.deals, dataset.collections, dataset.loans)
+            models[spec.name] = model.fit(dataset.deals, dataset.collections, dataset.loans, dataset.loan_collections)
         except FitError as err:
             raise InputError(Problem("fit", None, spec.name, str(err)))
     return models
@@ -56,7 +56,8 @@ def fingerprint(dataset: Dataset) -> str:
 def forecast_tables(model, dataset: Dataset, horizon: int, quantiles: list[float], seed: int = 0):
     """forecast_curves and forecast_summary (CONTRACT section 4) for every deal of the dataset."""
     observed = dataset.history if len(dataset.collections) else None
-    fc = model.predict_curves(dataset.deals, horizon, observed=observed, seed=seed)
+    fc = model.predict_curves(dataset.deals, horizon, observed=observed, seed=seed, loans=dataset.loans,
+                              loan_collections=dataset.loan_collections)
     return forecast_curves(fc, dataset, quantiles), forecast_summary(fc, dataset, quantiles)
 
 

@@ -1,6 +1,6 @@
 """The interface every model family shares, scikit-learn style.
 
-``fit(deals, collections[, loans])`` learns from a dataset and returns self; learned state lives in attributes ending
+``fit(deals, collections[, loans, loan_collections])`` learns from a dataset and returns self; learned state lives in attributes ending
 in ``_``. ``predict_curves(deals, horizon, observed=None)`` returns :class:`CurveForecast`: cumulative recovery rate
 curves per deal for periods 1..horizon, as a point forecast and as draws from which any quantile is read. Observed
 periods (when ``observed`` is given) are carried as they are and the rest is conditioned on them.
@@ -51,9 +51,11 @@ def quantile_name(q: float, prefix: str = "cum_rate_") -> str:
 class RecoveryModel(Protocol):
     name: str
 
-    def fit(self, deals: pd.DataFrame, collections: pd.DataFrame, loans: pd.DataFrame | None = None) -> "RecoveryModel":
+    def fit(self, deals: pd.DataFrame, collections: pd.DataFrame, loans: pd.DataFrame | None = None,
+            loan_collections: pd.DataFrame | None = None) -> "RecoveryModel":
         ...
 
     def predict_curves(self, deals: pd.DataFrame, horizon: int, observed: RecoveryHistory | None = None,
-                       n_draws: int = 1000, seed: int = 0) -> CurveForecast:
+                       n_draws: int = 1000, seed: int = 0, loans: pd.DataFrame | None = None,
+                       loan_collections: pd.DataFrame | None = None) -> CurveForecast:
         ...

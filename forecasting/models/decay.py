@@ -139,8 +139,9 @@ class DecayCurveModel:
         return info
 
     # ------------------------------------------------------------------------------------------------- fit
-    def fit(self, deals: pd.DataFrame, collections: pd.DataFrame, loans: pd.DataFrame | None = None) -> "DecayCurveModel":
-        """Estimate from pool-level collections (loans are not used by this family)."""
+    def fit(self, deals: pd.DataFrame, collections: pd.DataFrame, loans: pd.DataFrame | None = None,
+            loan_collections: pd.DataFrame | None = None) -> "DecayCurveModel":
+        """Estimate from pool-level collections (loan tables are not used by this family)."""
         if self.curve not in curves.CURVES:
             raise ValueError(f"unknown curve {self.curve!r}; choose from {', '.join(curves.CURVES)}")
         deals = deals.reset_index(drop=True)
@@ -266,7 +267,8 @@ class DecayCurveModel:
         return uv, cov
 
     def predict_curves(self, deals: pd.DataFrame, horizon: int, observed: RecoveryHistory | None = None,
-                       n_draws: int = 1000, seed: int = 0) -> CurveForecast:
+                       n_draws: int = 1000, seed: int = 0, loans: pd.DataFrame | None = None,
+                       loan_collections: pd.DataFrame | None = None) -> CurveForecast:
         deals = deals.reset_index(drop=True)
         rng = np.random.default_rng(seed)
         ids = pd.Index(deals["deal_id"].astype(str))

@@ -61,3 +61,18 @@ def curves_by_group(dataset, by: str, path: Path, title: str) -> Path:
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
     plt.close(fig)
     return path
+
+
+def survival_curves(curves: dict, path: Path, title: str) -> Path:
+    """Kaplan-Meier curves (share of loans not yet paid) with their 95% bands."""
+    fig, ax = plt.subplots(figsize=(9, 5))
+    for kmf in curves.values():
+        kmf.plot_survival_function(ax=ax, ci_show=True)
+    ax.set_xlabel("period since cut-off")
+    ax.set_ylabel("share of loans with no payment yet")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
+    plt.close(fig)
+    return path
