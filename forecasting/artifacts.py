@@ -8,13 +8,12 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
-import shutil
-import tempfile
 from importlib.metadata import version
 from pathlib import Path
 
 import joblib
 
+from forecasting.data.io import atomic_directory
 from forecasting.data.problems import InputError, Problem
 
 PAYLOAD = "models.joblib"
@@ -33,22 +32,13 @@ def _sha256(path: Path) -> str:
 
 def save_models(models: dict, directory: Path, config: dict, data_fingerprint: str) -> Path:
     """Write payload and manifest into ``directory`` whole (temporary sibling, then rename)."""
-    directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-    try:
+    with atomic_directory(directory) as tmp:
         joblib.dump(models, tmp / PAYLOAD, compress=3)
         manifest = {"format": FORMAT, "payload": PAYLOAD, "sha256": _sha256(tmp / PAYLOAD), "config": config,
                     "data_fingerprint": data_fingerprint, "python": platform.python_version(),
                     "packages": {p: version(p) for p in PACKAGES}}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
-        if directory.exists():
-            shutil.rmtree(directory)
-        tmp.rename(directory)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return directory
+    return Path(directory)
 
 
 def load_models(directory: Path) -> tuple[dict, dict]:

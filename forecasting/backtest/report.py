@@ -93,7 +93,7 @@ def write_report(predictions: pd.DataFrame, deals: pd.DataFrame, horizons: list[
     for scheme in predictions["scheme"].unique():
         deal_curves_plot(predictions, scheme, out / f"backtest_curves_{scheme}.png")
     middle = sorted(horizons)[len(horizons) // 2]
-    lines = [f"# Backtest report\n", f"Models ranked by MAE of cum_rate at {middle} periods (lower is better). "
+    lines = ["# Backtest report\n", f"Models ranked by MAE of cum_rate at {middle} periods (lower is better). "
              f"coverage = share of actuals inside the outer quantiles; bias = mean(predicted - actual).\n"]
     for scheme, rows in ranking(table, middle).groupby("scheme", sort=False):
         lines.append(f"\n## {scheme}\n")

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
-import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
@@ -15,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from forecasting.data import validate as checks
 from forecasting.data.history import RecoveryHistory
-from forecasting.data.io import find_table, read_table, write_table
+from forecasting.data.io import atomic_directory, find_table, read_table, write_table
 from forecasting.data.periods import observed_periods
 from forecasting.data.problems import InputError, Problem
 
@@ -75,10 +73,7 @@ class Dataset:
 
         ``extra`` tables (e.g. the simulator's truth) are written beside the contract's tables as CSV.
         """
-        directory = Path(directory)
-        directory.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-        try:
+        with atomic_directory(directory) as tmp:
             meta = self.meta.model_dump(mode="json")
             (tmp / META_FILE).write_text(yaml.safe_dump(meta, sort_keys=False, allow_unicode=True), encoding="utf-8")
             for stem in ("deals", "collections", "loans", "loan_collections"):
@@ -87,13 +82,7 @@ class Dataset:
                     write_table(table, tmp / f"{stem}.{fmt}")
             for stem, table in (extra or {}).items():
                 write_table(table, tmp / f"{stem}.csv")
-            if directory.exists():
-                shutil.rmtree(directory)
-            tmp.rename(directory)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return directory
+        return Path(directory)
 
 
 def _read_meta(directory: Path) -> tuple[DatasetMeta | None, list[Problem]]:

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -73,6 +75,22 @@ def _read_csv(path: Path, encoding: str) -> tuple[pd.DataFrame | None, list[Prob
 
 def _short(exc: Exception) -> str:
     return (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+
+
+@contextmanager
+def atomic_directory(directory: Path):
+    """Build a directory in a temporary sibling and swap it in whole; on failure nothing is left behind."""
+    directory = Path(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    try:
+        yield tmp
+        if directory.exists():
+            shutil.rmtree(directory)
+        tmp.rename(directory)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 def atomic_write(path: Path, write) -> None:

@@ -40,7 +40,6 @@ from autograd import numpy as anp
 from scipy import stats
 from scipy.optimize import minimize
 
-from forecasting.data.periods import observed_periods
 from forecasting.models.base import CurveForecast
 from forecasting.models.decay import FitError
 from forecasting.models.design import covariate_values
