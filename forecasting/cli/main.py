@@ -50,6 +50,12 @@ def report(problems, limit: int = 0) -> None:
         typer.echo(f"{file}:-:{column or '-'}: ... and {n} more like '{reason}'", err=True)
 
 
+def _status(message: str):
+    """A spinner on stderr while a long step runs (nothing is printed when stderr is not a terminal)."""
+    from rich.console import Console
+    return Console(stderr=True).status(message)
+
+
 def _table(frame: pd.DataFrame, floatfmt: str = "{:,.3f}") -> str:
     return frame.to_string(float_format=lambda x: floatfmt.format(x))
 
@@ -86,9 +92,11 @@ def simulate(
 
     if fmt not in ("csv", "parquet"):
         raise InputError(_option_problem("--format", f"must be csv or parquet, got {fmt!r}"))
-    market = simulate_market(DEFAULT_SEED if seed is None else seed, replicas=replicas)
+    with _status(f"simulating {replicas * 29} deals"):
+        market = simulate_market(DEFAULT_SEED if seed is None else seed, replicas=replicas)
     dataset = market.dataset if loans else replace(market.dataset, loans=None, loan_collections=None)
-    dataset.save(out, fmt=fmt, extra={"truth": market.truth})
+    with _status(f"writing {out}"):
+        dataset.save(out, fmt=fmt, extra={"truth": market.truth})
     typer.echo(f"wrote {out}: {len(dataset.deals)} deals, {len(market.dataset.loans):,} loans, "
                f"{len(dataset.collections):,} collection rows, truth for {market.truth['period'].max()} periods")
 
@@ -110,8 +118,10 @@ def fit(
     from forecasting.forecast.pipeline import config_dataset, fingerprint, fit_models
 
     cfg, base = load_config(config)
-    dataset = config_dataset(cfg, base)
-    models = fit_models(cfg, dataset)
+    with _status("loading data"):
+        dataset = config_dataset(cfg, base)
+    with _status(f"fitting {len(cfg.models)} model(s) on {len(dataset.deals)} deals"):
+        models = fit_models(cfg, dataset)
     target = save_models(models, out or Path("models") / cfg.name, cfg.model_dump(mode="json"), fingerprint(dataset))
     for name, model in models.items():
         typer.echo(f"{name}: {type(model).__name__} fitted on {len(dataset.deals)} deals "

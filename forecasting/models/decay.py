@@ -51,7 +51,7 @@ class DecayCurveModel:
     def __init__(self, name: str = "decay", curve: str = "weibull",
                  covariates: tuple[str, ...] = ("log_avg_balance", "wa_delinquency_months"),
                  groups: tuple[str, ...] = ("originator", "vintage"), timing_effects: bool = True,
-                 max_em_iter: int = 100, tol: float = 1e-4):
+                 max_em_iter: int = 500, tol: float = 1e-4):
         self.name = name
         self.curve = curve
         self.covariates = list(covariates)
