@@ -5,7 +5,7 @@ its deal's last observed period:
 
     S(t | x) = P(T > t) = pi(x) + (1 - pi(x)) exp(-(t / lam(x)) ^ rho)
     logit pi(x) = x' gamma            (pi: the share that never pays)
-    log lam(x)  = x' beta,  log rho = const
+    log lam(z)  = z' beta,  log rho = const       (z: x without the group levels)
 
 x = log(balance / 100,000), months delinquent (the loan's own, in place of the pool averages), any other deal-level
 covariate of the config (e.g. a vintage trend), and one-hot levels of the config's groups (originator, vintage).
@@ -23,8 +23,9 @@ average-balance units, so a pool counts as many individuals as it has borrowers)
 pool). The same cure model with the config's deal-level covariates gives cum_rate(t) = 1 - S(t), and a seasoned pool
 continues from its own cum_rate: cum(t) = cum(t0) + (1 - cum(t0)) (S(t0) - S(t)) / S(t0).
 
-Group levels enter as one-hot covariates with a small ridge penalty: shrinkage toward the
-reference level, not the estimated partial pooling of the decay model. Fits run on aggregated cells (unique
+Every group level enters as a one-hot covariate with a ridge penalty equal to a N(0, group_sd^2) prior (group_sd = 1
+on the logit and log scales): each level is shrunk toward the intercept by a fixed prior, not by an amount estimated
+from the data as in the decay model. Fits run on aggregated cells (unique
 covariate values x duration x event, with weights); balances are binned on the log scale (step 0.2) for that. The
 likelihood is the exact one for whole periods (DiscreteCureFitter); lifelines gives the Kaplan-Meier curves.
 """
@@ -64,22 +65,23 @@ class DiscreteCureFitter:
     """
 
     def __init__(self, penalty: np.ndarray | None = None):
-        self.penalty = penalty  # ridge weight per coefficient of X (group dummies), applied to scale and cure alike
+        self.penalty = penalty  # ridge weight per coefficient of X_cure, on the total log-likelihood
 
-    def fit(self, X: np.ndarray, duration: np.ndarray, event: np.ndarray, weight: np.ndarray) -> "DiscreteCureFitter":
-        X, t = np.asarray(X, float), np.asarray(duration, float)
-        e, w = np.asarray(event, bool), np.asarray(weight, float)
-        k = X.shape[1]
-        ridge = np.zeros(k) if self.penalty is None else np.asarray(self.penalty, float)
-        ridge = np.r_[ridge, 0.0, ridge]
+    def fit(self, X_scale: np.ndarray, X_cure: np.ndarray, duration: np.ndarray, event: np.ndarray,
+            weight: np.ndarray) -> "DiscreteCureFitter":
+        """Parameters: log scale on X_scale, log shape, logit cure on X_cure (in that order in ``params_``)."""
+        X_scale, X_cure = np.asarray(X_scale, float), np.asarray(X_cure, float)
+        t, e, w = np.asarray(duration, float), np.asarray(event, bool), np.asarray(weight, float)
+        a, b = X_scale.shape[1], X_cure.shape[1]
+        ridge = np.r_[np.zeros(a + 1), np.zeros(b) if self.penalty is None else np.asarray(self.penalty, float)]
 
         def nll(theta):
-            s_t = _cure_survival(theta, X, t, k)
-            s_prev = _cure_survival(theta, X, anp.maximum(t - 1.0, 1e-12), k)
+            s_t = _cure_survival(theta, X_scale, X_cure, t)
+            s_prev = _cure_survival(theta, X_scale, X_cure, anp.maximum(t - 1.0, 1e-12))
             ll = anp.where(e, anp.log(anp.maximum(s_prev - s_t, 1e-300)), anp.log(s_t))
             return -anp.sum(w * ll) / w.sum() + anp.sum(ridge * theta**2) / w.sum()
 
-        start = np.zeros(2 * k + 1)
+        start = np.zeros(a + 1 + b)
         start[0] = np.log(max(np.median(t), 1.0))
         res = minimize(nll, start, jac=grad(nll), method="BFGS", options={"gtol": 1e-9, "maxiter": 5000})
         if not np.isfinite(res.fun) or np.allclose(res.x, start):
@@ -91,18 +93,19 @@ class DiscreteCureFitter:
         return self
 
 
-def _cure_survival(theta, X, t, k):
-    lam = anp.exp(anp.dot(X, theta[:k]))
-    rho = anp.exp(theta[k])
-    cure = 1.0 / (1.0 + anp.exp(-anp.dot(X, theta[k + 1:])))
+def _cure_survival(theta, X_scale, X_cure, t):
+    a = X_scale.shape[1]
+    lam = anp.exp(anp.dot(X_scale, theta[:a]))
+    rho = anp.exp(theta[a])
+    cure = 1.0 / (1.0 + anp.exp(-anp.dot(X_cure, theta[a + 1:])))
     return cure + (1.0 - cure) * anp.exp(-((t / lam) ** rho))
 
 
-def survival(params: dict[str, np.ndarray], X: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """S(t) for parameter draws: params arrays (draws, covariates); X (cells, covariates); t (periods,)."""
-    lam = np.exp(params["lambda_"] @ X.T)[..., None]
+def survival(params: dict[str, np.ndarray], X_scale: np.ndarray, X_cure: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """S(t) for parameter draws (arrays (draws, coefficients)); designs (cells, coefficients); t (periods,)."""
+    lam = np.exp(params["lambda_"] @ X_scale.T)[..., None]
     rho = np.exp(params["rho_"][:, 0])[:, None, None]  # a single shape parameter
-    cure = 1.0 / (1.0 + np.exp(-(params["cure_"] @ X.T)))[..., None]
+    cure = 1.0 / (1.0 + np.exp(-(params["cure_"] @ X_cure.T)))[..., None]
     t = np.asarray(t, dtype=float)[None, None, :]
     return cure + (1.0 - cure) * np.exp(-((t / lam) ** rho))
 
@@ -138,12 +141,12 @@ class SurvivalModel:
     kind = "survival"
 
     def __init__(self, name: str = "cure", covariates: tuple[str, ...] = ("log_avg_balance", "wa_delinquency_months"),
-                 groups: tuple[str, ...] = ("originator", "vintage"), level: str = "auto", penalizer: float = 0.01):
+                 groups: tuple[str, ...] = ("originator", "vintage"), level: str = "auto", group_sd: float = 1.0):
         self.name = name
         self.covariates = list(covariates)
         self.groups = list(groups)
         self.level = level
-        self.penalizer = penalizer
+        self.group_sd = group_sd  # prior sd of each group level's effect: N(0, group_sd^2), a ridge penalty
 
     # ------------------------------------------------------------------------------------------ features
     def _group_dummies(self, deal_ids: pd.Series, deals: pd.DataFrame) -> pd.DataFrame:
@@ -151,7 +154,7 @@ class SurvivalModel:
         cols = {}
         for g in self.groups:
             values = info[g].astype(str).reindex(deal_ids).to_numpy()
-            for level in self.levels_[g][1:]:  # first level is the reference
+            for level in self.levels_[g]:  # every level: the ridge shrinks each toward the intercept, not a reference
                 cols[f"{g}_{level}"] = (values == level).astype(float)
         return pd.DataFrame(cols, index=range(len(deal_ids)))
 
@@ -185,9 +188,11 @@ class SurvivalModel:
         else:
             cells = self._fit_pool_level(deals, collections, n_obs)
         self.features_ = [c for c in cells.columns if c not in ("duration", "event", "weight")]
-        dummies = np.array([0.0] + [self.penalizer if self._is_dummy(c) else 0.0 for c in self.features_])
-        self.fitter_ = DiscreteCureFitter(penalty=dummies * cells["weight"].sum()).fit(
-            self._design(cells), cells["duration"], cells["event"], cells["weight"])
+        ridge = 0.5 / self.group_sd**2
+        dummies = np.array([0.0] + [ridge if self._is_dummy(c) else 0.0 for c in self.features_])
+        X_scale, X_cure = self._designs(cells)
+        self.fitter_ = DiscreteCureFitter(penalty=dummies).fit(X_scale, X_cure, cells["duration"], cells["event"],
+                                                               cells["weight"])
         self.warnings_ = [] if self.fitter_.converged_ else [
             f"{self.name}: the optimiser stopped before full convergence ({self.fitter_.message_})"]
         for message in self.warnings_:
@@ -238,7 +243,7 @@ class SurvivalModel:
     # -------------------------------------------------------------------------------------------- predict
     def _param_draws(self, n: int, rng) -> dict[str, np.ndarray]:
         draws = rng.multivariate_normal(self.fitter_.params_, self.fitter_.cov_, size=n, method="eigh")
-        k = 1 + len(self.features_)
+        k = 1 + len(self.timing_features)
         return {"lambda_": draws[:, :k], "rho_": draws[:, k:k + 1], "cure_": draws[:, k + 1:]}
 
     def _is_dummy(self, column: str) -> bool:
@@ -252,8 +257,15 @@ class SurvivalModel:
             self.scale_ = x[continuous].std().replace(0.0, 1.0).fillna(1.0)
         return x.assign(**{c: (x[c] - self.center_[c]) / self.scale_[c] for c in continuous})
 
-    def _design(self, x: pd.DataFrame) -> np.ndarray:
-        return np.column_stack([np.ones(len(x)), x[self.features_].to_numpy(float)])
+    def _designs(self, x: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Timing on the continuous features; the never-paying share on those and the group levels."""
+        ones = np.ones((len(x), 1))
+        return (np.hstack([ones, x[self.timing_features].to_numpy(float)]),
+                np.hstack([ones, x[self.features_].to_numpy(float)]))
+
+    @property
+    def timing_features(self) -> list[str]:
+        return [c for c in self.features_ if not self._is_dummy(c)]
 
     def predict_curves(self, deals: pd.DataFrame, horizon: int, observed=None, n_draws: int = 1000, seed: int = 0,
                        loans: pd.DataFrame | None = None, loan_collections: pd.DataFrame | None = None) -> CurveForecast:
@@ -273,7 +285,7 @@ class SurvivalModel:
             cum_obs[:, : cum.shape[1]] = np.nan_to_num(cum)
         t = np.arange(0, horizon + 1)
         if self.level_ == "pool":
-            S = survival(params, self._design(self._standardise(self._pool_features(ids, deals))), t)  # (draws, deals, H+1)
+            S = survival(params, *self._designs(self._standardise(self._pool_features(ids, deals))), t)  # (draws, deals, H+1)
             S0 = np.take_along_axis(S, np.broadcast_to(n_obs[None, :, None], S.shape[:2] + (1,)), -1)
             base = cum_obs[np.arange(len(ids)), np.maximum(n_obs - 1, 0)] * (n_obs > 0)
             future = (1.0 - base)[None, :, None] * (S0 - S[..., 1:]) / S0
@@ -327,7 +339,7 @@ class SurvivalModel:
         cells = pd.concat([self._standardise(x[unpaid].reset_index(drop=True)),
                            pd.DataFrame({"_deal": deal_pos[unpaid], "_amount": expected[unpaid]})], axis=1)
         cells = cells.groupby(list(x.columns) + ["_deal"], sort=False)["_amount"].sum().reset_index()
-        S = survival(params, self._design(cells), t)  # (draws, cells, H+1)
+        S = survival(params, *self._designs(cells), t)  # (draws, cells, H+1)
         d = cells["_deal"].to_numpy()
         S0 = np.take_along_axis(S, np.broadcast_to(n_obs[d][None, :, None], S.shape[:2] + (1,)), -1)
         first = (S[..., :-1] - S[..., 1:]) / S0 * (np.arange(1, horizon + 1)[None, None, :] > n_obs[d][None, :, None])
@@ -353,9 +365,9 @@ class SurvivalModel:
     def summary(self) -> pd.DataFrame:
         """lambda_: log Weibull scale of time to first payment; rho_: log shape; cure_: logit of the never-paying
         share. Continuous features are standardised (fit-time mean and sd, in ``center_`` and ``scale_``)."""
-        names = ["Intercept"] + self.features_
-        index = pd.MultiIndex.from_tuples([("lambda_", n) for n in names] + [("rho_", "Intercept")]
-                                          + [("cure_", n) for n in names], names=["param", "covariate"])
+        index = pd.MultiIndex.from_tuples([("lambda_", n) for n in ["Intercept"] + self.timing_features]
+                                          + [("rho_", "Intercept")]
+                                          + [("cure_", n) for n in ["Intercept"] + self.features_], names=["param", "covariate"])
         se = np.sqrt(np.diag(self.fitter_.cov_))
         table = pd.DataFrame({"coef": self.fitter_.params_, "se": se}, index=index)
         table["z"] = table["coef"] / table["se"]

@@ -66,7 +66,7 @@ def test_cure_model_recovers_known_parameters():
     for seed in range(seeds):
         cells = aggregate(simulate_cure(seed))
         X = np.column_stack([np.ones(len(cells)), cells["x"]])
-        fit = DiscreteCureFitter().fit(X, cells["duration"], cells["event"], cells["weight"])
+        fit = DiscreteCureFitter().fit(X, X, cells["duration"], cells["event"], cells["weight"])
         se = np.sqrt(np.diag(fit.cov_))
         inside += np.abs(fit.params_ - TRUE) <= 1.96 * se
     coverage = inside / seeds
