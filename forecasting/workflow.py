@@ -17,6 +17,7 @@ from forecasting.config import Config
 from forecasting.data.dataset import Dataset
 from forecasting.data.io import write_table
 from forecasting.forecast.pipeline import fingerprint, fit_models, forecast_tables
+from forecasting.models.survival import kaplan_meier_by
 from forecasting.reporting import plots
 from forecasting.reporting.html import embed, html_table, write_html
 from forecasting.reporting.market import beside_published, by_originator
@@ -31,6 +32,23 @@ def best_model(metrics: pd.DataFrame, horizon: int, candidates: list[str]) -> st
     if at.empty:
         return candidates[0]
     return at.groupby("model")["mae"].mean().idxmin()
+
+
+def _survival_section(models: dict, dataset: Dataset, out: Path) -> tuple[list[str], list[str]]:
+    """Kaplan-Meier curves by vintage (where loans exist) and the cure share of every survival model."""
+    images, tables = [], []
+    if dataset.has_loans:
+        n_obs = dataset.history.observed_periods
+        km = kaplan_meier_by(dataset.deals, dataset.loans, dataset.loan_collections, n_obs, "vintage")
+        images.append(embed(plots.survival_curves(km, out / "survival_km_by_vintage.png",
+                                                  "Loans with no payment yet, by vintage (Kaplan-Meier, 95% bands)")))
+    for name, model in models.items():
+        if getattr(model, "kind", "") == "survival":
+            share = model.cure_share(dataset.deals, dataset.loans)
+            images.append(embed(plots.cure_share_plot(dataset.deals, share, out / f"cure_share_{name}.png",
+                                                      f"{name}: never-paying share")))
+            tables.append(f"<p><b>{name}</b> ({model.level_} level)</p>" + html_table(model.summary()))
+    return images, tables
 
 
 def run_report(config: Config, dataset: Dataset, out: Path, step: Step = lambda _: None,
@@ -58,6 +76,8 @@ def run_report(config: Config, dataset: Dataset, out: Path, step: Step = lambda 
     by_vintage = plots.curves_by_group(dataset, "vintage", out / "curves_by_vintage.png", "Recovery by vintage")
     by_orig = plots.curves_by_group(dataset, "originator", out / "curves_by_originator.png", "Recovery by originator")
 
+    survival_images, survival_tables = _survival_section(models, dataset, out)
+
     step("writing report")
     overview = beside_published(dataset)
     write_workbook({"summary": summary, "curves": curves, "backtest_metrics": metrics,
@@ -73,5 +93,6 @@ def run_report(config: Config, dataset: Dataset, out: Path, step: Step = lambda 
                ranking=html_table(ranking(metrics, rank_horizon), index=False),
                backtest_images=[embed(out / "backtest" / "backtest_error_by_horizon.png"),
                                 embed(out / "backtest" / "backtest_ae_index.png")],
-               summary=html_table(models[chosen].summary()))
+               summary=html_table(models[chosen].summary()), survival_images=survival_images,
+               survival_tables=survival_tables)
     return summary.assign(model=chosen)

@@ -362,6 +362,25 @@ class SurvivalModel:
         return np.cumsum(future_cash, axis=-1), base
 
     # -------------------------------------------------------------------------------------------- report
+    def cure_share(self, deals: pd.DataFrame, loans: pd.DataFrame | None = None) -> pd.Series:
+        """Estimated never-paying share per deal: of its principal units (pool level) or balance-weighted over its
+        loans (loan level)."""
+        deals = deals.reset_index(drop=True)
+        theta = self.fitter_.params_
+        k = 1 + len(self.timing_features)
+        ids = deals["deal_id"].astype(str)
+        if self.level_ == "pool":
+            X_cure = self._designs(self._standardise(self._pool_features(ids, deals)))[1]
+            return pd.Series(1.0 / (1.0 + np.exp(-(X_cure @ theta[k + 1:]))), index=ids.to_numpy(), name="cure_share")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            tape = self._loan_tape(deals, loans)
+        x = self._standardise(self._loan_features(tape.reset_index(drop=True), deals))
+        share = 1.0 / (1.0 + np.exp(-(self._designs(x)[1] @ theta[k + 1:])))
+        balance = tape["balance"].to_numpy(float)
+        weighted = pd.Series(share * balance).groupby(tape["deal_id"].to_numpy()).sum()
+        return (weighted / pd.Series(balance).groupby(tape["deal_id"].to_numpy()).sum()).reindex(ids).rename("cure_share")
+
     def summary(self) -> pd.DataFrame:
         """lambda_: log Weibull scale of time to first payment; rho_: log shape; cure_: logit of the never-paying
         share. Continuous features are standardised (fit-time mean and sd, in ``center_`` and ``scale_``)."""

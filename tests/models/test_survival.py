@@ -114,3 +114,13 @@ def test_kaplan_meier_by_vintage_plot(market, tmp_path):
     at12 = {v: float(k.survival_function_at_times(12).iloc[0]) for v, k in curves.items() if v <= 2024}
     assert at12[2024] > at12[2021]  # 2024 loans pay later and less
     assert survival_curves(curves, tmp_path / "km.png", "KM").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("level", ["loan", "pool"])
+def test_cure_share_is_a_share_and_rises_by_vintage(market, level):
+    ds = market.dataset
+    model = SurvivalModel(level=level).fit(ds.deals, ds.collections, ds.loans, ds.loan_collections)
+    share = model.cure_share(ds.deals, ds.loans)
+    assert share.between(0, 1).all() and share.notna().all()
+    by_vintage = share.groupby(ds.deals.set_index("deal_id")["vintage"].reindex(share.index)).mean()
+    assert by_vintage[2024] > by_vintage[2021]  # the 2024 vintage recovers least (MARKET_FACTS fact 2)
