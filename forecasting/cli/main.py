@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import functools
-import sys
 import warnings
 from pathlib import Path
 from typing import Annotated, Callable
@@ -236,9 +235,5 @@ def demo(
     typer.echo(f"\nreport: {out / 'report.html'}  workbook: {out / 'forecast.xlsx'}  backtest: {out / 'backtest'}")
 
 
-def main() -> None:  # pragma: no cover - console entry point
+if __name__ == "__main__":  # pragma: no cover - python -m forecasting.cli.main
     app()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(app())

@@ -77,7 +77,6 @@ TABLES: dict[str, list[ColumnSpec]] = {
         _col("amount", "float", FINITE, pa.Check.ge(0), rule=">= 0; per deal and period sums to collections"),
     ],
 }
-REQUIRED_TABLES = ("deals", "collections")
 
 # Headers as they appear in Chinese trustee reports and deal documents, mapped to the contract's names.
 ALIASES: dict[str, str] = {
