@@ -23,6 +23,11 @@ average-balance units, so a pool counts as many individuals as it has borrowers)
 pool). The same cure model with the config's deal-level covariates gives cum_rate(t) = 1 - S(t), and a seasoned pool
 continues from its own cum_rate: cum(t) = cum(t0) + (1 - cum(t0)) (S(t0) - S(t)) / S(t0).
 
+Each deal also has its own effect u_d ~ N(0, frailty_sd^2) on the logit of its never-paying share (a frailty): its
+sd is the spread of the training deals' most likely effects beyond their sampling noise, and a pool's forecast draws
+u_d from its posterior given the share of its loans (or principal) paid by its last observed period, so a pool with
+fewer payers than expected is forecast to recover less, not more later.
+
 Every group level enters as a one-hot covariate with a ridge penalty equal to a N(0, group_sd^2) prior (group_sd = 1
 on the logit and log scales): each level is shrunk toward the intercept by a fixed prior, not by an amount estimated
 from the data as in the decay model. Fits run on aggregated cells (unique
@@ -101,13 +106,36 @@ def _cure_survival(theta, X_scale, X_cure, t):
     return cure + (1.0 - cure) * anp.exp(-((t / lam) ** rho))
 
 
-def survival(params: dict[str, np.ndarray], X_scale: np.ndarray, X_cure: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """S(t) for parameter draws (arrays (draws, coefficients)); designs (cells, coefficients); t (periods,)."""
+def survival(params: dict[str, np.ndarray], X_scale: np.ndarray, X_cure: np.ndarray, t: np.ndarray,
+             offset: np.ndarray | float = 0.0) -> np.ndarray:
+    """S(t) for parameter draws (arrays (draws, coefficients)); designs (cells, coefficients); t (periods,);
+    ``offset`` (draws, cells) is added to the logit of the never-paying share (a deal's frailty)."""
     lam = np.exp(params["lambda_"] @ X_scale.T)[..., None]
     rho = np.exp(params["rho_"][:, 0])[:, None, None]  # a single shape parameter
-    cure = 1.0 / (1.0 + np.exp(-(params["cure_"] @ X_cure.T)))[..., None]
+    cure = 1.0 / (1.0 + np.exp(-(params["cure_"] @ X_cure.T + offset)))[..., None]
     t = np.asarray(t, dtype=float)[None, None, :]
     return cure + (1.0 - cure) * np.exp(-((t / lam) ** rho))
+
+
+FRAILTY_GRID = np.linspace(-4.0, 4.0, 81)  # in units of the frailty sd
+MLE_GRID = np.linspace(-3.0, 3.0, 241)  # logit units, for estimating the sd
+FRAILTY_FLOOR = 0.05
+
+
+def paid_loglik(params: dict[str, np.ndarray], X_scale, X_cure, count, deal, t0, paid, n, grid) -> np.ndarray:
+    """log-likelihood of each deal's paid share at its t0 (binomial in n units) for frailties ``grid``, at one
+    parameter vector (row 0 of ``params``): shape (deals, grid). Cells of a deal are averaged by their ``count``."""
+    n_deals = len(paid)
+    out = np.empty((n_deals, len(grid)))
+    for j, u in enumerate(grid):
+        lam = np.exp(params["lambda_"][0] @ X_scale.T)
+        rho = np.exp(params["rho_"][0, 0])
+        cure = 1.0 / (1.0 + np.exp(-(params["cure_"][0] @ X_cure.T + u)))
+        s0 = cure + (1.0 - cure) * np.exp(-((t0 / lam) ** rho))
+        mean_s0 = np.bincount(deal, count * s0, n_deals) / np.bincount(deal, count, n_deals)
+        mean_s0 = np.clip(mean_s0, 1e-12, 1 - 1e-12)
+        out[:, j] = n * (paid * np.log1p(-mean_s0) + (1.0 - paid) * np.log(mean_s0))
+    return out
 
 
 def aggregate(frame: pd.DataFrame, weight: str | None = None) -> pd.DataFrame:
@@ -183,8 +211,9 @@ class SurvivalModel:
             raise FitError(f"{self.name}: level 'loan' needs loans and loan_collections")
         self.level_ = "loan" if has_loans and self.level != "pool" else "pool"
         n_obs = collections.groupby(collections["deal_id"].astype(str))["period"].max()
+        table = None
         if self.level_ == "loan":
-            cells = self._fit_loan_level(deals, loans, loan_collections, n_obs)
+            cells, table = self._fit_loan_level(deals, loans, loan_collections, n_obs)
         else:
             cells = self._fit_pool_level(deals, collections, n_obs)
         self.features_ = [c for c in cells.columns if c not in ("duration", "event", "weight")]
@@ -198,6 +227,11 @@ class SurvivalModel:
         for message in self.warnings_:
             warnings.warn(message, RuntimeWarning, stacklevel=2)
         self.n_cells_ = len(cells)
+        ids = deals["deal_id"].astype(str)
+        t0 = n_obs.reindex(ids).fillna(0).astype(int).to_numpy()
+        paid = collections.groupby(collections["deal_id"].astype(str))["gross_collections"].sum().reindex(ids).fillna(0.0)
+        cum0 = paid.to_numpy() / deals["opb"].to_numpy(float)
+        self.frailty_sd_ = self._frailty_sd(self._evidence(deals, ids, t0, table, cum0), t0)
         return self
 
     def _fit_loan_level(self, deals, loans, loan_collections, n_obs) -> pd.DataFrame:
@@ -206,7 +240,7 @@ class SurvivalModel:
         self.n_loans_ = len(table)
         x = self._loan_features(table, deals)
         self._fit_payment_shape(table, loan_collections, x)
-        return aggregate(pd.concat([self._standardise(x, fit=True), table[["duration", "event"]]], axis=1))
+        return aggregate(pd.concat([self._standardise(x, fit=True), table[["duration", "event"]]], axis=1)), table
 
     def _fit_payment_shape(self, table: pd.DataFrame, loan_collections: pd.DataFrame, x: pd.DataFrame) -> None:
         """Severity GLM and the instalment kernel, from loans whose payments had KERNEL_LAGS periods to arrive."""
@@ -239,6 +273,60 @@ class SurvivalModel:
         rows = rows[rows["duration"] > 0].reset_index(drop=True)
         x = self._standardise(self._pool_features(rows["deal_id"], deals), fit=True)
         return aggregate(pd.concat([x, rows[["duration", "event", "weight"]]], axis=1), weight="weight")
+
+    # -------------------------------------------------------------------------------------------- frailty
+    def _point(self) -> dict[str, np.ndarray]:
+        theta = self.fitter_.params_
+        k = 1 + len(self.timing_features)
+        return {"lambda_": theta[None, :k], "rho_": theta[None, k:k + 1], "cure_": theta[None, k + 1:]}
+
+    def _evidence(self, deals: pd.DataFrame, ids: pd.Series, t0: np.ndarray, table: pd.DataFrame | None,
+                  cum0: np.ndarray) -> tuple:
+        """Per deal: what its first t0 periods say about its never-paying share (cells, counts, paid share, n)."""
+        if self.level_ == "pool":
+            X_scale, X_cure = self._designs(self._standardise(self._pool_features(ids, deals)))
+            return (X_scale, X_cure, np.ones(len(ids)), np.arange(len(ids)), t0.astype(float), cum0,
+                    deals["n_borrowers"].to_numpy(float))
+        pos = pd.Series(np.arange(len(ids)), index=ids)[table["deal_id"]].to_numpy()
+        x = self._standardise(self._loan_features(table.reset_index(drop=True), deals))
+        cells = x.assign(_deal=pos, _paid=table["event"].to_numpy()).groupby(list(x.columns) + ["_deal"], sort=False)
+        agg = cells["_paid"].agg(["size", "sum"]).reset_index()
+        X_scale, X_cure = self._designs(agg)
+        deal = agg["_deal"].to_numpy()
+        count = agg["size"].to_numpy(float)
+        n = np.bincount(deal, count, len(ids))
+        paid = np.bincount(deal, agg["sum"].to_numpy(float), len(ids)) / np.maximum(n, 1.0)
+        return X_scale, X_cure, count, deal, t0[deal].astype(float), paid, n
+
+    def _frailty_sd(self, evidence: tuple, t0: np.ndarray) -> float:
+        """sd of the deals' own effect on the never-paying share: the spread of each training deal's most likely
+        effect beyond its sampling noise (method of moments over deals with 6 periods or more)."""
+        X_scale, X_cure, count, deal, t_cells, paid, n = evidence
+        ll = paid_loglik(self._point(), X_scale, X_cure, count, deal, t_cells, paid, n, MLE_GRID)
+        keep = (t0 >= 6) & (n > 0)
+        if keep.sum() < 3:
+            return FRAILTY_FLOOR
+        best = np.clip(np.argmax(ll, axis=1), 1, len(MLE_GRID) - 2)
+        rows = np.arange(len(best))
+        step = MLE_GRID[1] - MLE_GRID[0]
+        curvature = (ll[rows, best + 1] - 2 * ll[rows, best] + ll[rows, best - 1]) / step**2
+        variance = 1.0 / np.maximum(-curvature, 1e-9)
+        u = MLE_GRID[best]
+        return float(np.sqrt(max(np.mean(u[keep] ** 2) - np.mean(variance[keep]), FRAILTY_FLOOR**2)))
+
+    def _frailty_draws(self, evidence: tuple, t0: np.ndarray, n_draws: int, rng) -> np.ndarray:
+        """Each deal's effect per draw: from its posterior given its first t0 periods (its prior when t0 = 0)."""
+        X_scale, X_cure, count, deal, t_cells, paid, n = evidence
+        grid = self.frailty_sd_ * FRAILTY_GRID
+        log_post = paid_loglik(self._point(), X_scale, X_cure, count, deal, t_cells, paid, n, grid) \
+            - 0.5 * FRAILTY_GRID[None, :] ** 2
+        log_post[t0 == 0] = -0.5 * FRAILTY_GRID ** 2
+        weights = np.exp(log_post - log_post.max(axis=1, keepdims=True))
+        weights /= weights.sum(axis=1, keepdims=True)
+        cdf = np.cumsum(weights, axis=1)
+        picks = (rng.random((n_draws, len(t0), 1)) > cdf[None]).sum(axis=-1)
+        jitter = rng.uniform(-0.5, 0.5, picks.shape) * (grid[1] - grid[0])  # spread draws across each grid step
+        return grid[np.minimum(picks, len(grid) - 1)] + jitter
 
     # -------------------------------------------------------------------------------------------- predict
     def _param_draws(self, n: int, rng) -> dict[str, np.ndarray]:
@@ -284,13 +372,16 @@ class SurvivalModel:
             n_obs = np.minimum(np.isfinite(cum).sum(axis=1), horizon)
             cum_obs[:, : cum.shape[1]] = np.nan_to_num(cum)
         t = np.arange(0, horizon + 1)
+        base = cum_obs[np.arange(len(ids)), np.maximum(n_obs - 1, 0)] * (n_obs > 0)
         if self.level_ == "pool":
-            S = survival(params, *self._designs(self._standardise(self._pool_features(ids, deals))), t)  # (draws, deals, H+1)
+            u = self._frailty_draws(self._evidence(deals, ids, n_obs, None, base), n_obs, S_draws, rng)
+            S = survival(params, *self._designs(self._standardise(self._pool_features(ids, deals))), t, offset=u)
             S0 = np.take_along_axis(S, np.broadcast_to(n_obs[None, :, None], S.shape[:2] + (1,)), -1)
-            base = cum_obs[np.arange(len(ids)), np.maximum(n_obs - 1, 0)] * (n_obs > 0)
             future = (1.0 - base)[None, :, None] * (S0 - S[..., 1:]) / S0
         else:
-            future, base = self._loan_level_future(deals, ids, params, t, n_obs, cum_obs, opb, loans, loan_collections)
+            table = self._observed_loans(deals, ids, n_obs, loans, loan_collections)
+            u = self._frailty_draws(self._evidence(deals, ids, n_obs, table, base), n_obs, S_draws, rng)
+            future = self._loan_level_future(deals, ids, params, t, n_obs, opb, table, u)
         total = np.maximum(future[..., -1], 1e-12)
         k = deals["n_borrowers"].to_numpy(float)[None, :] * total
         noise = rng.gamma(k, 1.0 / k)  # process noise, as in the decay model (phi = 1: Bernoulli-like loans)
@@ -315,17 +406,20 @@ class SurvivalModel:
                 "months_delinquent": np.repeat(missing["wa_delinquency_months"].to_numpy(float), n)}))
         return pd.concat(parts, ignore_index=True)
 
-    def _loan_level_future(self, deals, ids, params, t, n_obs, cum_obs, opb, loans, loan_collections):
-        """Expected future cum_rate increments per draw: new first payments of loans unpaid at t0 spread by the
-        kernel, plus the rest of the kernel of loans already paying."""
-        horizon = len(t) - 1
+    def _observed_loans(self, deals, ids, n_obs, loans, loan_collections) -> pd.DataFrame:
+        """The deals' loans with what each had paid by its deal's last observed period."""
         tape = self._loan_tape(deals, loans)
         t0 = pd.Series(n_obs, index=ids)
         lc = loan_collections if loan_collections is not None else \
             pd.DataFrame({"deal_id": [], "loan_id": [], "period": [], "amount": []})
         lc = lc.assign(deal_id=lc["deal_id"].astype(str))
         lc = lc[lc["deal_id"].isin(ids) & (lc["period"] <= lc["deal_id"].map(t0).fillna(0))]
-        table = loan_durations(deals, tape, lc, t0)
+        return loan_durations(deals, tape, lc, t0)
+
+    def _loan_level_future(self, deals, ids, params, t, n_obs, opb, table, u):
+        """Expected future cum_rate increments per draw: new first payments of loans unpaid at t0 spread by the
+        kernel, plus the rest of the kernel of loans already paying; ``u`` is each deal's frailty per draw."""
+        horizon = len(t) - 1
         x = self._loan_features(table, deals)
         sev = self.severity_.predict(sm.add_constant(x[["log_balance", "months_delinquent"]].to_numpy(),
                                                      has_constant="add"))
@@ -339,8 +433,8 @@ class SurvivalModel:
         cells = pd.concat([self._standardise(x[unpaid].reset_index(drop=True)),
                            pd.DataFrame({"_deal": deal_pos[unpaid], "_amount": expected[unpaid]})], axis=1)
         cells = cells.groupby(list(x.columns) + ["_deal"], sort=False)["_amount"].sum().reset_index()
-        S = survival(params, *self._designs(cells), t)  # (draws, cells, H+1)
         d = cells["_deal"].to_numpy()
+        S = survival(params, *self._designs(cells), t, offset=u[:, d])  # (draws, cells, H+1)
         S0 = np.take_along_axis(S, np.broadcast_to(n_obs[d][None, :, None], S.shape[:2] + (1,)), -1)
         first = (S[..., :-1] - S[..., 1:]) / S0 * (np.arange(1, horizon + 1)[None, None, :] > n_obs[d][None, :, None])
         first_amount = first * cells["_amount"].to_numpy()[None, :, None]  # (draws, cells, H) by first-payment period
@@ -358,8 +452,7 @@ class SurvivalModel:
                 later = (period > n_obs[deal_pos[paying]]) & (period <= horizon)
                 np.add.at(rest, (deal_pos[paying][later], period[later] - 1), share * expected[paying][later])
             future_cash += rest[None]
-        base = cum_obs[np.arange(len(ids)), np.maximum(n_obs - 1, 0)] * (n_obs > 0)
-        return np.cumsum(future_cash, axis=-1), base
+        return np.cumsum(future_cash, axis=-1)
 
     # -------------------------------------------------------------------------------------------- report
     def cure_share(self, deals: pd.DataFrame, loans: pd.DataFrame | None = None) -> pd.Series:

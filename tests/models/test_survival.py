@@ -124,3 +124,19 @@ def test_cure_share_is_a_share_and_rises_by_vintage(market, level):
     assert share.between(0, 1).all() and share.notna().all()
     by_vintage = share.groupby(ds.deals.set_index("deal_id")["vintage"].reindex(share.index)).mean()
     assert by_vintage[2024] > by_vintage[2021]  # the 2024 vintage recovers least (MARKET_FACTS fact 2)
+
+
+def test_frailty_fewer_payers_than_expected_means_lower_recovery(market):
+    """A pool whose first periods brought half the cash is forecast to recover less at 60 periods, not more."""
+    from dataclasses import replace as dc_replace
+
+    ds = market.dataset
+    model = SurvivalModel(level="pool").fit(ds.deals, ds.collections)
+    assert 0.1 < model.frailty_sd_ < 1.0
+    deal = ds.deals[ds.deals["deal_id"] == "C-2024-2"]
+    weak = ds.collections.assign(gross_collections=np.where(ds.collections["deal_id"] == "C-2024-2",
+                                                            ds.collections["gross_collections"] / 2,
+                                                            ds.collections["gross_collections"]))
+    normal = model.predict_curves(deal, 60, observed=ds.history)
+    halved = model.predict_curves(deal, 60, observed=dc_replace(ds, collections=weak).history)
+    assert halved.mean[0, -1] < normal.mean[0, -1] - 0.02
