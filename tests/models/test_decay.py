@@ -115,9 +115,10 @@ def test_summary_has_effects_with_standard_errors(fitted):
     assert s.loc["level:intercept", "se"] > 0 and fitted.converged_
 
 
-@pytest.mark.xfail(strict=True, reason="measured 2026-11-27: 60-month MAE of the six 2025 pools "
-                                       "vs the oracle prior_cum_rate is 1.13x on the demo seed (0.0102 vs 0.0090); "
-                                       "over seeds 2025/11/12/13: 1.13, 1.12, 1.49, 0.63. Open in issue 3.")
+@pytest.mark.xfail(strict=True, reason="measured 2026-11-27: 60-month MAE of the six 2025 pools vs the oracle "
+                                       "prior_cum_rate, default covariates: 1.13x (demo seed), 1.12/1.49/0.63x (seeds "
+                                       "11/12/13); with configs/demo.yaml (vintage trend): weibull 1.01x, log-logistic "
+                                       "1.00x on the demo seed, 0.66-1.47x on the others. Open in issue 3.")
 def test_2025_forecast_beats_features_only_prior(fitted, market):
     ds = market.dataset
     new = ds.deals[ds.deals["vintage"] == 2025]
