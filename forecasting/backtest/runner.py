@@ -51,7 +51,7 @@ def run_fold(fold: Fold, models: list, horizon: int, quantiles: list[float],
         table = fc.frame(quantiles).rename(columns={"cum_rate": "predicted_cum_rate"})
         table = table.rename(columns={quantile_name(q): quantile_name(q, "") for q in quantiles})
         table.insert(0, "model", model.name)
-        table.insert(3, "observed_periods", np.repeat(fc.observed_periods, horizon))
+        table.insert(2, "observed_periods", np.repeat(fc.observed_periods, horizon))  # CONTRACT column order
         frames.append(table.drop(columns="observed"))
     out = pd.concat(frames, ignore_index=True)
     out.insert(0, "fold", fold.fold)

@@ -28,8 +28,7 @@ def forecast_summary(forecast: CurveForecast, dataset: Dataset, quantiles: list[
                         "observed_periods": forecast.observed_periods, "observed_cum_rate": observed_cum,
                         "horizon": forecast.horizon, "gross_recovery": forecast.mean[:, -1]})
     for q in quantiles:
-        if abs(q - 0.5) > 1e-9:
-            out[quantile_name(q, "gross_recovery_")] = forecast.quantile(q)[:, -1]
+        out[quantile_name(q, "gross_recovery_")] = forecast.quantile(q)[:, -1]
     if "est_gross_recovery" in deals:
         out["est_gross_recovery"] = deals["est_gross_recovery"].to_numpy()
     return out

@@ -36,7 +36,8 @@ def reference(dataset):
 
 def test_every_model_and_baseline_is_scored(reference):
     assert set(reference["model"]) == {"decay", "baseline_chainladder", "baseline_agency", "baseline_vintage_mean"}
-    assert list(reference.columns[:6]) == ["scheme", "fold", "model", "deal_id", "period", "observed_periods"]
+    assert list(reference.columns) == ["scheme", "fold", "model", "deal_id", "observed_periods", "period",
+                                       "predicted_cum_rate", "p10", "p50", "p90", "actual_cum_rate"]
     table = bm.metrics(reference, [12, 24])
     assert {"scheme", "model", "horizon", "n", "mae", "rmse", "bias", "coverage"} <= set(table.columns)
     assert (table["n"] > 0).all()
