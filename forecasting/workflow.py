@@ -1,4 +1,4 @@
-"""The whole analyst's flow in one call: validate, fit, backtest, forecast with the best model, report.
+"""The whole analyst's flow in one call: validate, fit, backtest, forecast with the config model ranked best, report.
 
 ``npas demo`` runs it on the embedded demo market; the Python API exposes the same steps one by one.
 """

@@ -227,8 +227,8 @@ def demo(
         summary = run_report(config, checked, out, step=lambda what: bar.update(task, description=what),
                              progress=lambda done, total: bar.update(task, completed=done, total=total))
     new = summary[summary["vintage"] == summary["vintage"].max()]
-    typer.echo(f"2025 pools: expected gross recovery at {config.horizon} months ({new['model'].iloc[0]}, the best "
-               f"model in the backtest), P10-P90, beside the agency's estimate:")
+    typer.echo(f"2025 pools: expected gross recovery at {config.horizon} months ({new['model'].iloc[0]}, the config's "
+               f"model ranked best in the backtest; baselines are ranked in the report), P10-P90, beside the agency's estimate:")
     shown = new.set_index("deal_id")[["observed_periods", "observed_cum_rate", "gross_recovery_p10", "gross_recovery",
                                       "gross_recovery_p90", "est_gross_recovery"]]
     typer.echo(shown.to_string(float_format=lambda x: f"{x:.1%}"))
