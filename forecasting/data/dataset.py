@@ -147,9 +147,14 @@ def check_dataset(directory: Path | str, require_collections: bool = True) -> tu
         return None, sorted(set(problems), key=lambda p: (p.file, p.row or 0, p.column or "", p.reason))
     collections = tables["collections"]
     if collections is None:
-        collections = pd.DataFrame({"deal_id": pd.Series(dtype=object), "period": pd.Series(dtype=int),
-                                    "gross_collections": pd.Series(dtype=float)})
+        collections = empty_collections()
     return _finish(meta, deals, collections, tables["loans"], tables["loan_collections"]), []
+
+
+def empty_collections() -> pd.DataFrame:
+    """A collections table with no rows: every pool is new."""
+    return pd.DataFrame({"deal_id": pd.Series(dtype=object), "period": pd.Series(dtype=int),
+                         "gross_collections": pd.Series(dtype=float)})
 
 
 def complete_deals(deals: pd.DataFrame) -> pd.DataFrame:

@@ -9,7 +9,7 @@ import yaml
 
 from forecasting.config import Config, ModelConfig
 from forecasting.data import validate as checks
-from forecasting.data.dataset import Dataset, DatasetMeta, complete_deals, load_dataset
+from forecasting.data.dataset import Dataset, DatasetMeta, complete_deals, empty_collections, load_dataset
 from forecasting.data.io import read_table
 from forecasting.data.problems import InputError, Problem
 from forecasting.forecast.tables import forecast_curves, forecast_summary
@@ -90,7 +90,5 @@ def forecast_dataset(path: Path) -> Dataset:
     if problems:
         raise InputError(problems)
     deals = complete_deals(deals)
-    empty = pd.DataFrame({"deal_id": pd.Series(dtype=object), "period": pd.Series(dtype=int),
-                          "gross_collections": pd.Series(dtype=float)})
     as_of = deals["cutoff_date"].max().date()
-    return Dataset(DatasetMeta(name=path.stem, as_of=as_of), deals, empty)
+    return Dataset(DatasetMeta(name=path.stem, as_of=as_of), deals, empty_collections())

@@ -97,6 +97,11 @@ class DecayCurveModel:
         shape = np.exp(shape) if self._has_shape else 1.0
         return curves.cdf(self.curve, t, scale, shape) - curves.cdf(self.curve, t - 1, scale, shape)
 
+    def _delta_g_by_log_scale(self, level, t, scale, shape):
+        """level * d(G(t) - G(t-1)) / d log(scale), by central differences."""
+        e = np.exp(FD_STEP)
+        return level * (self._delta_g(t, scale * e, shape) - self._delta_g(t, scale / e, shape)) / (2 * FD_STEP)
+
     def _cells(self, theta, Z_L, Z_S, d, t):
         """Per cell: mean m and its derivatives by eta_L, eta_S (log scale) and log shape."""
         th_L, th_S, log_k = self._split(theta)
@@ -105,8 +110,7 @@ class DecayCurveModel:
         dg = self._delta_g(t, lam, log_k)
         m = np.maximum(L[d] * dg, MIN_MEAN)
         dm_L = dg * (L * (1 - L))[d]
-        e = np.exp(FD_STEP)
-        dm_S = L[d] * (self._delta_g(t, lam * e, log_k) - self._delta_g(t, lam / e, log_k)) / (2 * FD_STEP)
+        dm_S = self._delta_g_by_log_scale(L[d], t, lam, log_k)
         dm_k = L[d] * (self._delta_g(t, lam, log_k + FD_STEP) - self._delta_g(t, lam, log_k - FD_STEP)) / (2 * FD_STEP) \
             if self._has_shape else None
         return m, dm_L, dm_S, dm_k
@@ -248,10 +252,9 @@ class DecayCurveModel:
             L = expit(eta_L + uv[..., 0])[..., None]
             lam = np.exp(eta_S + uv[..., 1])[..., None]
             dg = self._delta_g(t, lam, k)
-            e = np.exp(FD_STEP)
             m = np.maximum(L * dg, MIN_MEAN)
             d_u = m * (1 - L)
-            d_v = L * (self._delta_g(t, lam * e, k) - self._delta_g(t, lam / e, k)) / (2 * FD_STEP)
+            d_v = self._delta_g_by_log_scale(L, t, lam, k)
             score = w * (rate_obs / m - 1.0)
             grad = np.stack([np.sum(score * d_u, -1), np.sum(score * d_v, -1)], -1) - prior * uv
             W = w / m

@@ -98,11 +98,12 @@ class DiscreteCureFitter:
         return self
 
 
-def _cure_survival(theta, X_scale, X_cure, t):
+def _cure_survival(theta, X_scale, X_cure, t, offset=0.0):
+    """S(t) per row for one parameter vector (autograd-differentiable); ``offset`` shifts the cure logit."""
     a = X_scale.shape[1]
     lam = anp.exp(anp.dot(X_scale, theta[:a]))
     rho = anp.exp(theta[a])
-    cure = 1.0 / (1.0 + anp.exp(-anp.dot(X_cure, theta[a + 1:])))
+    cure = 1.0 / (1.0 + anp.exp(-(anp.dot(X_cure, theta[a + 1:]) + offset)))
     return cure + (1.0 - cure) * anp.exp(-((t / lam) ** rho))
 
 
@@ -122,16 +123,13 @@ MLE_GRID = np.linspace(-3.0, 3.0, 241)  # logit units, for estimating the sd
 FRAILTY_FLOOR = 0.05
 
 
-def paid_loglik(params: dict[str, np.ndarray], X_scale, X_cure, count, deal, t0, paid, n, grid) -> np.ndarray:
-    """log-likelihood of each deal's paid share at its t0 (binomial in n units) for frailties ``grid``, at one
-    parameter vector (row 0 of ``params``): shape (deals, grid). Cells of a deal are averaged by their ``count``."""
+def paid_loglik(theta: np.ndarray, X_scale, X_cure, count, deal, t0, paid, n, grid) -> np.ndarray:
+    """log-likelihood of each deal's paid share at its t0 (binomial in n units) for frailties ``grid``, at the
+    parameter vector ``theta``: shape (deals, grid). Cells of a deal are averaged by their ``count``."""
     n_deals = len(paid)
     out = np.empty((n_deals, len(grid)))
     for j, u in enumerate(grid):
-        lam = np.exp(params["lambda_"][0] @ X_scale.T)
-        rho = np.exp(params["rho_"][0, 0])
-        cure = 1.0 / (1.0 + np.exp(-(params["cure_"][0] @ X_cure.T + u)))
-        s0 = cure + (1.0 - cure) * np.exp(-((t0 / lam) ** rho))
+        s0 = _cure_survival(theta, X_scale, X_cure, t0, offset=u)
         mean_s0 = np.bincount(deal, count * s0, n_deals) / np.bincount(deal, count, n_deals)
         mean_s0 = np.clip(mean_s0, 1e-12, 1 - 1e-12)
         out[:, j] = n * (paid * np.log1p(-mean_s0) + (1.0 - paid) * np.log(mean_s0))
@@ -211,11 +209,13 @@ class SurvivalModel:
             raise FitError(f"{self.name}: level 'loan' needs loans and loan_collections")
         self.level_ = "loan" if has_loans and self.level != "pool" else "pool"
         n_obs = collections.groupby(collections["deal_id"].astype(str))["period"].max()
+        ids = deals["deal_id"].astype(str)
         table = None
         if self.level_ == "loan":
-            cells, table = self._fit_loan_level(deals, loans, loan_collections, n_obs)
+            cells, table, x = self._fit_loan_level(deals, loans, loan_collections, n_obs)
         else:
             cells = self._fit_pool_level(deals, collections, n_obs)
+            x = self._standardise(self._pool_features(ids, deals))
         self.features_ = [c for c in cells.columns if c not in ("duration", "event", "weight")]
         ridge = 0.5 / self.group_sd**2
         dummies = np.array([0.0] + [ridge if self._is_dummy(c) else 0.0 for c in self.features_])
@@ -227,20 +227,22 @@ class SurvivalModel:
         for message in self.warnings_:
             warnings.warn(message, RuntimeWarning, stacklevel=2)
         self.n_cells_ = len(cells)
-        ids = deals["deal_id"].astype(str)
         t0 = n_obs.reindex(ids).fillna(0).astype(int).to_numpy()
         paid = collections.groupby(collections["deal_id"].astype(str))["gross_collections"].sum().reindex(ids).fillna(0.0)
         cum0 = paid.to_numpy() / deals["opb"].to_numpy(float)
-        self.frailty_sd_ = self._frailty_sd(self._evidence(deals, ids, t0, table, cum0), t0)
+        evidence = self._evidence(ids, t0, x, cum0, deals["n_borrowers"].to_numpy(float), table)
+        self.frailty_sd_ = self._frailty_sd(evidence, t0)
         return self
 
-    def _fit_loan_level(self, deals, loans, loan_collections, n_obs) -> pd.DataFrame:
+    def _fit_loan_level(self, deals, loans, loan_collections, n_obs) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        """Aggregated cells, the loan table (duration, event, ...) and its standardised features."""
         table = loan_durations(deals, loans, loan_collections, n_obs)
         table = table[table["duration"] > 0].reset_index(drop=True)
         self.n_loans_ = len(table)
         x = self._loan_features(table, deals)
         self._fit_payment_shape(table, loan_collections, x)
-        return aggregate(pd.concat([self._standardise(x, fit=True), table[["duration", "event"]]], axis=1)), table
+        x = self._standardise(x, fit=True)
+        return aggregate(pd.concat([x, table[["duration", "event"]]], axis=1)), table, x
 
     def _fit_payment_shape(self, table: pd.DataFrame, loan_collections: pd.DataFrame, x: pd.DataFrame) -> None:
         """Severity GLM and the instalment kernel, from loans whose payments had KERNEL_LAGS periods to arrive."""
@@ -275,20 +277,16 @@ class SurvivalModel:
         return aggregate(pd.concat([x, rows[["duration", "event", "weight"]]], axis=1), weight="weight")
 
     # -------------------------------------------------------------------------------------------- frailty
-    def _point(self) -> dict[str, np.ndarray]:
-        theta = self.fitter_.params_
-        k = 1 + len(self.timing_features)
-        return {"lambda_": theta[None, :k], "rho_": theta[None, k:k + 1], "cure_": theta[None, k + 1:]}
+    def _evidence(self, ids: pd.Series, t0: np.ndarray, x: pd.DataFrame, cum0: np.ndarray, n_borrowers: np.ndarray,
+                  table: pd.DataFrame | None = None) -> tuple:
+        """Per deal: what its first t0 periods say about its never-paying share (cells, counts, paid share, n).
 
-    def _evidence(self, deals: pd.DataFrame, ids: pd.Series, t0: np.ndarray, table: pd.DataFrame | None,
-                  cum0: np.ndarray) -> tuple:
-        """Per deal: what its first t0 periods say about its never-paying share (cells, counts, paid share, n)."""
-        if self.level_ == "pool":
-            X_scale, X_cure = self._designs(self._standardise(self._pool_features(ids, deals)))
-            return (X_scale, X_cure, np.ones(len(ids)), np.arange(len(ids)), t0.astype(float), cum0,
-                    deals["n_borrowers"].to_numpy(float))
+        ``x`` holds standardised features: one row per deal at pool level, one per row of ``table`` (the loans,
+        with whether each had paid by t0) at loan level."""
+        if table is None:
+            X_scale, X_cure = self._designs(x)
+            return X_scale, X_cure, np.ones(len(ids)), np.arange(len(ids)), t0.astype(float), cum0, n_borrowers
         pos = pd.Series(np.arange(len(ids)), index=ids)[table["deal_id"]].to_numpy()
-        x = self._standardise(self._loan_features(table.reset_index(drop=True), deals))
         cells = x.assign(_deal=pos, _paid=table["event"].to_numpy()).groupby(list(x.columns) + ["_deal"], sort=False)
         agg = cells["_paid"].agg(["size", "sum"]).reset_index()
         X_scale, X_cure = self._designs(agg)
@@ -302,7 +300,7 @@ class SurvivalModel:
         """sd of the deals' own effect on the never-paying share: the spread of each training deal's most likely
         effect beyond its sampling noise (method of moments over deals with 6 periods or more)."""
         X_scale, X_cure, count, deal, t_cells, paid, n = evidence
-        ll = paid_loglik(self._point(), X_scale, X_cure, count, deal, t_cells, paid, n, MLE_GRID)
+        ll = paid_loglik(self.fitter_.params_, X_scale, X_cure, count, deal, t_cells, paid, n, MLE_GRID)
         keep = (t0 >= 6) & (n > 0)
         if keep.sum() < 3:
             return FRAILTY_FLOOR
@@ -318,7 +316,7 @@ class SurvivalModel:
         """Each deal's effect per draw: from its posterior given its first t0 periods (its prior when t0 = 0)."""
         X_scale, X_cure, count, deal, t_cells, paid, n = evidence
         grid = self.frailty_sd_ * FRAILTY_GRID
-        log_post = paid_loglik(self._point(), X_scale, X_cure, count, deal, t_cells, paid, n, grid) \
+        log_post = paid_loglik(self.fitter_.params_, X_scale, X_cure, count, deal, t_cells, paid, n, grid) \
             - 0.5 * FRAILTY_GRID[None, :] ** 2
         log_post[t0 == 0] = -0.5 * FRAILTY_GRID ** 2
         weights = np.exp(log_post - log_post.max(axis=1, keepdims=True))
@@ -373,17 +371,21 @@ class SurvivalModel:
             cum_obs[:, : cum.shape[1]] = np.nan_to_num(cum)
         t = np.arange(0, horizon + 1)
         base = cum_obs[np.arange(len(ids)), np.maximum(n_obs - 1, 0)] * (n_obs > 0)
+        n_borrowers = deals["n_borrowers"].to_numpy(float)
         if self.level_ == "pool":
-            u = self._frailty_draws(self._evidence(deals, ids, n_obs, None, base), n_obs, S_draws, rng)
-            S = survival(params, *self._designs(self._standardise(self._pool_features(ids, deals))), t, offset=u)
+            x = self._standardise(self._pool_features(ids, deals))
+            u = self._frailty_draws(self._evidence(ids, n_obs, x, base, n_borrowers), n_obs, S_draws, rng)
+            S = survival(params, *self._designs(x), t, offset=u)
             S0 = np.take_along_axis(S, np.broadcast_to(n_obs[None, :, None], S.shape[:2] + (1,)), -1)
             future = (1.0 - base)[None, :, None] * (S0 - S[..., 1:]) / S0
         else:
             table = self._observed_loans(deals, ids, n_obs, loans, loan_collections)
-            u = self._frailty_draws(self._evidence(deals, ids, n_obs, table, base), n_obs, S_draws, rng)
-            future = self._loan_level_future(deals, ids, params, t, n_obs, opb, table, u)
+            x = self._loan_features(table, deals)
+            xs = self._standardise(x)
+            u = self._frailty_draws(self._evidence(ids, n_obs, xs, base, n_borrowers, table), n_obs, S_draws, rng)
+            future = self._loan_level_future(ids, params, t, n_obs, opb, table, x, xs, u)
         total = np.maximum(future[..., -1], 1e-12)
-        k = deals["n_borrowers"].to_numpy(float)[None, :] * total
+        k = n_borrowers[None, :] * total
         noise = rng.gamma(k, 1.0 / k)  # process noise, as in the decay model (phi = 1: Bernoulli-like loans)
         seen = np.arange(1, horizon + 1)[None, :] <= n_obs[:, None]
         paths = np.where(seen[None], cum_obs[None], base[None, :, None] + future * noise[..., None])
@@ -416,11 +418,11 @@ class SurvivalModel:
         lc = lc[lc["deal_id"].isin(ids) & (lc["period"] <= lc["deal_id"].map(t0).fillna(0))]
         return loan_durations(deals, tape, lc, t0)
 
-    def _loan_level_future(self, deals, ids, params, t, n_obs, opb, table, u):
+    def _loan_level_future(self, ids, params, t, n_obs, opb, table, x, xs, u):
         """Expected future cum_rate increments per draw: new first payments of loans unpaid at t0 spread by the
-        kernel, plus the rest of the kernel of loans already paying; ``u`` is each deal's frailty per draw."""
+        kernel, plus the rest of the kernel of loans already paying. ``x``/``xs``: the loans' features, raw and
+        standardised; ``u``: each deal's frailty per draw."""
         horizon = len(t) - 1
-        x = self._loan_features(table, deals)
         sev = self.severity_.predict(sm.add_constant(x[["log_balance", "months_delinquent"]].to_numpy(),
                                                      has_constant="add"))
         deal_pos = pd.Series(np.arange(len(ids)), index=ids)[table["deal_id"]].to_numpy()
@@ -430,7 +432,7 @@ class SurvivalModel:
         future_cash = np.zeros((draws, len(ids), horizon))
         # loans not yet paid at t0: cells of identical features within a deal
         unpaid = table["event"].to_numpy() == 0
-        cells = pd.concat([self._standardise(x[unpaid].reset_index(drop=True)),
+        cells = pd.concat([xs[unpaid].reset_index(drop=True),
                            pd.DataFrame({"_deal": deal_pos[unpaid], "_amount": expected[unpaid]})], axis=1)
         cells = cells.groupby(list(x.columns) + ["_deal"], sort=False)["_amount"].sum().reset_index()
         d = cells["_deal"].to_numpy()

@@ -67,6 +67,11 @@ def test_parameter_recovery(curve):
     assert min(coverage.values()) >= 0.90, coverage
 
 
+def truth_at(market, period: int, deal_ids) -> pd.DataFrame:
+    """The simulator's expected and prior cum_rate of the deals at one period."""
+    return market.truth[market.truth["period"] == period].set_index("deal_id").loc[deal_ids]
+
+
 @pytest.fixture(scope="module")
 def fitted(market):
     ds = market.dataset
@@ -123,7 +128,7 @@ def test_2025_forecast_beats_features_only_prior(fitted, market):
     ds = market.dataset
     new = ds.deals[ds.deals["vintage"] == 2025]
     fc = fitted.predict_curves(new, 60, observed=ds.history)
-    truth = market.truth[market.truth["period"] == 60].set_index("deal_id").loc[new["deal_id"]]
+    truth = truth_at(market, 60, fc.deal_ids)
     mae = np.abs(fc.mean[:, -1] - truth["expected_cum_rate"].to_numpy()).mean()
     prior = np.abs(truth["prior_cum_rate"] - truth["expected_cum_rate"]).mean()
     assert mae <= 1.0 * prior
@@ -136,6 +141,6 @@ def test_2025_forecast_beats_features_only_prior(fitted, market):
 def test_band_holds_the_truth_for_most_deals(fitted, market):
     ds = market.dataset
     fc = fitted.predict_curves(ds.deals, 60, observed=ds.history)
-    truth = market.truth[market.truth["period"] == 60].set_index("deal_id").loc[fc.deal_ids, "expected_cum_rate"]
+    truth = truth_at(market, 60, fc.deal_ids)["expected_cum_rate"]
     inside = (fc.quantile(0.1)[:, -1] <= truth.to_numpy()) & (truth.to_numpy() <= fc.quantile(0.9)[:, -1])
     assert inside.mean() >= 0.70
