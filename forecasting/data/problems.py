@@ -28,3 +28,6 @@ class InputError(Exception):
     def __init__(self, problems: list[Problem] | Problem):
         self.problems = [problems] if isinstance(problems, Problem) else list(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
+
+    def __reduce__(self):  # pickle with its problems, so an error raised in a joblib worker arrives intact
+        return type(self), (self.problems,)
