@@ -23,6 +23,7 @@ class ModelConfig(Strict):
     covariates: list[str] = Field(default_factory=lambda: ["log_avg_balance", "wa_delinquency_months"])
     groups: list[str] = Field(default_factory=lambda: ["originator", "vintage"])
     level: Literal["auto", "loan", "pool"] = "auto"  # survival only: loan level where loans exist (auto)
+    ordered_groups: list[str] = Field(default_factory=lambda: ["vintage"])  # effects a random walk over levels
 
     @field_validator("curve")
     @classmethod

@@ -30,8 +30,9 @@ def config_dataset(config: Config, base: Path) -> Dataset:
 def build_model(spec: ModelConfig):
     if spec.kind == "decay_curve":
         return DecayCurveModel(name=spec.name, curve=spec.curve, covariates=tuple(spec.covariates),
-                               groups=tuple(spec.groups))
-    return SurvivalModel(name=spec.name, covariates=tuple(spec.covariates), groups=tuple(spec.groups), level=spec.level)
+                               groups=tuple(spec.groups), ordered_groups=tuple(spec.ordered_groups))
+    return SurvivalModel(name=spec.name, covariates=tuple(spec.covariates), groups=tuple(spec.groups),
+                         ordered_groups=tuple(spec.ordered_groups), level=spec.level)
 
 
 def fit_models(config: Config, dataset: Dataset) -> dict:

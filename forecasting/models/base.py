@@ -59,3 +59,16 @@ class RecoveryModel(Protocol):
                        n_draws: int = 1000, seed: int = 0, loans: pd.DataFrame | None = None,
                        loan_collections: pd.DataFrame | None = None) -> CurveForecast:
         ...
+
+
+def gamma_process(rng: np.random.Generator, expected: np.ndarray, unit: np.ndarray | float) -> np.ndarray:
+    """Simulated cumulative collections after the observed periods, path by path.
+
+    ``expected`` is the expected cumulative collections after the last observed period (draws, deals, periods; zero
+    or below where nothing is due yet). Each period's collections are Gamma with that period's expected increment m
+    as mean and ``unit * m`` as variance (the overdispersed Poisson's phi / n_borrowers), independent across periods:
+    paths never fall, and the band widens with the horizon as the variance adds up.
+    """
+    increment = np.diff(np.maximum(expected, 0.0), axis=-1, prepend=0.0)
+    return np.cumsum(rng.gamma(np.maximum(increment, 1e-12) / unit, unit), axis=-1)
+

@@ -7,6 +7,8 @@ For deal d and period t (DEVELOPERS' docs/models.md has the full statement):
     log lam_d  = x_d' beta_S + sum_g c_g[level_g(d)] + v_d        (timing: the curve's scale in periods)
     a_g ~ N(0, tau_a_g^2), c_g ~ N(0, tau_c_g^2), u_d ~ N(0, tau_u^2), v_d ~ N(0, tau_v^2)
                                                                    (originator, vintage and deal effects)
+    an ordered group (vintage by default): a_g[v] = sum of steps s_j, j <= v, each s_j ~ N(0, tau^2), so its effects
+    are a random walk, shrunk toward the previous level, and a new vintage starts from the last one seen
     Var(rate_dt) = phi * m_dt / n_borrowers_d                      (overdispersed Poisson quasi-likelihood)
 
 Estimation maximises the penalised quasi-likelihood for given variances, and re-estimates the variances (and phi,
@@ -14,7 +16,8 @@ from Pearson residuals) by the Laplace-EM update tau^2 = mean(effect^2 + its pos
 the amount of shrinkage is learned from the data. Standard errors come from the Fisher information plus the penalty.
 
 Forecasts integrate over parameter uncertainty (draws from the estimates' normal approximation), over the unknown
-effects of new groups and of the deal itself, and add process noise shrinking with n_borrowers. A seasoned pool's
+effects of new groups and of the deal itself, and add process noise shrinking with n_borrowers: a gamma process whose
+increment in each period has the quasi-likelihood's mean and variance, independent across periods. A seasoned pool's
 deal effects (u_d, v_d) are conditioned on its own collections (their posterior given the observed periods): a
 credibility weight that grows with the observed share of the curve and with pool size, and that does not mistake a
 fast start for a high level, since early collections inform timing as much as level.
@@ -31,7 +34,7 @@ from scipy.special import expit, logit
 
 from forecasting.data.history import RecoveryHistory
 from forecasting.models import curves
-from forecasting.models.base import CurveForecast
+from forecasting.models.base import CurveForecast, gamma_process
 from forecasting.models.design import Design
 
 FD_STEP = 1e-5
@@ -50,12 +53,13 @@ class DecayCurveModel:
 
     def __init__(self, name: str = "decay", curve: str = "weibull",
                  covariates: tuple[str, ...] = ("log_avg_balance", "wa_delinquency_months"),
-                 groups: tuple[str, ...] = ("originator", "vintage"), timing_effects: bool = True,
-                 max_em_iter: int = 500, tol: float = 1e-4):
+                 groups: tuple[str, ...] = ("originator", "vintage"), ordered_groups: tuple[str, ...] = ("vintage",),
+                 timing_effects: bool = True, max_em_iter: int = 500, tol: float = 1e-4):
         self.name = name
         self.curve = curve
         self.covariates = list(covariates)
         self.groups = list(groups)
+        self.ordered_groups = list(ordered_groups)
         self.timing_effects = timing_effects
         self.max_em_iter = max_em_iter
         self.tol = tol
@@ -149,7 +153,7 @@ class DecayCurveModel:
         if self.curve not in curves.CURVES:
             raise ValueError(f"unknown curve {self.curve!r}; choose from {', '.join(curves.CURVES)}")
         deals = deals.reset_index(drop=True)
-        self.design_ = Design(self.covariates, self.groups).fit(deals)
+        self.design_ = Design(self.covariates, self.groups, self.ordered_groups).fit(deals)
         self.deal_ids_ = deals["deal_id"].astype(str).tolist()
         self._layout(len(deals))
         data = self._data(deals, collections)
@@ -160,6 +164,7 @@ class DecayCurveModel:
         start = self._start(data)
         tau2 = np.full(len(self.vc_names_), 0.1)
         theta, phi = start, 1.0
+        edf = float(np.sum(self.vc_ < 0))  # effective number of parameters; random effects add theirs below
         for iteration in range(1, self.max_em_iter + 1):
             precision = np.where(self.vc_ >= 0, 1.0 / tau2[np.maximum(self.vc_, 0)], 0.0)
             res = minimize(self._objective, theta, args=(data, phi, precision), jac=True, method="L-BFGS-B",
@@ -168,9 +173,10 @@ class DecayCurveModel:
                 raise FitError(f"{self.name}: optimiser failed: {res.message}")
             theta = res.x
             m = self._cells(theta, *data[:4])[0]
-            n_fixed = int(np.sum(self.vc_ < 0))
-            phi = max(float(np.sum(w * (r - m) ** 2 / m) / max(len(r) - n_fixed, 1)), 1e-6)
+            phi = max(float(np.sum(w * (r - m) ** 2 / m) / max(len(r) - edf, 1.0)), 1e-6)
             cov = np.linalg.inv(self._fisher(theta, data, phi) + np.diag(precision))
+            # a shrunk effect uses up 1 - (posterior variance / prior variance) of a degree of freedom
+            edf = float(np.sum(self.vc_ < 0) + np.sum(1.0 - np.diag(cov) * precision))
             new = np.array([np.mean(theta[self.vc_ == g] ** 2 + np.diag(cov)[self.vc_ == g])
                             for g in range(len(tau2))])
             new = np.maximum(new, 1e-8)
@@ -299,10 +305,8 @@ class DecayCurveModel:
         base = cum_obs[np.arange(len(ids)), np.maximum(n_obs - 1, 0)] * (n_obs > 0)
         G_obs = np.take_along_axis(G, np.broadcast_to(n_obs[None, :, None], G.shape[:2] + (1,)), axis=-1)
         future = L[..., None] * (G[..., 1:] - G_obs)  # (S, D, H): expected collections after the observed periods
-        total = np.maximum(future[..., -1], MIN_MEAN)
-        k = n_borrowers[None, :] * total / self.phi_
-        noise = rng.gamma(k, 1.0 / k)  # process noise: mean 1, variance phi / (n_borrowers * expected increment)
-        paths = np.where(mask[None] > 0, cum_obs[None], base[None, :, None] + future * noise[..., None])
+        collected = gamma_process(rng, future, self.phi_ / n_borrowers[None, :, None])  # process noise
+        paths = np.where(mask[None] > 0, cum_obs[None], base[None, :, None] + collected)
         paths = np.minimum(np.maximum.accumulate(paths, axis=-1), 1.0)
         return CurveForecast(ids, paths.mean(axis=0), paths, n_obs)
 

@@ -23,12 +23,37 @@ def covariate_values(deals: pd.DataFrame, name: str) -> np.ndarray:
     return values
 
 
+def level_indicators(values: np.ndarray, levels: list[str], ordered: bool) -> np.ndarray:
+    """(deals, levels) indicators of group levels.
+
+    Unordered: one-hot, so each level has its own effect. Ordered (levels sorted, e.g. issue years): column j is
+    1 when the deal's level is at or after level j, so an effect is the step from the previous level and a level's
+    total effect is a random walk; a level after the last one seen (a new vintage) starts from the last one.
+    """
+    levels = np.asarray(levels)
+    if not ordered:
+        return (values[:, None] == levels[None, :]).astype(float)
+    return (_order_key(values)[:, None] >= _order_key(levels)[None, :]).astype(float)
+
+
+def group_levels(values: pd.Series, ordered: bool) -> list[str]:
+    """The distinct levels of a group column as strings: in their natural order (years as numbers) when ordered."""
+    distinct = values.astype(str).unique()
+    return [distinct[i] for i in np.argsort(_order_key(distinct), kind="stable")] if ordered else sorted(distinct)
+
+
+def _order_key(values: np.ndarray) -> np.ndarray:
+    numeric = pd.to_numeric(pd.Series(values), errors="coerce")
+    return numeric.to_numpy(float) if numeric.notna().all() else pd.Series(values).astype(str).to_numpy()
+
+
 @dataclass
 class Design:
-    """Standardised covariates plus one-hot group levels (random effects)."""
+    """Standardised covariates plus indicators of group levels (random effects); see ``level_indicators``."""
 
     covariates: list[str]
     groups: list[str]
+    ordered: list[str] = field(default_factory=list)
     center_: np.ndarray = field(default=None)
     scale_: np.ndarray = field(default=None)
     levels_: dict[str, list] = field(default_factory=dict)
@@ -41,7 +66,7 @@ class Design:
         for g in self.groups:
             if g not in deals:
                 raise InputError(Problem("config", None, "groups", f"group {g!r} is not a deals column"))
-            self.levels_[g] = sorted(deals[g].astype(str).unique())
+            self.levels_[g] = group_levels(deals[g], g in self.ordered)
         return self
 
     def _raw(self, deals: pd.DataFrame) -> np.ndarray:
@@ -53,13 +78,12 @@ class Design:
         return np.column_stack([np.ones(len(deals)), (self._raw(deals) - self.center_) / self.scale_])
 
     def random(self, deals: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """One-hot of known levels (deals, levels), and per deal and group whether its level was unseen at fit."""
+        """Indicators of known levels (deals, levels), and per deal and group whether its level was unseen at fit."""
         blocks, unseen = [], []
         for g in self.groups:
             values = deals[g].astype(str).to_numpy()
-            levels = np.array(self.levels_[g])
-            blocks.append((values[:, None] == levels[None, :]).astype(float))
-            unseen.append(~np.isin(values, levels))
+            blocks.append(level_indicators(values, self.levels_[g], g in self.ordered))
+            unseen.append(~np.isin(values, self.levels_[g]))
         one_hot = np.hstack(blocks) if blocks else np.zeros((len(deals), 0))
         return one_hot, np.column_stack(unseen) if unseen else np.zeros((len(deals), 0), bool)
 

@@ -46,9 +46,9 @@ from autograd import numpy as anp
 from scipy import stats
 from scipy.optimize import minimize
 
-from forecasting.models.base import CurveForecast
+from forecasting.models.base import CurveForecast, gamma_process
 from forecasting.models.decay import FitError
-from forecasting.models.design import covariate_values
+from forecasting.models.design import covariate_values, group_levels, level_indicators
 
 BALANCE_STEP = 0.2
 KERNEL_LAGS = 36
@@ -167,10 +167,12 @@ class SurvivalModel:
     kind = "survival"
 
     def __init__(self, name: str = "cure", covariates: tuple[str, ...] = ("log_avg_balance", "wa_delinquency_months"),
-                 groups: tuple[str, ...] = ("originator", "vintage"), level: str = "auto", group_sd: float = 1.0):
+                 groups: tuple[str, ...] = ("originator", "vintage"), ordered_groups: tuple[str, ...] = ("vintage",),
+                 level: str = "auto", group_sd: float = 1.0):
         self.name = name
         self.covariates = list(covariates)
         self.groups = list(groups)
+        self.ordered_groups = list(ordered_groups)
         self.level = level
         self.group_sd = group_sd  # prior sd of each group level's effect: N(0, group_sd^2), a ridge penalty
 
@@ -180,8 +182,10 @@ class SurvivalModel:
         cols = {}
         for g in self.groups:
             values = info[g].astype(str).reindex(deal_ids).to_numpy()
-            for level in self.levels_[g]:  # every level: the ridge shrinks each toward the intercept, not a reference
-                cols[f"{g}_{level}"] = (values == level).astype(float)
+            # every level has a column: the ridge shrinks each toward the intercept (ordered: toward the previous level)
+            indicators = level_indicators(values, self.levels_[g], g in self.ordered_groups)
+            for j, level in enumerate(self.levels_[g]):
+                cols[f"{g}_{level}"] = indicators[:, j]
         return pd.DataFrame(cols, index=range(len(deal_ids)))
 
     def _loan_features(self, table: pd.DataFrame, deals: pd.DataFrame) -> pd.DataFrame:
@@ -203,7 +207,7 @@ class SurvivalModel:
     def fit(self, deals: pd.DataFrame, collections: pd.DataFrame, loans: pd.DataFrame | None = None,
             loan_collections: pd.DataFrame | None = None) -> "SurvivalModel":
         deals = deals.reset_index(drop=True)
-        self.levels_ = {g: sorted(deals[g].astype(str).unique()) for g in self.groups}
+        self.levels_ = {g: group_levels(deals[g], g in self.ordered_groups) for g in self.groups}
         has_loans = loans is not None and loan_collections is not None
         if self.level == "loan" and not has_loans:
             raise FitError(f"{self.name}: level 'loan' needs loans and loan_collections")
@@ -384,11 +388,9 @@ class SurvivalModel:
             xs = self._standardise(x)
             u = self._frailty_draws(self._evidence(ids, n_obs, xs, base, n_borrowers, table), n_obs, S_draws, rng)
             future = self._loan_level_future(ids, params, t, n_obs, opb, table, x, xs, u)
-        total = np.maximum(future[..., -1], 1e-12)
-        k = n_borrowers[None, :] * total
-        noise = rng.gamma(k, 1.0 / k)  # process noise, as in the decay model (phi = 1: Bernoulli-like loans)
+        collected = gamma_process(rng, future, 1.0 / n_borrowers[None, :, None])  # as the decay model's, phi = 1
         seen = np.arange(1, horizon + 1)[None, :] <= n_obs[:, None]
-        paths = np.where(seen[None], cum_obs[None], base[None, :, None] + future * noise[..., None])
+        paths = np.where(seen[None], cum_obs[None], base[None, :, None] + collected)
         paths = np.minimum(np.maximum.accumulate(np.maximum(paths, 0.0), axis=-1), 1.0)
         return CurveForecast(pd.Index(ids), paths.mean(axis=0), paths, n_obs)
 

@@ -14,6 +14,12 @@ from forecasting.models.survival import DiscreteCureFitter, SurvivalModel, aggre
 from forecasting.reporting.plots import survival_curves
 
 
+LOAN_NOTE = ("measured 2026-11-27: 1.23x on the demo seed; over 8 simulated markets mean 0.99x, median 0.74x, range "
+             "0.43-2.11x (benchmarks/bench_accuracy.py --survival). Open in issue 4.")
+POOL_NOTE = ("measured 2026-11-27: 1.21x on the demo seed; over 8 simulated markets mean 1.10x, median 0.93x, range "
+             "0.53-2.31x (benchmarks/bench_accuracy.py). Open in issue 4.")
+
+
 @pytest.fixture(scope="module")
 def durations(market):
     ds = market.dataset
@@ -140,3 +146,18 @@ def test_frailty_fewer_payers_than_expected_means_lower_recovery(market):
     normal = model.predict_curves(deal, 60, observed=ds.history)
     halved = model.predict_curves(deal, 60, observed=dc_replace(ds, collections=weak).history)
     assert halved.mean[0, -1] < normal.mean[0, -1] - 0.02
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("level", [pytest.param("loan", marks=pytest.mark.xfail(strict=True, reason=LOAN_NOTE)),
+                                   pytest.param("pool", marks=pytest.mark.xfail(strict=True, reason=POOL_NOTE))])
+def test_2025_forecast_within_1_1_times_the_prior(market, level):
+    """Issue 4's check: 60-month MAE of the 2025 pools vs truth at most 1.1x that of the oracle prior_cum_rate."""
+    ds = market.dataset
+    model = SurvivalModel(level=level).fit(ds.deals, ds.collections, ds.loans, ds.loan_collections)
+    new = ds.deals[ds.deals["vintage"] == 2025]
+    fc = model.predict_curves(new, 60, observed=ds.history, loans=ds.loans, loan_collections=ds.loan_collections)
+    truth = market.truth[market.truth["period"] == 60].set_index("deal_id").loc[fc.deal_ids]
+    mae = np.abs(fc.mean[:, -1] - truth["expected_cum_rate"].to_numpy()).mean()
+    prior = np.abs(truth["prior_cum_rate"] - truth["expected_cum_rate"]).mean()
+    assert mae <= 1.1 * prior, mae / prior

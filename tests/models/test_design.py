@@ -1,0 +1,30 @@
+"""Group coding: one-hot for unordered groups, random-walk steps for ordered ones (vintage)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from forecasting.models.design import Design, group_levels, level_indicators
+
+
+def test_ordered_levels_follow_numbers_not_strings():
+    assert group_levels(pd.Series([2024, 2021, 999, 2023]), ordered=True) == ["999", "2021", "2023", "2024"]
+    assert group_levels(pd.Series(["B", "A"]), ordered=False) == ["A", "B"]
+
+
+def test_ordered_indicators_are_cumulative_and_a_later_level_starts_from_the_last():
+    levels = ["2021", "2022", "2023"]
+    values = np.array(["2021", "2023", "2025"])
+    np.testing.assert_array_equal(level_indicators(values, levels, ordered=True),
+                                  [[1, 0, 0], [1, 1, 1], [1, 1, 1]])
+    np.testing.assert_array_equal(level_indicators(values, levels, ordered=False),
+                                  [[1, 0, 0], [0, 0, 1], [0, 0, 0]])
+
+
+def test_design_marks_unseen_levels_of_ordered_groups():
+    deals = pd.DataFrame({"vintage": [2021, 2022], "originator": ["A", "B"], "x": [1.0, 2.0]})
+    design = Design(["x"], ["originator", "vintage"], ["vintage"]).fit(deals)
+    new = pd.DataFrame({"vintage": [2023], "originator": ["C"], "x": [1.5]})
+    R, unseen = design.random(new)
+    np.testing.assert_array_equal(R, [[0, 0, 1, 1]])
+    np.testing.assert_array_equal(unseen, [[True, True]])
