@@ -15,6 +15,13 @@ from forecasting.config import Config
 from forecasting.data.periods import period_end
 
 AS_OF = "2024-06-30"
+AS_OF_NOTE = ("measured 2026-11-27, demo config at 24 periods: cure_pool's MAE 0.0029 beats the chain ladder's 0.0031 "
+              "but its P10-P90 holds 15 of 16 actuals (0.94 vs nominal 0.80); over 8 simulated markets the best "
+              "model beats every baseline in 4 (benchmarks/bench_accuracy.py). Open in issue 5.")
+HOLDOUT_NOTE = ("measured 2026-11-27: at 24 periods this is the 2021-2022 -> 2023 fold (2024 pools have at most 20 "
+                "months), n = 5: best model cure_pool 0.0393 vs chain ladder 0.0314; over 8 simulated markets the best "
+                "model beats every baseline in 1: seven training deals from three of five originators do not identify "
+                "the covariate effects, and the portfolio-average curve is the safer forecast. Open in issue 5.")
 
 
 def config(**parallel) -> Config:
@@ -70,6 +77,20 @@ def test_same_results_on_a_dask_cluster(dataset, reference):
     pd.testing.assert_frame_equal(result, reference, check_exact=True)
 
 
+def test_a_failed_fit_in_a_worker_is_one_clear_problem(market):
+    """A loan-level survival model cannot learn instalment timing from the 2022 market: the error says so, once."""
+    from forecasting.data.problems import InputError
+    cfg = Config.model_validate({
+        "name": "t", "models": [{"name": "cure", "kind": "survival", "level": "loan"}],
+        "backtest": {"schemes": ["as_of"], "horizons": [12], "as_of_dates": ["2022-12-31"]},
+        "parallel": {"backend": "loky", "n_jobs": 2}})
+    with pytest.raises(InputError) as caught:
+        run_backtest(cfg, market.dataset)
+    assert len(caught.value.problems) == 1
+    assert str(caught.value).startswith("backtest:-:as_of/2022-12-31: cure: only")
+    assert "instalment timing" in str(caught.value)
+
+
 def test_vintage_holdout_trains_only_on_earlier_vintages_as_they_stood(dataset):
     folds = make_folds(dataset, ["vintage_holdout"], [])
     for fold in folds:
@@ -101,6 +122,32 @@ def test_chain_ladder_factors_are_volume_weighted(dataset):
         assert cl.factors_[p - 1] == pytest.approx(cum.loc[both, p + 1].sum() / cum.loc[both, p].sum())
     fc = cl.predict_curves(dataset.deals.iloc[:1], 24, n_draws=50)
     assert (np.diff(fc.mean[0]) >= 0).all() and (np.diff(fc.draws, axis=-1) >= 0).all()
+
+
+@pytest.fixture(scope="module")
+def demo_scores(market):
+    """The demo config's backtest at 24 periods (as_of and vintage_holdout), as the issue states its check."""
+    from pathlib import Path
+
+    from forecasting.config import load_config
+    cfg, _ = load_config(Path(__file__).resolve().parents[2] / "configs" / "demo.yaml")
+    cfg.backtest.schemes = ["as_of", "vintage_holdout"]
+    cfg.parallel.n_jobs = 2
+    table = bm.metrics(run_backtest(cfg, market.dataset), [24])
+    return {scheme: table[table["scheme"] == scheme].set_index("model") for scheme in cfg.backtest.schemes}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scheme", [
+    pytest.param("as_of", marks=pytest.mark.xfail(strict=True, reason=AS_OF_NOTE)),
+    pytest.param("vintage_holdout", marks=pytest.mark.xfail(strict=True, reason=HOLDOUT_NOTE))])
+def test_best_model_beats_every_baseline_with_honest_bands(demo_scores, scheme):
+    table = demo_scores[scheme]
+    baselines = table[table.index.str.startswith("baseline_")]
+    models = table.drop(index=baselines.index)
+    best = models["mae"].idxmin()
+    assert models.loc[best, "mae"] < baselines["mae"].min(), table[["mae", "coverage"]]
+    assert abs(models.loc[best, "coverage"] - 0.8) <= 0.10, table[["mae", "coverage"]]
 
 
 def test_backtest_cli_writes_every_output(tmp_path):
