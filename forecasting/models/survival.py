@@ -58,6 +58,9 @@ N_PARAM_DRAWS = 200
 LOAN_ANALOGUES = {"log_avg_balance", "avg_balance", "wa_delinquency_months"}
 
 
+NEWTON_TOL = 1e-12  # mean log-likelihood per unit of weight still to gain at an accepted optimum
+
+
 class DiscreteCureFitter:
     """Weibull mixture cure model for durations counted in whole periods, fitted by maximum likelihood.
 
@@ -69,8 +72,9 @@ class DiscreteCureFitter:
     Gradient and Hessian by autograd; standard errors from the inverse Hessian of the penalised likelihood.
     """
 
-    def __init__(self, penalty: np.ndarray | None = None):
+    def __init__(self, penalty: np.ndarray | None = None, max_iter: int = 5000):
         self.penalty = penalty  # ridge weight per coefficient of X_cure, on the total log-likelihood
+        self.max_iter = max_iter
 
     def fit(self, X_scale: np.ndarray, X_cure: np.ndarray, duration: np.ndarray, event: np.ndarray,
             weight: np.ndarray) -> "DiscreteCureFitter":
@@ -88,13 +92,18 @@ class DiscreteCureFitter:
 
         start = np.zeros(a + 1 + b)
         start[0] = np.log(max(np.median(t), 1.0))
-        res = minimize(nll, start, jac=grad(nll), method="BFGS", options={"gtol": 1e-9, "maxiter": 5000})
+        res = minimize(nll, start, jac=grad(nll), method="BFGS", options={"gtol": 1e-9, "maxiter": self.max_iter})
         if not np.isfinite(res.fun) or np.allclose(res.x, start):
             raise FitError(f"the cure model did not converge ({res.message})")
         self.params_ = res.x
-        self.cov_ = np.linalg.pinv(hessian(nll)(res.x) * w.sum())
-        self.converged_ = bool(res.success)
-        self.message_ = str(res.message)
+        H = hessian(nll)(res.x)
+        self.cov_ = np.linalg.pinv(H * w.sum())
+        # BFGS may stop on "precision loss" at the optimum, when rounding noise in the gradient exceeds gtol: the
+        # Newton decrement (the log-likelihood still to gain, per unit of weight) says whether there is more to gain
+        g = grad(nll)(res.x)
+        self.newton_decrement_ = float(0.5 * g @ np.linalg.pinv(H) @ g)
+        self.converged_ = bool(res.success) or self.newton_decrement_ < NEWTON_TOL
+        self.message_ = f"{res.message}; Newton decrement {self.newton_decrement_:.1e}"
         return self
 
 
