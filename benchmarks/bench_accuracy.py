@@ -27,13 +27,12 @@ ROOT = Path(__file__).resolve().parents[1]
 def check_2025(config, market) -> list[dict]:
     """60-month MAE of the 2025 pools vs truth, as a multiple of the oracle prior's; band coverage of the truth."""
     ds = market.dataset
-    truth = market.truth[market.truth["period"] == 60].set_index("deal_id")
     rows = []
     for spec in config.models:
         model = build_model(spec).fit(ds.deals, ds.collections, ds.loans, ds.loan_collections)
         fc = model.predict_curves(ds.deals, 60, observed=ds.history, loans=ds.loans,
                                   loan_collections=ds.loan_collections)
-        t = truth.loc[fc.deal_ids]
+        t = market.truth_at(60, fc.deal_ids)
         expected = t["expected_cum_rate"].to_numpy()
         new = (ds.deals.set_index("deal_id").loc[fc.deal_ids, "vintage"] == 2025).to_numpy()
         err = np.abs(fc.mean[:, -1] - expected)

@@ -43,8 +43,7 @@ def run_fold(fold: Fold, models: list, horizon: int, quantiles: list[float],
                 model.fit(fold.train.deals, fold.train.collections, fold.train.loans, fold.train.loan_collections)
             notes += [f"{fold.scheme}/{fold.fold}: {message}" for message in getattr(model, "warnings_", [])]
         except FitError as err:
-            named = str(err) if str(err).startswith(f"{model.name}:") else f"{model.name}: {err}"
-            raise InputError(Problem("backtest", None, f"{fold.scheme}/{fold.fold}", named))
+            raise InputError(Problem("backtest", None, f"{fold.scheme}/{fold.fold}", f"{model.name}: {err}"))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # a missing loan tape is said by the fold's data, not here
             fc = model.predict_curves(fold.test_deals, horizon, observed=fold.observed, n_draws=N_DRAWS, seed=i,

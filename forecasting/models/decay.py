@@ -43,7 +43,8 @@ DEAL = "deal"
 
 
 class FitError(RuntimeError):
-    """The optimiser failed or never left its starting values: the fit must not be used."""
+    """The optimiser failed or never left its starting values: the fit must not be used. The message says what
+    went wrong; whoever reports it (CLI, backtest) names the model."""
 
 
 class DecayCurveModel:
@@ -159,7 +160,7 @@ class DecayCurveModel:
         data = self._data(deals, collections)
         Z_L, Z_S, d, t, r, w = data
         if len(r) == 0:
-            raise FitError(f"{self.name}: no collections to fit on")
+            raise FitError("no collections to fit on")
         self.n_cells_ = len(r)
         start = self._start(data)
         tau2 = np.full(len(self.vc_names_), 0.1)
@@ -170,7 +171,7 @@ class DecayCurveModel:
             res = minimize(self._objective, theta, args=(data, phi, precision), jac=True, method="L-BFGS-B",
                            options={"maxiter": 5000})
             if not res.success and not np.isfinite(res.fun):
-                raise FitError(f"{self.name}: optimiser failed: {res.message}")
+                raise FitError(f"optimiser failed: {res.message}")
             theta = res.x
             m = self._cells(theta, *data[:4])[0]
             phi = max(float(np.sum(w * (r - m) ** 2 / m) / max(len(r) - edf, 1.0)), 1e-6)
@@ -185,7 +186,7 @@ class DecayCurveModel:
             if done:
                 break
         if np.allclose(theta[self.vc_ < 0], start[self.vc_ < 0]):
-            raise FitError(f"{self.name}: the optimiser stopped at its starting values ({res.message})")
+            raise FitError(f"the optimiser stopped at its starting values ({res.message})")
         self.converged_ = bool(done)
         self.em_iterations_ = iteration
         self.warnings_ = [] if self.converged_ else [

@@ -219,7 +219,7 @@ class SurvivalModel:
         self.levels_ = {g: group_levels(deals[g], g in self.ordered_groups) for g in self.groups}
         has_loans = loans is not None and loan_collections is not None
         if self.level == "loan" and not has_loans:
-            raise FitError(f"{self.name}: level 'loan' needs loans and loan_collections")
+            raise FitError("level 'loan' needs loans and loan_collections")
         self.level_ = "loan" if has_loans and self.level != "pool" else "pool"
         n_obs = collections.groupby(collections["deal_id"].astype(str))["period"].max()
         ids = deals["deal_id"].astype(str)
@@ -261,7 +261,7 @@ class SurvivalModel:
         """Severity GLM and the instalment kernel, from loans whose payments had KERNEL_LAGS periods to arrive."""
         complete = (table["event"] == 1) & (table["observed"] - table["duration"] >= KERNEL_LAGS)
         if complete.sum() < MIN_KERNEL_LOANS:
-            raise FitError(f"{self.name}: only {int(complete.sum())} paying loans with {KERNEL_LAGS} periods of "
+            raise FitError(f"only {int(complete.sum())} paying loans with {KERNEL_LAGS} periods of "
                              f"history; too few to learn severity and instalment timing (need {MIN_KERNEL_LOANS})")
         share = np.clip(table.loc[complete, "paid"] / table.loc[complete, "balance"], 1e-6, 1 - 1e-6)
         X = sm.add_constant(x.loc[complete, ["log_balance", "months_delinquent"]].to_numpy(), has_constant="add")

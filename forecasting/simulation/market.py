@@ -25,6 +25,10 @@ class SimulatedMarket:
     truth: pd.DataFrame  # deal_id, period, expected_cum_rate, prior_cum_rate (periods 1..TRUTH_PERIODS)
     effects: pd.DataFrame  # deal_id, level_effect (u_d), speed_effect (w_d)
 
+    def truth_at(self, period: int, deal_ids) -> pd.DataFrame:
+        """expected_cum_rate and prior_cum_rate of the deals (in the order given) at one period."""
+        return self.truth[self.truth["period"] == period].set_index("deal_id").loc[list(deal_ids)]
+
 
 def _loans(deals: pd.DataFrame, process: RecoveryProcess, rng: np.random.Generator) -> pd.DataFrame:
     """Loan tape: one loan per borrower, balances summing to the pool, WA delinquency at the deal's target."""

@@ -92,11 +92,6 @@ def test_band_is_calibrated_at_every_horizon():
     assert all(0.7 <= c <= 0.9 for c in coverage.values()), coverage
 
 
-def truth_at(market, period: int, deal_ids) -> pd.DataFrame:
-    """The simulator's expected and prior cum_rate of the deals at one period."""
-    return market.truth[market.truth["period"] == period].set_index("deal_id").loc[deal_ids]
-
-
 @pytest.fixture(scope="module")
 def fitted(market):
     ds = market.dataset
@@ -165,7 +160,7 @@ def test_2025_forecast_beats_features_only_prior(fitted, market):
     ds = market.dataset
     new = ds.deals[ds.deals["vintage"] == 2025]
     fc = fitted.predict_curves(new, 60, observed=ds.history)
-    truth = truth_at(market, 60, fc.deal_ids)
+    truth = market.truth_at(60, fc.deal_ids)
     mae = np.abs(fc.mean[:, -1] - truth["expected_cum_rate"].to_numpy()).mean()
     prior = np.abs(truth["prior_cum_rate"] - truth["expected_cum_rate"]).mean()
     assert mae <= 1.0 * prior
@@ -178,6 +173,6 @@ def test_2025_forecast_beats_features_only_prior(fitted, market):
 def test_band_holds_the_truth_for_most_deals(fitted, market):
     ds = market.dataset
     fc = fitted.predict_curves(ds.deals, 60, observed=ds.history)
-    truth = truth_at(market, 60, fc.deal_ids)["expected_cum_rate"]
+    truth = market.truth_at(60, fc.deal_ids)["expected_cum_rate"]
     inside = (fc.quantile(0.1)[:, -1] <= truth.to_numpy()) & (truth.to_numpy() <= fc.quantile(0.9)[:, -1])
     assert inside.mean() >= 0.70

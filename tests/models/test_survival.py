@@ -169,7 +169,7 @@ def test_2025_forecast_within_1_1_times_the_prior(market, level):
     model = SurvivalModel(level=level).fit(ds.deals, ds.collections, ds.loans, ds.loan_collections)
     new = ds.deals[ds.deals["vintage"] == 2025]
     fc = model.predict_curves(new, 60, observed=ds.history, loans=ds.loans, loan_collections=ds.loan_collections)
-    truth = market.truth[market.truth["period"] == 60].set_index("deal_id").loc[fc.deal_ids]
+    truth = market.truth_at(60, fc.deal_ids)
     mae = np.abs(fc.mean[:, -1] - truth["expected_cum_rate"].to_numpy()).mean()
     prior = np.abs(truth["prior_cum_rate"] - truth["expected_cum_rate"]).mean()
     assert mae <= 1.1 * prior, mae / prior
