@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from forecasting.data.problems import InputError, Problem
 from forecasting.models.curves import CURVES
@@ -30,6 +30,14 @@ class ModelConfig(Strict):
     def known_curve(cls, value: str) -> str:
         if value not in CURVES:
             raise ValueError(f"unknown curve {value!r}; choose from {', '.join(CURVES)}")
+        return value
+
+    @field_validator("ordered_groups")
+    @classmethod
+    def among_groups(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        unknown = [g for g in value if g not in info.data.get("groups", [])]
+        if unknown:
+            raise ValueError(f"{', '.join(map(repr, unknown))} not in the model's groups")
         return value
 
 
