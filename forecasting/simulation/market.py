@@ -1,7 +1,7 @@
 """Simulate a whole market: the deal roster, every loan, every payment, the observed tables and the truth."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -25,9 +25,36 @@ class SimulatedMarket:
     truth: pd.DataFrame  # deal_id, period, expected_cum_rate, prior_cum_rate (periods 1..TRUTH_PERIODS)
     effects: pd.DataFrame  # deal_id, level_effect (u_d), speed_effect (w_d)
 
+    redraw: "_PaymentDraw" = field(repr=False, compare=False)  # the loans and effects behind the payments
+
     def truth_at(self, period: int, deal_ids) -> pd.DataFrame:
         """expected_cum_rate and prior_cum_rate of the deals (in the order given) at one period."""
         return self.truth[self.truth["period"] == period].set_index("deal_id").loc[list(deal_ids)]
+
+    def redraw_collections(self, rng: np.random.Generator) -> pd.DataFrame:
+        """Another draw of the recovery process on the same loans and deal effects: deal_id, period (1 to
+        TRUTH_PERIODS, unobserved ones included), gross_collections. What an oracle who knows everything but the
+        luck would expect to see; benchmarks use it to ask what the best possible forecast band can cover."""
+        return self.redraw(rng)
+
+
+@dataclass(frozen=True)
+class _PaymentDraw:
+    loans: pd.DataFrame  # with _deal, the deal's row
+    deal_ids: np.ndarray
+    logit: np.ndarray
+    level_effect: np.ndarray
+    scale: np.ndarray
+    process: RecoveryProcess
+
+    def __call__(self, rng: np.random.Generator) -> pd.DataFrame:
+        pay = _payments(self.loans, self.logit, self.level_effect, self.scale, self.process, rng)
+        deal = self.loans["_deal"].to_numpy()[pay["row"].to_numpy()]
+        k = len(self.deal_ids)
+        sums = np.bincount(deal * TRUTH_PERIODS + pay["period"].to_numpy() - 1, pay["amount"].to_numpy(),
+                           minlength=k * TRUTH_PERIODS)
+        return pd.DataFrame({"deal_id": np.repeat(self.deal_ids, TRUTH_PERIODS),
+                             "period": np.tile(np.arange(1, TRUTH_PERIODS + 1), k), "gross_collections": sums})
 
 
 def _loans(deals: pd.DataFrame, process: RecoveryProcess, rng: np.random.Generator) -> pd.DataFrame:
@@ -144,4 +171,5 @@ def simulate_market(seed: int = DEFAULT_SEED, replicas: int = 1, process: Recove
                        as_of=as_of.date(), period_months=1, currency="CNY")
     dataset = Dataset(meta, deals_out, collections, loans.drop(columns="_deal"), loan_collections)
     effects = pd.DataFrame({"deal_id": deals["deal_id"], "level_effect": u, "speed_effect": w})
-    return SimulatedMarket(dataset, truth, effects)
+    redraw = _PaymentDraw(loans, deals["deal_id"].to_numpy(), logit, u, scale, process)
+    return SimulatedMarket(dataset, truth, effects, redraw)

@@ -186,3 +186,18 @@ def test_pool_tables_are_the_loan_level_summed(market):
     sums = ds.loan_collections.groupby(["deal_id", "period"])["amount"].sum()
     pool = ds.collections.set_index(["deal_id", "period"])["gross_collections"]
     np.testing.assert_allclose(pool.reindex(sums.index), sums, atol=0.01)
+
+
+def test_redrawn_collections_average_to_the_expected_curve(market):
+    """A redraw is the same process on the same loans: over many redraws the cum rate of each big pool averages to
+    truth.csv's expected_cum_rate (not to the features-only prior, which differs by the deal's own effects)."""
+    rng = np.random.default_rng(7)
+    draws = [market.redraw_collections(rng) for _ in range(20)]
+    deals = market.dataset.deals.set_index("deal_id")
+    big = deals.index[deals["n_borrowers"] > 10_000]
+    cum = np.array([d[d["period"] <= 36].groupby("deal_id")["gross_collections"].sum().loc[big] for d in draws])
+    cum = cum / deals.loc[big, "opb"].to_numpy()
+    truth = market.truth_at(36, big)
+    se = cum.std(axis=0, ddof=1) / np.sqrt(len(draws))
+    assert np.all(np.abs(cum.mean(axis=0) - truth["expected_cum_rate"].to_numpy()) < 4 * se + 1e-4)
+    assert np.any(np.abs(truth["prior_cum_rate"] - truth["expected_cum_rate"]).to_numpy() > 10 * se)
