@@ -169,7 +169,10 @@ def test_2025_forecast_beats_features_only_prior(fitted, market):
 @pytest.mark.xfail(strict=True, reason="measured 2026-11-27 on the demo market: the P10-P90 band holds "
                                        "expected_cum_rate for 48% of all 29 deals (all six 2025 pools; 8 markets: "
                                        "mean 51%): a seasoned pool's band is for its realized cash and excludes the "
-                                       "noise already realized in its observed periods. Open in issue 3.")
+                                       "noise already realized in its observed periods. An oracle's band for "
+                                       "realized cash, knowing every deal's effects, holds it for the same 48% (8 "
+                                       "markets: mean 53%; test_no_band_for_realized_cash_holds_the_expected_curve_"
+                                       "for_most_seasoned_deals). Open in issue 3.")
 def test_band_holds_the_truth_for_most_deals(fitted, market):
     ds = market.dataset
     fc = fitted.predict_curves(ds.deals, 60, observed=ds.history)
