@@ -11,6 +11,11 @@ For deal d and period t (DEVELOPERS' docs/models.md has the full statement):
     are a random walk, shrunk toward the previous level, and a new vintage starts from the last one seen
     Var(rate_dt) = phi * m_dt / n_borrowers_d                      (overdispersed Poisson quasi-likelihood)
 
+A borrower's instalments fall in neighbouring periods, so a run of periods tells less than independent periods
+would: inference and forecasts use the dispersion phi * c, with c (``cum_dispersion_``) the ratio of the variance of a
+pool's cumulative cash to the sum of its per-period variances, measured on the loan tape when one is given
+(``forecasting/models/dispersion.py``; 1 without loans).
+
 Estimation maximises the penalised quasi-likelihood for given variances, and re-estimates the variances (and phi,
 from Pearson residuals) by the Laplace-EM update tau^2 = mean(effect^2 + its posterior variance), until they settle:
 the amount of shrinkage is learned from the data. Standard errors come from the Fisher information plus the penalty.
@@ -36,6 +41,7 @@ from forecasting.data.history import RecoveryHistory
 from forecasting.models import curves
 from forecasting.models.base import CurveForecast, gamma_process
 from forecasting.models.design import Design
+from forecasting.models.dispersion import cum_dispersion
 
 FD_STEP = 1e-5
 MIN_MEAN = 1e-12
@@ -150,7 +156,7 @@ class DecayCurveModel:
     # ------------------------------------------------------------------------------------------------- fit
     def fit(self, deals: pd.DataFrame, collections: pd.DataFrame, loans: pd.DataFrame | None = None,
             loan_collections: pd.DataFrame | None = None) -> "DecayCurveModel":
-        """Estimate from pool-level collections (loan tables are not used by this family)."""
+        """Estimate from pool-level collections; the loan tables, when given, only measure ``cum_dispersion_``."""
         if self.curve not in curves.CURVES:
             raise ValueError(f"unknown curve {self.curve!r}; choose from {', '.join(curves.CURVES)}")
         deals = deals.reset_index(drop=True)
@@ -162,20 +168,21 @@ class DecayCurveModel:
         if len(r) == 0:
             raise FitError("no collections to fit on")
         self.n_cells_ = len(r)
+        c = self.cum_dispersion_ = cum_dispersion(loans, loan_collections, self.deal_ids_)
         start = self._start(data)
         tau2 = np.full(len(self.vc_names_), 0.1)
         theta, phi = start, 1.0
         edf = float(np.sum(self.vc_ < 0))  # effective number of parameters; random effects add theirs below
         for iteration in range(1, self.max_em_iter + 1):
             precision = np.where(self.vc_ >= 0, 1.0 / tau2[np.maximum(self.vc_, 0)], 0.0)
-            res = minimize(self._objective, theta, args=(data, phi, precision), jac=True, method="L-BFGS-B",
+            res = minimize(self._objective, theta, args=(data, phi * c, precision), jac=True, method="L-BFGS-B",
                            options={"maxiter": 5000})
             if not res.success and not np.isfinite(res.fun):
                 raise FitError(f"optimiser failed: {res.message}")
             theta = res.x
             m = self._cells(theta, *data[:4])[0]
             phi = max(float(np.sum(w * (r - m) ** 2 / m) / max(len(r) - edf, 1.0)), 1e-6)
-            cov = np.linalg.inv(self._fisher(theta, data, phi) + np.diag(precision))
+            cov = np.linalg.inv(self._fisher(theta, data, phi * c) + np.diag(precision))
             # a shrunk effect uses up 1 - (posterior variance / prior variance) of a degree of freedom
             edf = float(np.sum(self.vc_ < 0) + np.sum(1.0 - np.diag(cov) * precision))
             new = np.array([np.mean(theta[self.vc_ == g] ** 2 + np.diag(cov)[self.vc_ == g])
@@ -195,7 +202,7 @@ class DecayCurveModel:
             warnings.warn(message, RuntimeWarning, stacklevel=2)
         precision = np.where(self.vc_ >= 0, 1.0 / tau2[np.maximum(self.vc_, 0)], 0.0)
         self.theta_, self.phi_, self.tau2_ = theta, phi, tau2
-        self.cov_ = np.linalg.inv(self._fisher(theta, data, phi) + np.diag(precision))
+        self.cov_ = np.linalg.inv(self._fisher(theta, data, phi * c) + np.diag(precision))
         self.optimizer_message_ = str(res.message)
         return self
 
@@ -252,7 +259,7 @@ class DecayCurveModel:
         """
         prior = np.array([1.0 / self.tau2_[self.level_deal_vc], 1.0 / self.tau2_[self.timing_deal_vc]])
         t = np.arange(1, rate_obs.shape[-1] + 1, dtype=float)
-        w = (n_borrowers[None, :, None] / self.phi_) * mask
+        w = (n_borrowers[None, :, None] / (self.phi_ * self.cum_dispersion_)) * mask
         k = log_k[:, None, None]
         uv = np.zeros(eta_L.shape + (2,))
         for _ in range(50):
@@ -306,7 +313,8 @@ class DecayCurveModel:
         base = cum_obs[np.arange(len(ids)), np.maximum(n_obs - 1, 0)] * (n_obs > 0)
         G_obs = np.take_along_axis(G, np.broadcast_to(n_obs[None, :, None], G.shape[:2] + (1,)), axis=-1)
         future = L[..., None] * (G[..., 1:] - G_obs)  # (S, D, H): expected collections after the observed periods
-        collected = gamma_process(rng, future, self.phi_ / n_borrowers[None, :, None])  # process noise
+        unit = self.phi_ * self.cum_dispersion_ / n_borrowers[None, :, None]
+        collected = gamma_process(rng, future, unit)  # process noise
         paths = np.where(mask[None] > 0, cum_obs[None], base[None, :, None] + collected)
         paths = np.minimum(np.maximum.accumulate(paths, axis=-1), 1.0)
         return CurveForecast(ids, paths.mean(axis=0), paths, n_obs)
@@ -324,7 +332,7 @@ class DecayCurveModel:
 
     def summary(self) -> pd.DataFrame:
         """Estimates in the covariates' own units with standard errors, z, p and 95% intervals; then the
-        standard deviations of the group and deal effects and the dispersion phi."""
+        standard deviations of the group and deal effects, the dispersion phi and its cumulative factor c."""
         A = self._original_scale()
         coef = A @ self.theta_
         se = np.sqrt(np.diag(A @ self.cov_ @ A.T))
@@ -343,8 +351,9 @@ class DecayCurveModel:
         table["lower_95"] = table["coef"] - 1.96 * table["se"]
         table["upper_95"] = table["coef"] + 1.96 * table["se"]
         table = table.drop(index=[lbl for lbl in labels if ":deal=" in lbl])
-        extra = pd.DataFrame({"coef": np.r_[np.sqrt(self.tau2_), self.phi_]},
-                             index=pd.Index([f"sd({n})" for n in self.vc_names_] + ["phi"], name="parameter"))
+        extra = pd.DataFrame({"coef": np.r_[np.sqrt(self.tau2_), self.phi_, self.cum_dispersion_]},
+                             index=pd.Index([f"sd({n})" for n in self.vc_names_] + ["phi", "cum_dispersion"],
+                                            name="parameter"))
         return pd.concat([table, extra])
 
     def print_summary(self) -> None:
