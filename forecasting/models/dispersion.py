@@ -28,30 +28,53 @@ def cum_dispersion(loans: pd.DataFrame | None, loan_collections: pd.DataFrame | 
     if loans is None or loan_collections is None:
         return 1.0
     ids = pd.Index([str(d) for d in deal_ids])
-    tape = loans.assign(deal_id=loans["deal_id"].astype(str))
-    tape = tape[tape["deal_id"].isin(ids)]
-    # strata: balance tenths within each deal, so a loan's cash is compared with loans of its own size
-    tape = tape.assign(stratum=tape.groupby("deal_id")["balance"].rank(pct=True).mul(STRATA).clip(upper=STRATA - 1e-9)
-                       .astype(int))
-    paid = loan_collections.assign(deal_id=loan_collections["deal_id"].astype(str))
-    paid = paid[paid["deal_id"].isin(ids)].groupby(["deal_id", "loan_id", "period"], sort=False)["amount"].sum()
-    if paid.empty:
+    deal, balance, loan, period, amount = _index(loans, loan_collections, ids)
+    if len(loan) == 0:
         return 1.0
-    paid = paid.reset_index().merge(tape[["deal_id", "loan_id", "stratum"]], on=["deal_id", "loan_id"])
-    n = tape.groupby(["deal_id", "stratum"]).size()
-    per_period = _spread(paid.groupby(["deal_id", "stratum", "period"])["amount"], n).groupby(level="deal_id").sum()
-    totals = paid.groupby(["deal_id", "stratum", "loan_id"])["amount"].sum()
-    cumulative = _spread(totals.groupby(level=["deal_id", "stratum"]), n).groupby(level="deal_id").sum()
-    periods = paid.groupby("deal_id")["period"].max()
-    ok = periods.index[(periods >= MIN_PERIODS).to_numpy() & (per_period.reindex(periods.index) > 0).to_numpy()]
-    ratios = cumulative[ok] / per_period[ok]
-    return float(ratios.mean()) if len(ratios) else 1.0
+    group = _strata(deal, balance, len(ids))
+    n = np.bincount(group, minlength=len(ids) * STRATA).astype(float)
+    span = period.max() + 1
+    cell, cell_of = np.unique(loan * span + period, return_inverse=True)  # one amount per loan and period
+    paid = np.bincount(cell_of, amount)
+    cell_loan, cell_period = cell // span, cell % span
+    # per period: the spread of each stratum's payments in that period, summed over strata and periods
+    slot, slot_of = np.unique(group[cell_loan] * span + cell_period, return_inverse=True)
+    slot_group = slot // span
+    per_period = np.bincount(slot_group // STRATA, _spread(np.bincount(slot_of, paid), np.bincount(slot_of, paid**2),
+                                                           n[slot_group]), len(ids))
+    # cumulative: the spread of each stratum's cash to date, summed over strata
+    total = np.bincount(cell_loan, paid, len(deal))
+    spread = _spread(np.bincount(group, total, len(n)), np.bincount(group, total**2, len(n)), n)
+    cumulative = np.bincount(np.arange(len(n)) // STRATA, spread, len(ids))
+    last = np.zeros(len(ids), int)
+    np.maximum.at(last, deal[cell_loan], cell_period)
+    ok = (last >= MIN_PERIODS) & (per_period > 0)
+    return float(np.mean(cumulative[ok] / per_period[ok])) if ok.any() else 1.0
 
 
-def _spread(groups, n: pd.Series) -> pd.Series:
-    """n x the variance over a stratum's loans (those that paid nothing count as zeros), per group."""
-    s = groups.agg(["sum", lambda a: np.sum(a**2)])
-    s.columns = ["s1", "s2"]
-    size = n.reindex(pd.MultiIndex.from_arrays([s.index.get_level_values("deal_id"),
-                                                s.index.get_level_values("stratum")])).to_numpy()
-    return s["s2"] - s["s1"] ** 2 / size
+def _index(loans: pd.DataFrame, loan_collections: pd.DataFrame, ids: pd.Index):
+    """The tape's loans of these deals (deal position, balance) and their payments (loan position, period, amount)."""
+    deal = ids.get_indexer(loans["deal_id"].astype(str))
+    mine = deal >= 0
+    deal, balance = deal[mine], loans["balance"].to_numpy(dtype=float)[mine]
+    pay_deal = ids.get_indexer(loan_collections["deal_id"].astype(str))
+    names, _ = pd.factorize(np.concatenate([loans["loan_id"].to_numpy()[mine], loan_collections["loan_id"].to_numpy()]))
+    width = names.max() + 1 if len(names) else 1  # a loan's key: its deal and its id (unique within the deal)
+    loan = pd.Index(deal * width + names[:len(deal)]).get_indexer(pay_deal * width + names[len(deal):])
+    known = (pay_deal >= 0) & (loan >= 0)
+    return (deal, balance, loan[known], loan_collections["period"].to_numpy()[known].astype(np.int64),
+            loan_collections["amount"].to_numpy(dtype=float)[known])
+
+
+def _strata(deal: np.ndarray, balance: np.ndarray, n_deals: int) -> np.ndarray:
+    """Each loan's stratum, deal * STRATA + its tenth of the deal's balance ranking."""
+    size = np.bincount(deal, minlength=n_deals)
+    rank = np.empty(len(deal))
+    rank[np.lexsort((balance, deal))] = np.arange(len(deal)) - np.repeat(np.cumsum(size) - size, size)
+    return deal * STRATA + np.minimum((rank / size[deal] * STRATA).astype(int), STRATA - 1)
+
+
+def _spread(s1: np.ndarray, s2: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """n x the variance over a stratum's n loans whose amounts sum to s1 and their squares to s2 (the loans with
+    nothing count as zeros)."""
+    return s2 - s1**2 / np.maximum(n, 1.0)
