@@ -1,6 +1,7 @@
 """Decay-curve model: bounded monotone curves, forecasts that respect observed data, known-parameter recovery."""
 from __future__ import annotations
 
+import copy
 import warnings
 
 import numpy as np
@@ -181,3 +182,21 @@ def test_band_holds_the_truth_for_most_deals(fitted, market):
     truth = market.truth_at(60, fc.deal_ids)["expected_cum_rate"]
     inside = (fc.quantile(0.1)[:, -1] <= truth.to_numpy()) & (truth.to_numpy() <= fc.quantile(0.9)[:, -1])
     assert inside.mean() >= 0.70
+
+
+def test_correlated_periods_weigh_less(fitted, market):
+    """The larger the cumulative dispersion c, the less a young pool's first months move its forecast away from the
+    features-only one, and the wider its band (the same fit and random numbers, c set to 1 and to 3)."""
+    ds = market.dataset
+    new = ds.deals[ds.deals["vintage"] == 2025]
+    assert 1.1 < fitted.cum_dispersion_ < 1.4
+    moved, width = {}, {}
+    for c in (1.0, 3.0):
+        model = copy.copy(fitted)
+        model.cum_dispersion_ = c
+        seasoned = model.predict_curves(new, 60, observed=ds.history, seed=1)
+        fresh = model.predict_curves(new, 60, seed=1)
+        moved[c] = np.abs(seasoned.mean[:, -1] - fresh.mean[:, -1]).mean()
+        width[c] = (seasoned.quantile(0.9)[:, -1] - seasoned.quantile(0.1)[:, -1]).mean()
+    # the 2025 vintage's own effect is learned at fit either way; c acts on each pool's deal effects and its noise
+    assert moved[3.0] < 0.95 * moved[1.0] and width[3.0] > 1.15 * width[1.0], (moved, width)
