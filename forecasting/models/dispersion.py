@@ -9,7 +9,7 @@ loans, x_it the payment of loan i in period t and X_i its total so far,
     c_d = sum_i (X_i - mean X)^2 / sum_t sum_i (x_it - mean x_t)^2
 
 the variance of the pool's cash to date over the sum of its per-period variances, each as a bootstrap of the
-pool's borrowers would give it, within tenths of the deal's balance range (STRATA): a forecast is conditional on the
+pool's borrowers would give it, within the deal's balance deciles (STRATA): a forecast is conditional on the
 pool's loans, so the spread of cash between loans of different sizes is not noise (unstratified, the ratio on the demo
 market is 1.27 against the simulator's 1.15; stratified 1.21). The model uses the mean of c_d over the deals with at
 least MIN_PERIODS observed periods; without loans it is 1 (periods independent).

@@ -32,9 +32,10 @@ class SimulatedMarket:
         return self.truth[self.truth["period"] == period].set_index("deal_id").loc[list(deal_ids)]
 
     def redraw_collections(self, rng: np.random.Generator) -> pd.DataFrame:
-        """Another draw of the recovery process on the same loans and deal effects: deal_id, period (1 to
-        TRUTH_PERIODS, unobserved ones included), gross_collections. What an oracle who knows everything but the
-        luck would expect to see; benchmarks use it to ask what the best possible forecast band can cover."""
+        """Another draw of the recovery process on the same loans and deal effects: collections by deal (rows,
+        indexed by deal_id in the dataset's order) and period (columns 1 to TRUTH_PERIODS, unobserved ones
+        included), the shape of ``RecoveryHistory.amounts``. What an oracle who knows everything but the luck would
+        expect to see; benchmarks use it to ask what the best possible forecast band can cover."""
         return self.redraw(rng)
 
     def oracle_quantiles(self, period: int, quantiles=(0.1, 0.9), draws: int = 200, seed: int = 0) -> pd.DataFrame:
@@ -48,10 +49,10 @@ class SimulatedMarket:
         n_obs = seen.notna().sum(axis=1).to_numpy()
         rng = np.random.default_rng(seed)
         future = np.empty((draws, len(ids)))
+        ahead = np.arange(1, TRUTH_PERIODS + 1)
+        to_come = (ahead > n_obs[:, None]) & (ahead <= period)
         for i in range(draws):
-            table = self.redraw_collections(rng).pivot(index="deal_id", columns="period", values="gross_collections")
-            ahead = np.arange(1, table.shape[1] + 1)
-            future[i] = np.sum(table.loc[ids].to_numpy() * ((ahead > n_obs[:, None]) & (ahead <= period)), axis=1)
+            future[i] = np.sum(self.redraw_collections(rng).loc[ids].to_numpy() * to_come, axis=1)
         paths = (seen.sum(axis=1).to_numpy() + future) / opb
         return pd.DataFrame({q: np.quantile(paths, q, axis=0) for q in quantiles}, index=pd.Index(ids, name="deal_id"))
 
@@ -71,8 +72,8 @@ class _PaymentDraw:
         k = len(self.deal_ids)
         sums = np.bincount(deal * TRUTH_PERIODS + pay["period"].to_numpy() - 1, pay["amount"].to_numpy(),
                            minlength=k * TRUTH_PERIODS)
-        return pd.DataFrame({"deal_id": np.repeat(self.deal_ids, TRUTH_PERIODS),
-                             "period": np.tile(np.arange(1, TRUTH_PERIODS + 1), k), "gross_collections": sums})
+        return pd.DataFrame(sums.reshape(k, TRUTH_PERIODS), index=pd.Index(self.deal_ids, name="deal_id"),
+                            columns=pd.RangeIndex(1, TRUTH_PERIODS + 1, name="period"))
 
 
 def _loans(deals: pd.DataFrame, process: RecoveryProcess, rng: np.random.Generator) -> pd.DataFrame:

@@ -52,9 +52,7 @@ def test_matches_the_simulators_truth(market):
     ids = ds.deals["deal_id"].to_numpy()
     n_obs = observed_periods(ds.deals["cutoff_date"], facts.AS_OF, 1)
     rng = np.random.default_rng(3)
-    draws = np.stack([market.redraw_collections(rng).pivot(index="deal_id", columns="period",
-                                                           values="gross_collections").loc[ids].to_numpy()
-                      for _ in range(200)])
+    draws = np.stack([market.redraw_collections(rng).loc[ids].to_numpy() for _ in range(200)])
     seen = np.arange(1, draws.shape[2] + 1)[None, :] <= n_obs[:, None]
     cumulative = np.sum(draws * seen, axis=2).var(axis=0)
     per_period = np.sum(draws.var(axis=0) * seen, axis=1)
