@@ -4,7 +4,7 @@ The checks of the issues are stated on the demo market (one seed, six 2025 pools
 luck decides much of the answer. This prints each check for the demo config's models on seeds 2025 (the demo) and
 11.., with the mean and median over seeds, so a change can be judged by more than one draw of the market.
 
-Run: .venv/bin/python benchmarks/bench_accuracy.py [--seeds 8] [--survival]
+Run: .venv/bin/python benchmarks/bench_accuracy.py [--seeds 8] [--replicas 1] [--survival]
 """
 from __future__ import annotations
 
@@ -24,10 +24,12 @@ from forecasting.simulation.market import DEFAULT_SEED, simulate_market
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def check_2025(config, market) -> list[dict]:
-    """60-month MAE of the 2025 pools vs truth, as a multiple of the oracle prior's; band coverage of the truth."""
+def check_2025(config, market) -> tuple[list[dict], pd.DataFrame]:
+    """60-month MAE of the 2025 pools vs truth, as a multiple of the oracle prior's; band coverage of the truth.
+    Also each 2025 pool's signed error beside the simulator's deal effects (level u_d, speed w_d)."""
     ds = market.dataset
-    rows = []
+    rows, pools = [], []
+    effects = market.effects.set_index("deal_id")
     for spec in config.models:
         model = build_model(spec).fit(ds.deals, ds.collections, ds.loans, ds.loan_collections)
         fc = model.predict_curves(ds.deals, 60, observed=ds.history, loans=ds.loans,
@@ -40,7 +42,23 @@ def check_2025(config, market) -> list[dict]:
         inside = (fc.quantile(0.1)[:, -1] <= expected) & (expected <= fc.quantile(0.9)[:, -1])
         rows.append({"model": spec.name, "mae_2025_vs_prior": err[new].mean() / prior[new].mean(),
                      "band_holds_truth_all": inside.mean(), "band_holds_truth_2025": inside[new].mean()})
-    return rows
+        ids = fc.deal_ids[new]
+        pools.append(pd.DataFrame({"model": spec.name, "error": (fc.mean[:, -1] - expected)[new],
+                                   "u": effects.loc[ids, "level_effect"].to_numpy(),
+                                   "w": effects.loc[ids, "speed_effect"].to_numpy()}))
+    return rows, pd.concat(pools, ignore_index=True)
+
+
+def error_by_deal_effects(pools: pd.DataFrame) -> pd.DataFrame:
+    """Least squares of each model's 60-month error on the deal effects: a model that reads a slow start (w_d > 0)
+    as a low level has a negative slope on w."""
+    out = {}
+    for model, g in pools.groupby("model"):
+        X = np.column_stack([np.ones(len(g)), g["u"], g["w"]])
+        slope = np.linalg.lstsq(X, g["error"], rcond=None)[0]
+        out[model] = {"per_unit_u": slope[1], "per_unit_w": slope[2], "corr_w": np.corrcoef(g["error"], g["w"])[0, 1],
+                      "mae": g["error"].abs().mean(), "pools": len(g)}
+    return pd.DataFrame(out).T
 
 
 def oracle_band(market) -> dict:
@@ -58,6 +76,8 @@ def oracle_band(market) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=8, help="markets: the demo seed and seeds-1 others")
+    parser.add_argument("--replicas", type=int, default=1,
+                        help="markets this many times the size of the demo's (more deals per vintage, same process)")
     parser.add_argument("--survival", action="store_true",
                         help="also the loan-level survival model in the 2025 check (its backtest folds before 2024 "
                              "have too little history to learn instalment timing)")
@@ -68,12 +88,14 @@ def main() -> None:
     if args.survival:
         config.models.append(config.models[-1].model_copy(update={"name": "cure_loan", "level": "loan"}))
     seeds = [DEFAULT_SEED] + list(range(11, 10 + args.seeds))
-    checks, scores = [], []
+    checks, scores, pools = [], [], []
     for seed in seeds:
-        market = simulate_market(seed)
+        market = simulate_market(seed, replicas=args.replicas)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            checks += [dict(row, seed=seed) for row in check_2025(config, market) + [oracle_band(market)]]
+            rows, errors = check_2025(config, market)
+            checks += [dict(row, seed=seed) for row in rows + [oracle_band(market)]]
+            pools.append(errors)
             backtested = config.model_copy(update={"models": [m for m in config.models if m.name != "cure_loan"]})
             predictions = run_backtest(backtested, market.dataset)
             table = metrics(predictions, [24]).assign(seed=seed)
@@ -88,6 +110,8 @@ def main() -> None:
     print(checks.pivot_table(index="seed", columns="model", values="mae_2025_vs_prior").round(3).to_string())
     print(checks.groupby("model")[["mae_2025_vs_prior", "band_holds_truth_all", "band_holds_truth_2025"]]
           .agg(["mean", "median"]).round(3).to_string())
+    print("\n2025 pools: 60-month error regressed on the simulator's deal effects (all seeds pooled)")
+    print(error_by_deal_effects(pd.concat(pools, ignore_index=True)).round(4).to_string())
     for scheme in ("as_of", "vintage_holdout", "vintage_holdout 2024 fold"):
         part = scores[scores["scheme"] == scheme]
         horizon = part["horizon"].iloc[0]
