@@ -25,6 +25,18 @@ from forecasting.reporting.workbook import write_workbook
 
 Step = Callable[[str], None]
 
+NEW_POOL_COLUMNS = {"originator": "originator", "observed_periods": "observed_periods",
+                    "observed_cum_rate": "observed_cum_rate", "expected_gross_recovery_p10": "expected_p10",
+                    "expected_gross_recovery": "expected", "expected_gross_recovery_p90": "expected_p90",
+                    "gross_recovery": "cash_forecast", "est_gross_recovery": "agency_estimate"}
+
+
+def new_pools_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """The newest pools as the demo prints and reports them: expected gross recovery with its band, the forecast of
+    realized cash, and the agency's estimate (columns a model or dataset lacks are left out)."""
+    shown = summary.set_index("deal_id")
+    return shown[[c for c in NEW_POOL_COLUMNS if c in shown]].rename(columns=NEW_POOL_COLUMNS)
+
 
 def best_model(metrics: pd.DataFrame, horizon: int, candidates: list[str]) -> str:
     """The config model with the lowest MAE at ``horizon`` averaged over schemes (baselines are not candidates)."""
@@ -82,9 +94,7 @@ def run_report(config: Config, dataset: Dataset, out: Path, step: Step = lambda 
     overview = beside_published(dataset)
     write_workbook({"summary": summary, "curves": curves, "backtest_metrics": metrics,
                     "market": overview.reset_index()}, out / "forecast.xlsx")
-    shown = new.set_index("deal_id")[["originator", "observed_periods", "observed_cum_rate", "gross_recovery_p10",
-                                      "gross_recovery", "gross_recovery_p90"]
-                                     + (["est_gross_recovery"] if "est_gross_recovery" in new else [])]
+    shown = new_pools_table(new)
     write_html(out / "report.html", name=config.name, data_name=dataset.meta.name, as_of=dataset.meta.as_of,
                n_deals=len(dataset.deals), version=version("npas"), overview=html_table(overview),
                originators=html_table(by_originator(dataset)), curve_images=[embed(by_vintage), embed(by_orig)],

@@ -203,7 +203,7 @@ def demo(
     from forecasting.reporting.market import beside_published, by_originator
     from forecasting.resources import resource_text
     from forecasting.simulation.demo import demo_market
-    from forecasting.workflow import run_report
+    from forecasting.workflow import new_pools_table, run_report
 
     console = Console(stderr=True)
     with console.status("simulating the demo market"):
@@ -227,10 +227,10 @@ def demo(
         summary = run_report(config, checked, out, step=lambda what: bar.update(task, description=what),
                              progress=lambda done, total: bar.update(task, completed=done, total=total))
     new = summary[summary["vintage"] == summary["vintage"].max()]
-    typer.echo(f"2025 pools: expected gross recovery at {config.horizon} months ({new['model'].iloc[0]}, the config's "
-               f"model ranked best in the backtest; baselines are ranked in the report), P10-P90, beside the agency's estimate:")
-    shown = new.set_index("deal_id")[["observed_periods", "observed_cum_rate", "gross_recovery_p10", "gross_recovery",
-                                      "gross_recovery_p90", "est_gross_recovery"]]
+    typer.echo(f"2025 pools: expected gross recovery at {config.horizon} months with P10-P90 "
+               f"({new['model'].iloc[0]}, the config's model ranked best in the backtest; baselines are ranked in "
+               f"the report), the forecast of realized cash (observed luck included), and the agency's estimate:")
+    shown = new_pools_table(new.drop(columns="originator"))
     typer.echo(shown.to_string(float_format=lambda x: f"{x:.1%}"))
     typer.echo(f"\nreport: {out / 'report.html'}  workbook: {out / 'forecast.xlsx'}  backtest: {out / 'backtest'}")
 

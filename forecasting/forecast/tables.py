@@ -18,7 +18,8 @@ def forecast_curves(forecast: CurveForecast, dataset: Dataset, quantiles: list[f
 
 
 def forecast_summary(forecast: CurveForecast, dataset: Dataset, quantiles: list[float]) -> pd.DataFrame:
-    """One row per deal: what was observed and the gross recovery forecast at the horizon with its quantiles."""
+    """One row per deal: what was observed, the gross recovery forecast at the horizon (realized cash) with its quantiles,
+    and, from models that give it, the pool's expected gross recovery with its quantiles."""
     deals = dataset.deals.set_index("deal_id").loc[forecast.deal_ids]
     idx = np.arange(len(forecast.deal_ids))
     last = np.maximum(forecast.observed_periods - 1, 0)
@@ -29,6 +30,10 @@ def forecast_summary(forecast: CurveForecast, dataset: Dataset, quantiles: list[
                         "horizon": forecast.horizon, "gross_recovery": forecast.mean[:, -1]})
     for q in quantiles:
         out[quantile_name(q, "gross_recovery_")] = forecast.quantile(q)[:, -1]
+    if forecast.expected is not None:  # the pool's expected curve at the horizon: its luck so far left out
+        out["expected_gross_recovery"] = forecast.expected_mean[:, -1]
+        for q in quantiles:
+            out[quantile_name(q, "expected_gross_recovery_")] = forecast.expected_quantile(q)[:, -1]
     if "est_gross_recovery" in deals:
         out["est_gross_recovery"] = deals["est_gross_recovery"].to_numpy()
     return out

@@ -4,6 +4,14 @@
 in ``_``. ``predict_curves(deals, horizon, observed=None)`` returns :class:`CurveForecast`: cumulative recovery rate
 curves per deal for periods 1..horizon, as a point forecast and as draws from which any quantile is read. Observed
 periods (when ``observed`` is given) are carried as they are and the rest is conditioned on them.
+
+Two different quantities are forecast, and a model may give both:
+- the pool's realized cash (``mean``, ``draws``): what it has collected plus what it will collect, process noise
+  included; the backtests score this against what happened;
+- the pool's expected curve (``expected``): the cum_rate its loans are expected to produce, L x G(t) for a decay
+  model, with only parameter and deal-effect uncertainty, the observed periods informing it but not replacing it.
+  It is what the agency's est_gross_recovery estimates and what actual-vs-expected tracking compares against; a
+  seasoned pool's luck so far is part of its realized cash but not of its expected curve.
 """
 from __future__ import annotations
 
@@ -24,6 +32,7 @@ class CurveForecast:
     mean: np.ndarray  # (deals, horizon) point forecast of cum_rate
     draws: np.ndarray  # (draws, deals, horizon) simulated cum_rate paths, each non-decreasing in time
     observed_periods: np.ndarray  # (deals,) periods taken from actual collections
+    expected: np.ndarray | None = None  # (draws, deals, horizon) draws of the pool's expected cum_rate curve
 
     @property
     def horizon(self) -> int:
@@ -32,6 +41,20 @@ class CurveForecast:
     def quantile(self, q: float) -> np.ndarray:
         """Pointwise quantile of the paths: non-decreasing in time because every path is."""
         return np.quantile(self.draws, q, axis=0)
+
+    @property
+    def expected_mean(self) -> np.ndarray:
+        """Point forecast of the pool's expected cum_rate curve (deals, horizon): the estimate of its true curve."""
+        return self._expected().mean(axis=0)
+
+    def expected_quantile(self, q: float) -> np.ndarray:
+        """Pointwise quantile of the expected curve's draws: a credible band for the pool's true curve."""
+        return np.quantile(self._expected(), q, axis=0)
+
+    def _expected(self) -> np.ndarray:
+        if self.expected is None:
+            raise ValueError("this model forecasts realized cash only; it gives no expected curve")
+        return self.expected
 
     def frame(self, quantiles: list[float]) -> pd.DataFrame:
         """Long table: deal_id, period, observed (0/1), cum_rate, cum_rate_pNN per quantile."""

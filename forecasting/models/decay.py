@@ -317,7 +317,7 @@ class DecayCurveModel:
         collected = gamma_process(rng, future, unit)  # process noise
         paths = np.where(mask[None] > 0, cum_obs[None], base[None, :, None] + collected)
         paths = np.minimum(np.maximum.accumulate(paths, axis=-1), 1.0)
-        return CurveForecast(ids, paths.mean(axis=0), paths, n_obs)
+        return CurveForecast(ids, paths.mean(axis=0), paths, n_obs, expected=L[..., None] * G[..., 1:])
 
     # ------------------------------------------------------------------------------------------- report
     def _original_scale(self) -> np.ndarray:

@@ -391,17 +391,21 @@ class SurvivalModel:
             S = survival(params, *self._designs(x), t, offset=u)
             S0 = np.take_along_axis(S, np.broadcast_to(n_obs[None, :, None], S.shape[:2] + (1,)), -1)
             future = (1.0 - base)[None, :, None] * (S0 - S[..., 1:]) / S0
+            expected = 1.0 - S[..., 1:]
         else:
             table = self._observed_loans(deals, ids, n_obs, loans, loan_collections)
             x = self._loan_features(table, deals)
             xs = self._standardise(x)
             u = self._frailty_draws(self._evidence(ids, n_obs, xs, base, n_borrowers, table), n_obs, S_draws, rng)
             future = self._loan_level_future(ids, params, t, n_obs, opb, table, x, xs, u)
+            from_start = np.zeros_like(n_obs)  # every loan from cut-off, under the frailty the evidence gives
+            expected = self._loan_level_future(ids, params, t, from_start, opb, table.assign(event=0, duration=0),
+                                               x, xs, u)
         collected = gamma_process(rng, future, 1.0 / n_borrowers[None, :, None])  # as the decay model's, phi = 1
         seen = np.arange(1, horizon + 1)[None, :] <= n_obs[:, None]
         paths = np.where(seen[None], cum_obs[None], base[None, :, None] + collected)
         paths = np.minimum(np.maximum.accumulate(np.maximum(paths, 0.0), axis=-1), 1.0)
-        return CurveForecast(pd.Index(ids), paths.mean(axis=0), paths, n_obs)
+        return CurveForecast(pd.Index(ids), paths.mean(axis=0), paths, n_obs, expected=np.minimum(expected, 1.0))
 
     def _loan_tape(self, deals: pd.DataFrame, loans: pd.DataFrame | None) -> pd.DataFrame:
         have = set() if loans is None else set(loans["deal_id"].astype(str))

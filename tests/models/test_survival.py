@@ -14,10 +14,10 @@ from forecasting.models.survival import DiscreteCureFitter, SurvivalModel, aggre
 from forecasting.reporting.plots import survival_curves
 
 
-LOAN_NOTE = ("measured 2026-11-27: 1.23x on the demo seed; over 8 simulated markets mean 0.99x, median 0.74x, range "
-             "0.43-2.11x (benchmarks/bench_accuracy.py --survival). Open in issue 4.")
-POOL_NOTE = ("measured 2026-11-27: 1.21x on the demo seed; over 8 simulated markets mean 1.10x, median 0.93x, range "
-             "0.53-2.31x (benchmarks/bench_accuracy.py). Open in issue 4.")
+LOAN_NOTE = ("measured 2026-11-27: the expected-curve forecast is 1.40x on the demo seed (realized cash 1.24x); over 8 "
+             "simulated markets mean 0.92x, median 0.93x, range 0.41-1.41x (benchmarks/bench_accuracy.py --survival). "
+             "A slow start is read as fewer payers: error -0.031 per unit of the deal speed effect, corr -0.54. Open "
+             "in issue 4.")
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +102,7 @@ def test_forecasts_monotone_bounded_and_respect_observed(market, level):
         fc = model.predict_curves(deals, 60, observed=ds.history, loans=ds.loans, loan_collections=ds.loan_collections)
     assert (np.diff(fc.draws, axis=-1) >= -1e-12).all() and (fc.draws <= 1).all() and (fc.draws >= 0).all()
     assert (fc.quantile(0.1) <= fc.quantile(0.9) + 1e-12).all()
+    assert (np.diff(fc.expected, axis=-1) >= -1e-12).all() and (fc.expected <= 1).all() and (fc.expected >= 0).all()
     actual = ds.history.cum_rate
     for i, deal in enumerate(fc.deal_ids):
         k = fc.observed_periods[i]
@@ -162,14 +163,15 @@ def test_frailty_fewer_payers_than_expected_means_lower_recovery(market):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("level", [pytest.param("loan", marks=pytest.mark.xfail(strict=True, reason=LOAN_NOTE)),
-                                   pytest.param("pool", marks=pytest.mark.xfail(strict=True, reason=POOL_NOTE))])
+                                   "pool"])
 def test_2025_forecast_within_1_1_times_the_prior(market, level):
-    """Issue 4's check: 60-month MAE of the 2025 pools vs truth at most 1.1x that of the oracle prior_cum_rate."""
+    """Issue 4's check: 60-month MAE of the 2025 pools' expected curve vs truth at most 1.1x that of the oracle
+    prior_cum_rate (pool level measured 2026-11-27: 1.03x; 1.20x for the realized-cash forecast)."""
     ds = market.dataset
     model = SurvivalModel(level=level).fit(ds.deals, ds.collections, ds.loans, ds.loan_collections)
     new = ds.deals[ds.deals["vintage"] == 2025]
     fc = model.predict_curves(new, 60, observed=ds.history, loans=ds.loans, loan_collections=ds.loan_collections)
     truth = market.truth_at(60, fc.deal_ids)
-    mae = np.abs(fc.mean[:, -1] - truth["expected_cum_rate"].to_numpy()).mean()
+    mae = np.abs(fc.expected_mean[:, -1] - truth["expected_cum_rate"].to_numpy()).mean()
     prior = np.abs(truth["prior_cum_rate"] - truth["expected_cum_rate"]).mean()
     assert mae <= 1.1 * prior, mae / prior
