@@ -23,10 +23,11 @@ average-balance units, so a pool counts as many individuals as it has borrowers)
 pool). The same cure model with the config's deal-level covariates gives cum_rate(t) = 1 - S(t), and a seasoned pool
 continues from its own cum_rate: cum(t) = cum(t0) + (1 - cum(t0)) (S(t0) - S(t)) / S(t0).
 
-Each deal also has its own effect u_d ~ N(0, frailty_sd^2) on the logit of its never-paying share (a frailty): its
-sd is the spread of the training deals' most likely effects beyond their sampling noise, and a pool's forecast draws
-u_d from its posterior given the share of its loans (or principal) paid by its last observed period, so a pool with
-fewer payers than expected is forecast to recover less, not more later.
+Each deal also has its own effects (frailties): u_d ~ N(0, frailty_sd^2) on the logit of its never-paying share and
+v_d ~ N(0, timing_frailty_sd^2) on the log of its scale (its speed). A pool's forecast draws them from their posterior
+given how many of its loans (or how much principal) paid by its last observed period and when, so a pool with fewer
+payers than expected is forecast to recover less, and a slow one is not taken for a poor one (forecasting/models/
+frailty.py).
 
 Every group level enters as a one-hot covariate with a ridge penalty equal to a N(0, group_sd^2) prior (group_sd = 1
 on the logit and log scales): each level is shrunk toward the intercept by a fixed prior, not by an amount estimated
@@ -46,9 +47,11 @@ from autograd import numpy as anp
 from scipy import stats
 from scipy.optimize import minimize
 
+from forecasting.data.history import RecoveryHistory
 from forecasting.models.base import CurveForecast, gamma_process
 from forecasting.models.decay import FitError
 from forecasting.models.design import covariate_values, group_levels, level_indicators
+from forecasting.models.frailty import Evidence, frailty_sds, posterior_draws
 
 BALANCE_STEP = 0.2
 KERNEL_LAGS = 36
@@ -107,42 +110,25 @@ class DiscreteCureFitter:
         return self
 
 
-def _cure_survival(theta, X_scale, X_cure, t, offset=0.0):
-    """S(t) per row for one parameter vector (autograd-differentiable); ``offset`` shifts the cure logit."""
+def _cure_survival(theta, X_scale, X_cure, t):
+    """S(t) per row for one parameter vector (autograd-differentiable)."""
     a = X_scale.shape[1]
     lam = anp.exp(anp.dot(X_scale, theta[:a]))
     rho = anp.exp(theta[a])
-    cure = 1.0 / (1.0 + anp.exp(-(anp.dot(X_cure, theta[a + 1:]) + offset)))
+    cure = 1.0 / (1.0 + anp.exp(-anp.dot(X_cure, theta[a + 1:])))
     return cure + (1.0 - cure) * anp.exp(-((t / lam) ** rho))
 
 
 def survival(params: dict[str, np.ndarray], X_scale: np.ndarray, X_cure: np.ndarray, t: np.ndarray,
-             offset: np.ndarray | float = 0.0) -> np.ndarray:
+             offset: np.ndarray | float = 0.0, scale_offset: np.ndarray | float = 0.0) -> np.ndarray:
     """S(t) for parameter draws (arrays (draws, coefficients)); designs (cells, coefficients); t (periods,);
-    ``offset`` (draws, cells) is added to the logit of the never-paying share (a deal's frailty)."""
-    lam = np.exp(params["lambda_"] @ X_scale.T)[..., None]
+    ``offset`` (draws, cells) is added to the logit of the never-paying share and ``scale_offset`` to the log scale
+    (a deal's frailties u and v)."""
+    lam = np.exp(params["lambda_"] @ X_scale.T + scale_offset)[..., None]
     rho = np.exp(params["rho_"][:, 0])[:, None, None]  # a single shape parameter
     cure = 1.0 / (1.0 + np.exp(-(params["cure_"] @ X_cure.T + offset)))[..., None]
     t = np.asarray(t, dtype=float)[None, None, :]
     return cure + (1.0 - cure) * np.exp(-((t / lam) ** rho))
-
-
-FRAILTY_GRID = np.linspace(-4.0, 4.0, 81)  # in units of the frailty sd
-MLE_GRID = np.linspace(-3.0, 3.0, 241)  # logit units, for estimating the sd
-FRAILTY_FLOOR = 0.05
-
-
-def paid_loglik(theta: np.ndarray, X_scale, X_cure, count, deal, t0, paid, n, grid) -> np.ndarray:
-    """log-likelihood of each deal's paid share at its t0 (binomial in n units) for frailties ``grid``, at the
-    parameter vector ``theta``: shape (deals, grid). Cells of a deal are averaged by their ``count``."""
-    n_deals = len(paid)
-    out = np.empty((n_deals, len(grid)))
-    for j, u in enumerate(grid):
-        s0 = _cure_survival(theta, X_scale, X_cure, t0, offset=u)
-        mean_s0 = np.bincount(deal, count * s0, n_deals) / np.bincount(deal, count, n_deals)
-        mean_s0 = np.clip(mean_s0, 1e-12, 1 - 1e-12)
-        out[:, j] = n * (paid * np.log1p(-mean_s0) + (1.0 - paid) * np.log(mean_s0))
-    return out
 
 
 def aggregate(frame: pd.DataFrame, weight: str | None = None) -> pd.DataFrame:
@@ -241,10 +227,11 @@ class SurvivalModel:
             warnings.warn(message, RuntimeWarning, stacklevel=2)
         self.n_cells_ = len(cells)
         t0 = n_obs.reindex(ids).fillna(0).astype(int).to_numpy()
-        paid = collections.groupby(collections["deal_id"].astype(str))["gross_collections"].sum().reindex(ids).fillna(0.0)
-        cum0 = paid.to_numpy() / deals["opb"].to_numpy(float)
-        evidence = self._evidence(ids, t0, x, cum0, deals["n_borrowers"].to_numpy(float), table)
-        self.frailty_sd_ = self._frailty_sd(evidence, t0)
+        rates = None if table is not None else RecoveryHistory.from_tables(
+            deals.assign(deal_id=ids), collections.assign(deal_id=collections["deal_id"].astype(str)),
+            pd.Timestamp.max).period_rate.reindex(ids).to_numpy()
+        evidence = self._evidence(ids, t0, x, deals["n_borrowers"].to_numpy(float), table, rates)
+        self.frailty_sd_, self.timing_frailty_sd_ = frailty_sds(self.fitter_.params_, evidence)
         return self
 
     def _fit_loan_level(self, deals, loans, loan_collections, n_obs) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -290,15 +277,19 @@ class SurvivalModel:
         return aggregate(pd.concat([x, rows[["duration", "event", "weight"]]], axis=1), weight="weight")
 
     # -------------------------------------------------------------------------------------------- frailty
-    def _evidence(self, ids: pd.Series, t0: np.ndarray, x: pd.DataFrame, cum0: np.ndarray, n_borrowers: np.ndarray,
-                  table: pd.DataFrame | None = None) -> tuple:
-        """Per deal: what its first t0 periods say about its never-paying share (cells, counts, paid share, n).
+    def _evidence(self, ids: pd.Series, t0: np.ndarray, x: pd.DataFrame, n_borrowers: np.ndarray,
+                  table: pd.DataFrame | None = None, rates: np.ndarray | None = None) -> Evidence:
+        """What each deal's first t0 periods say about its frailties (forecasting/models/frailty.py).
 
-        ``x`` holds standardised features: one row per deal at pool level, one per row of ``table`` (the loans,
-        with whether each had paid by t0) at loan level."""
+        ``x`` holds standardised features: one row per deal at pool level, one per row of ``table`` (the loans, with
+        whether and when each first paid by t0) at loan level. ``rates``: collections / opb by deal and period
+        (pool level: the units collected in a period are its payers)."""
         if table is None:
             X_scale, X_cure = self._designs(x)
-            return X_scale, X_cure, np.ones(len(ids)), np.arange(len(ids)), t0.astype(float), cum0, n_borrowers
+            seen = np.arange(1, rates.shape[1] + 1)[None, :] <= t0[:, None]
+            deal, period = np.nonzero(seen & (np.nan_to_num(rates) > 0))
+            return Evidence(X_scale, X_cure, np.ones(len(ids)), np.arange(len(ids)), t0, np.nansum(rates * seen, 1),
+                            n_borrowers, X_scale[deal], deal, period + 1.0, rates[deal, period] * n_borrowers[deal])
         pos = pd.Series(np.arange(len(ids)), index=ids)[table["deal_id"]].to_numpy()
         cells = x.assign(_deal=pos, _paid=table["event"].to_numpy()).groupby(list(x.columns) + ["_deal"], sort=False)
         agg = cells["_paid"].agg(["size", "sum"]).reset_index()
@@ -307,37 +298,13 @@ class SurvivalModel:
         count = agg["size"].to_numpy(float)
         n = np.bincount(deal, count, len(ids))
         paid = np.bincount(deal, agg["sum"].to_numpy(float), len(ids)) / np.maximum(n, 1.0)
-        return X_scale, X_cure, count, deal, t0[deal].astype(float), paid, n
+        payers = table["event"].to_numpy() == 1
+        first = aggregate(x[payers].assign(_deal=pos[payers], _period=table["duration"].to_numpy()[payers]))
+        return Evidence(X_scale, X_cure, count, deal, t0, paid, n, self._designs(first)[0],
+                        first["_deal"].to_numpy(), first["_period"].to_numpy(float), first["weight"].to_numpy(float))
 
-    def _frailty_sd(self, evidence: tuple, t0: np.ndarray) -> float:
-        """sd of the deals' own effect on the never-paying share: the spread of each training deal's most likely
-        effect beyond its sampling noise (method of moments over deals with 6 periods or more)."""
-        X_scale, X_cure, count, deal, t_cells, paid, n = evidence
-        ll = paid_loglik(self.fitter_.params_, X_scale, X_cure, count, deal, t_cells, paid, n, MLE_GRID)
-        keep = (t0 >= 6) & (n > 0)
-        if keep.sum() < 3:
-            return FRAILTY_FLOOR
-        best = np.clip(np.argmax(ll, axis=1), 1, len(MLE_GRID) - 2)
-        rows = np.arange(len(best))
-        step = MLE_GRID[1] - MLE_GRID[0]
-        curvature = (ll[rows, best + 1] - 2 * ll[rows, best] + ll[rows, best - 1]) / step**2
-        variance = 1.0 / np.maximum(-curvature, 1e-9)
-        u = MLE_GRID[best]
-        return float(np.sqrt(max(np.mean(u[keep] ** 2) - np.mean(variance[keep]), FRAILTY_FLOOR**2)))
-
-    def _frailty_draws(self, evidence: tuple, t0: np.ndarray, n_draws: int, rng) -> np.ndarray:
-        """Each deal's effect per draw: from its posterior given its first t0 periods (its prior when t0 = 0)."""
-        X_scale, X_cure, count, deal, t_cells, paid, n = evidence
-        grid = self.frailty_sd_ * FRAILTY_GRID
-        log_post = paid_loglik(self.fitter_.params_, X_scale, X_cure, count, deal, t_cells, paid, n, grid) \
-            - 0.5 * FRAILTY_GRID[None, :] ** 2
-        log_post[t0 == 0] = -0.5 * FRAILTY_GRID ** 2
-        weights = np.exp(log_post - log_post.max(axis=1, keepdims=True))
-        weights /= weights.sum(axis=1, keepdims=True)
-        cdf = np.cumsum(weights, axis=1)
-        picks = (rng.random((n_draws, len(t0), 1)) > cdf[None]).sum(axis=-1)
-        jitter = rng.uniform(-0.5, 0.5, picks.shape) * (grid[1] - grid[0])  # spread draws across each grid step
-        return grid[np.minimum(picks, len(grid) - 1)] + jitter
+    def _frailty_draws(self, evidence: Evidence, n_draws: int, rng) -> tuple[np.ndarray, np.ndarray]:
+        return posterior_draws(self.fitter_.params_, evidence, self.frailty_sd_, self.timing_frailty_sd_, n_draws, rng)
 
     # -------------------------------------------------------------------------------------------- predict
     def _param_draws(self, n: int, rng) -> dict[str, np.ndarray]:
@@ -387,8 +354,9 @@ class SurvivalModel:
         n_borrowers = deals["n_borrowers"].to_numpy(float)
         if self.level_ == "pool":
             x = self._standardise(self._pool_features(ids, deals))
-            u = self._frailty_draws(self._evidence(ids, n_obs, x, base, n_borrowers), n_obs, S_draws, rng)
-            S = survival(params, *self._designs(x), t, offset=u)
+            rates = np.diff(cum_obs, axis=1, prepend=0.0)
+            u, v = self._frailty_draws(self._evidence(ids, n_obs, x, n_borrowers, rates=rates), S_draws, rng)
+            S = survival(params, *self._designs(x), t, offset=u, scale_offset=v)
             S0 = np.take_along_axis(S, np.broadcast_to(n_obs[None, :, None], S.shape[:2] + (1,)), -1)
             future = (1.0 - base)[None, :, None] * (S0 - S[..., 1:]) / S0
             expected = 1.0 - S[..., 1:]
@@ -396,11 +364,11 @@ class SurvivalModel:
             table = self._observed_loans(deals, ids, n_obs, loans, loan_collections)
             x = self._loan_features(table, deals)
             xs = self._standardise(x)
-            u = self._frailty_draws(self._evidence(ids, n_obs, xs, base, n_borrowers, table), n_obs, S_draws, rng)
-            future = self._loan_level_future(ids, params, t, n_obs, opb, table, x, xs, u)
+            u, v = self._frailty_draws(self._evidence(ids, n_obs, xs, n_borrowers, table), S_draws, rng)
+            future = self._loan_level_future(ids, params, t, n_obs, opb, table, x, xs, u, v)
             from_start = np.zeros_like(n_obs)  # every loan from cut-off, under the frailty the evidence gives
             expected = self._loan_level_future(ids, params, t, from_start, opb, table.assign(event=0, duration=0),
-                                               x, xs, u)
+                                               x, xs, u, v)
         collected = gamma_process(rng, future, 1.0 / n_borrowers[None, :, None])  # as the decay model's, phi = 1
         seen = np.arange(1, horizon + 1)[None, :] <= n_obs[:, None]
         paths = np.where(seen[None], cum_obs[None], base[None, :, None] + collected)
@@ -433,10 +401,10 @@ class SurvivalModel:
         lc = lc[lc["deal_id"].isin(ids) & (lc["period"] <= lc["deal_id"].map(t0).fillna(0))]
         return loan_durations(deals, tape, lc, t0)
 
-    def _loan_level_future(self, ids, params, t, n_obs, opb, table, x, xs, u):
+    def _loan_level_future(self, ids, params, t, n_obs, opb, table, x, xs, u, v):
         """Expected future cum_rate increments per draw: new first payments of loans unpaid at t0 spread by the
         kernel, plus the rest of the kernel of loans already paying. ``x``/``xs``: the loans' features, raw and
-        standardised; ``u``: each deal's frailty per draw."""
+        standardised; ``u``, ``v``: each deal's frailties (never-paying share, speed) per draw."""
         horizon = len(t) - 1
         sev = self.severity_.predict(sm.add_constant(x[["log_balance", "months_delinquent"]].to_numpy(),
                                                      has_constant="add"))
@@ -451,7 +419,7 @@ class SurvivalModel:
                            pd.DataFrame({"_deal": deal_pos[unpaid], "_amount": expected[unpaid]})], axis=1)
         cells = cells.groupby(list(x.columns) + ["_deal"], sort=False)["_amount"].sum().reset_index()
         d = cells["_deal"].to_numpy()
-        S = survival(params, *self._designs(cells), t, offset=u[:, d])  # (draws, cells, H+1)
+        S = survival(params, *self._designs(cells), t, offset=u[:, d], scale_offset=v[:, d])  # (draws, cells, H+1)
         S0 = np.take_along_axis(S, np.broadcast_to(n_obs[d][None, :, None], S.shape[:2] + (1,)), -1)
         first = (S[..., :-1] - S[..., 1:]) / S0 * (np.arange(1, horizon + 1)[None, None, :] > n_obs[d][None, :, None])
         first_amount = first * cells["_amount"].to_numpy()[None, :, None]  # (draws, cells, H) by first-payment period

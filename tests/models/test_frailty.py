@@ -1,0 +1,61 @@
+"""Deal frailties of the cure model: known sds recovered, and a slow pool not read as a poor one."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.special import expit
+
+from forecasting.models.frailty import FLOOR, Evidence, frailty_sds, posterior_draws
+
+THETA = np.array([np.log(10.0), np.log(0.8), 0.8])  # log scale; log shape; logit of the never-paying share
+SD_U, SD_V = 0.3, 0.25
+
+
+def simulate_evidence(seed: int, n_deals: int = 60, n_loans: int = 3000, t0: int = 12):
+    """Pools of identical loans from the cure model with deal effects u (never-paying share) and v (speed)."""
+    rng = np.random.default_rng(seed)
+    u, v = rng.normal(0, SD_U, n_deals), rng.normal(0, SD_V, n_deals)
+    paid, pay_deal, pay_period, pay_weight = [], [], [], []
+    for d in range(n_deals):
+        payer = rng.random(n_loans) >= expit(THETA[2] + u[d])
+        first = np.ceil(np.exp(THETA[0] + v[d]) * rng.weibull(np.exp(THETA[1]), payer.sum()))
+        first = first[first <= t0]
+        paid.append(len(first) / n_loans)
+        periods, counts = np.unique(first, return_counts=True)
+        pay_deal += [d] * len(periods)
+        pay_period += list(periods)
+        pay_weight += list(counts)
+    ones = np.ones((n_deals, 1))
+    ev = Evidence(ones, ones, np.full(n_deals, float(n_loans)), np.arange(n_deals), np.full(n_deals, t0),
+                  np.array(paid), np.full(n_deals, float(n_loans)), np.ones((len(pay_deal), 1)), np.array(pay_deal),
+                  np.array(pay_period, float), np.array(pay_weight, float))
+    return ev, u, v
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_known_frailty_sds_are_recovered(seed):
+    ev, _, _ = simulate_evidence(seed)
+    sd_u, sd_v = frailty_sds(THETA, ev)
+    assert abs(sd_u - SD_U) < 0.3 * SD_U and abs(sd_v - SD_V) < 0.3 * SD_V, (sd_u, sd_v)
+
+
+def test_a_slow_pool_is_not_read_as_a_poor_one():
+    """With the timing frailty a pool's posterior speed tracks its true speed, and much less of a slow start is
+    read as fewer payers than when the speed is taken as known to be average (sd_v at its floor): the error of u's
+    posterior mean per unit of v (measured: 0.20 vs 0.57; at 12 periods part of v stays unknown and shrunk)."""
+    ev, u, v = simulate_evidence(3)
+    pu, pv = posterior_draws(THETA, ev, SD_U, SD_V, 400, np.random.default_rng(0))
+    assert pu.shape == pv.shape == (400, len(u))
+    assert np.corrcoef(pv.mean(axis=0), v)[0, 1] > 0.8
+    assert np.corrcoef(pu.mean(axis=0), u)[0, 1] > 0.8
+    blind_u, _ = posterior_draws(THETA, ev, SD_U, FLOOR, 400, np.random.default_rng(0))
+    slope = np.polyfit(v, pu.mean(axis=0) - u, 1)[0]
+    blind_slope = np.polyfit(v, blind_u.mean(axis=0) - u, 1)[0]
+    assert blind_slope > 0.4 and abs(slope) < 0.5 * blind_slope, (slope, blind_slope)
+
+
+def test_a_new_pool_draws_from_the_prior():
+    ev, _, _ = simulate_evidence(4, n_deals=5)
+    ev = Evidence(**{**ev.__dict__, "t0": np.zeros(5, int)})
+    pu, pv = posterior_draws(THETA, ev, SD_U, SD_V, 20000, np.random.default_rng(1))
+    assert abs(pu.std() - SD_U) < 0.02 and abs(pv.std() - SD_V) < 0.02
