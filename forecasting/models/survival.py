@@ -5,7 +5,7 @@ its deal's last observed period:
 
     S(t | x) = P(T > t) = pi(x) + (1 - pi(x)) exp(-(t / lam(x)) ^ rho)
     logit pi(x) = x' gamma            (pi: the share that never pays)
-    log lam(z)  = z' beta,  log rho = const       (z: x without the group levels)
+    log lam(z)  = z' beta,  log rho = const       (z: x without group levels; at loan level with originator's)
 
 x = log(balance / 100,000), months delinquent (the loan's own, in place of the pool averages), any other deal-level
 covariate of the config (e.g. a vintage trend), and one-hot levels of the config's groups (originator, vintage).
@@ -75,8 +75,10 @@ class DiscreteCureFitter:
     Gradient and Hessian by autograd; standard errors from the inverse Hessian of the penalised likelihood.
     """
 
-    def __init__(self, penalty: np.ndarray | None = None, max_iter: int = 5000):
+    def __init__(self, penalty: np.ndarray | None = None, max_iter: int = 5000,
+                 scale_penalty: np.ndarray | None = None):
         self.penalty = penalty  # ridge weight per coefficient of X_cure, on the total log-likelihood
+        self.scale_penalty = scale_penalty  # the same per coefficient of X_scale
         self.max_iter = max_iter
 
     def fit(self, X_scale: np.ndarray, X_cure: np.ndarray, duration: np.ndarray, event: np.ndarray,
@@ -85,7 +87,8 @@ class DiscreteCureFitter:
         X_scale, X_cure = np.asarray(X_scale, float), np.asarray(X_cure, float)
         t, e, w = np.asarray(duration, float), np.asarray(event, bool), np.asarray(weight, float)
         a, b = X_scale.shape[1], X_cure.shape[1]
-        ridge = np.r_[np.zeros(a + 1), np.zeros(b) if self.penalty is None else np.asarray(self.penalty, float)]
+        ridge = np.r_[np.zeros(a) if self.scale_penalty is None else np.asarray(self.scale_penalty, float), 0.0,
+                      np.zeros(b) if self.penalty is None else np.asarray(self.penalty, float)]
 
         def nll(theta):
             s_t = _cure_survival(theta, X_scale, X_cure, t)
@@ -218,9 +221,10 @@ class SurvivalModel:
         self.features_ = [c for c in cells.columns if c not in ("duration", "event", "weight")]
         ridge = 0.5 / self.group_sd**2
         dummies = np.array([0.0] + [ridge if self._is_dummy(c) else 0.0 for c in self.features_])
+        timing_dummies = np.array([0.0] + [ridge if self._is_dummy(c) else 0.0 for c in self.timing_features])
         X_scale, X_cure = self._designs(cells)
-        self.fitter_ = DiscreteCureFitter(penalty=dummies).fit(X_scale, X_cure, cells["duration"], cells["event"],
-                                                               cells["weight"])
+        self.fitter_ = DiscreteCureFitter(penalty=dummies, scale_penalty=timing_dummies).fit(
+            X_scale, X_cure, cells["duration"], cells["event"], cells["weight"])
         self.warnings_ = [] if self.fitter_.converged_ else [
             f"{self.name}: the optimiser stopped before full convergence ({self.fitter_.message_})"]
         for message in self.warnings_:
@@ -324,14 +328,16 @@ class SurvivalModel:
         return x.assign(**{c: (x[c] - self.center_[c]) / self.scale_[c] for c in continuous})
 
     def _designs(self, x: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """Timing on the continuous features; the never-paying share on those and the group levels."""
+        """Timing on the continuous features (and at loan level the unordered group levels: originator); the
+        never-paying share on those and every group level."""
         ones = np.ones((len(x), 1))
         return (np.hstack([ones, x[self.timing_features].to_numpy(float)]),
                 np.hstack([ones, x[self.features_].to_numpy(float)]))
 
     @property
     def timing_features(self) -> list[str]:
-        return [c for c in self.features_ if not self._is_dummy(c)]
+        return [c for c in self.features_ if not self._is_dummy(c)
+                or (self.level_ == "loan" and not any(c.startswith(f"{g}_") for g in self.ordered_groups))]
 
     def predict_curves(self, deals: pd.DataFrame, horizon: int, observed=None, n_draws: int = 1000, seed: int = 0,
                        loans: pd.DataFrame | None = None, loan_collections: pd.DataFrame | None = None) -> CurveForecast:
