@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forecasting.backtest.metrics import metrics, scored
+from forecasting.backtest.metrics import metrics
 from forecasting.backtest.runner import run_backtest
 from forecasting.config import load_config
 from forecasting.forecast.pipeline import build_model
