@@ -467,7 +467,8 @@ class SurvivalModel:
 
     def summary(self) -> pd.DataFrame:
         """lambda_: log Weibull scale of time to first payment; rho_: log shape; cure_: logit of the never-paying
-        share. Continuous features are standardised (fit-time mean and sd, in ``center_`` and ``scale_``)."""
+        share; frailty_sd: the sds of the deals' own effects on cure_ and lambda_ (method of moments, no standard
+        error). Continuous features are standardised (fit-time mean and sd, in ``center_`` and ``scale_``)."""
         index = pd.MultiIndex.from_tuples([("lambda_", n) for n in ["Intercept"] + self.timing_features]
                                           + [("rho_", "Intercept")]
                                           + [("cure_", n) for n in ["Intercept"] + self.features_], names=["param", "covariate"])
@@ -477,7 +478,11 @@ class SurvivalModel:
         table["p"] = 2 * stats.norm.sf(np.abs(table["z"]))
         table["lower_95"] = table["coef"] - 1.96 * table["se"]
         table["upper_95"] = table["coef"] + 1.96 * table["se"]
-        return table
+        frailty = pd.DataFrame({"coef": [self.frailty_sd_, self.timing_frailty_sd_]},
+                               index=pd.MultiIndex.from_tuples([("frailty_sd", "cure_ (deal)"),
+                                                                ("frailty_sd", "lambda_ (deal)")],
+                                                              names=["param", "covariate"]))
+        return pd.concat([table, frailty])
 
     def print_summary(self) -> None:
         print(f"<SurvivalModel {self.name!r}: level={self.level_}, {self.n_cells_} cells, converged={self.fitter_.converged_}>")

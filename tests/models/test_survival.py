@@ -163,6 +163,7 @@ def test_frailty_fewer_payers_than_expected_means_lower_recovery(market):
     ds = market.dataset
     model = SurvivalModel(level="pool").fit(ds.deals, ds.collections)
     assert 0.1 < model.frailty_sd_ < 1.0 and model.timing_frailty_sd_ >= 0.05
+    assert model.summary().loc[("frailty_sd", "cure_ (deal)"), "coef"] == model.frailty_sd_
     deal = ds.deals[ds.deals["deal_id"] == "C-2024-2"]
     weak = ds.collections.assign(gross_collections=np.where(ds.collections["deal_id"] == "C-2024-2",
                                                             ds.collections["gross_collections"] / 2,
