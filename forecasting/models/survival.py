@@ -372,9 +372,10 @@ class SurvivalModel:
             xs = self._standardise(x)
             u, v = self._frailty_draws(self._evidence(ids, n_obs, xs, n_borrowers, table), S_draws, rng)
             future = self._loan_level_future(ids, params, t, n_obs, opb, table, x, xs, u, v)
-            from_start = np.zeros_like(n_obs)  # every loan from cut-off, under the frailty the evidence gives
-            expected = self._loan_level_future(ids, params, t, from_start, opb, table.assign(event=0, duration=0),
-                                               x, xs, u, v)
+            # the expected curve: every loan from cut-off, under the frailties the evidence gives (for pools with
+            # nothing observed that is the forecast itself)
+            expected = future if not n_obs.any() else self._loan_level_future(
+                ids, params, t, np.zeros_like(n_obs), opb, table.assign(event=0, duration=0), x, xs, u, v)
         collected = gamma_process(rng, future, 1.0 / n_borrowers[None, :, None])  # as the decay model's, phi = 1
         seen = np.arange(1, horizon + 1)[None, :] <= n_obs[:, None]
         paths = np.where(seen[None], cum_obs[None], base[None, :, None] + collected)
