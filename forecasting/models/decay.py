@@ -330,9 +330,18 @@ class DecayCurveModel:
             A[start, start + 1: start + 1 + k] = -center / scale
         return A
 
+    @property
+    def df_(self) -> int:
+        """Degrees of freedom of the summary's t intervals: deals minus fixed parameters. The covariates vary between
+        deals, so what identifies them is a few dozen deals whose own effects have an estimated variance, not the
+        thousands of deal-periods; a normal interval that plugs that variance in is too narrow (the between-within
+        rule of mixed models)."""
+        return max(len(self.deal_ids_) - int(np.sum(self.vc_ < 0)), 1)
+
     def summary(self) -> pd.DataFrame:
-        """Estimates in the covariates' own units with standard errors, z, p and 95% intervals; then the
-        standard deviations of the group and deal effects, the dispersion phi and its cumulative factor c."""
+        """Estimates in the covariates' own units with standard errors, t, p and 95% intervals (t with ``df_``
+        degrees of freedom); then the standard deviations of the group and deal effects, the dispersion phi and its
+        cumulative factor c."""
         A = self._original_scale()
         coef = A @ self.theta_
         se = np.sqrt(np.diag(A @ self.cov_ @ A.T))
@@ -346,10 +355,10 @@ class DecayCurveModel:
         if self._has_shape:
             labels.append("timing:log_shape")
         table = pd.DataFrame({"coef": coef, "se": se}, index=pd.Index(labels, name="parameter"))
-        table["z"] = table["coef"] / table["se"]
-        table["p"] = 2 * stats.norm.sf(np.abs(table["z"]))
-        table["lower_95"] = table["coef"] - 1.96 * table["se"]
-        table["upper_95"] = table["coef"] + 1.96 * table["se"]
+        table["t"] = table["coef"] / table["se"]
+        table["p"] = 2 * stats.t.sf(np.abs(table["t"]), self.df_)
+        half = stats.t.ppf(0.975, self.df_) * table["se"]
+        table["lower_95"], table["upper_95"] = table["coef"] - half, table["coef"] + half
         table = table.drop(index=[lbl for lbl in labels if ":deal=" in lbl])
         extra = pd.DataFrame({"coef": np.r_[np.sqrt(self.tau2_), self.phi_, self.cum_dispersion_]},
                              index=pd.Index([f"sd({n})" for n in self.vc_names_] + ["phi", "cum_dispersion"],
@@ -358,6 +367,7 @@ class DecayCurveModel:
 
     def print_summary(self) -> None:
         print(f"<{type(self).__name__} {self.name!r}: curve={self.curve}, {len(self.deal_ids_)} deals, "
-              f"{self.n_cells_} deal-periods, EM iterations={self.em_iterations_}, converged={self.converged_}>")
+              f"{self.n_cells_} deal-periods, EM iterations={self.em_iterations_}, converged={self.converged_}, "
+              f"t intervals on {self.df_} df>")
         print("level: logit of eventual gross recovery; timing: log of the curve's scale (periods)")
         print(self.summary().to_string(float_format=lambda x: f"{x:.4f}"))

@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 from scipy.special import expit
 
 from forecasting.data.history import RecoveryHistory
@@ -43,17 +44,15 @@ def simulate_pools(curve: str, seed: int, n_deals: int = 40, periods: np.ndarray
     return deals, pd.concat(rows, ignore_index=True)
 
 
-GAMMA_NOTE = ("measured 2026-11-27: at seeds 0-49 gamma's timing:x covers 0.88 (44/50). Over seeds 0-199 it covers "
-              "0.915 and every other gamma parameter 0.93-0.96; the four batches of 50 seeds give 0.88, 0.94, 0.90 "
-              "and 0.88 (their smallest parameter; log-logistic's give 0.92, 0.92, 0.90, 0.88), with z-scores of sd "
-              "0.99 at seeds 0-49: the check sits at its power limit, kept visible rather than re-seeded")
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("curve", [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=GAMMA_NOTE))
-                                   if c == "gamma" else c for c in FAMILIES])
+@pytest.mark.parametrize("curve", FAMILIES)
 def test_parameter_recovery(curve):
-    """Known parameters fall inside the fitted 95% intervals in at least 90% of 50 seeds."""
+    """Known parameters fall inside the fitted 95% intervals in at least 90% of 50 seeds. Measured 2026-11-27 over
+    seeds 0-199, the smallest coverage of any parameter per batch of 50 seeds: with normal intervals gamma 0.88, 0.94,
+    0.90, 0.88 (timing:x 0.915 over 200), log-logistic 0.92, 0.92, 0.90, 0.88; with the summary's t intervals (deals
+    minus fixed parameters) gamma 0.90, 0.94, 0.92, 0.92 (timing:x 0.935), log-logistic 0.94, 0.94, 0.92, 0.88,
+    Weibull 0.92-0.94, exponential 0.90-0.96, and no parameter of any family above 0.975 over 200 seeds. Seeds 0-49
+    is the batch the test runs; it sits near the check's power limit for gamma (45 of 50 needed and held)."""
     names = ["level:intercept", "level:x", "timing:intercept", "timing:x"]
     truth = [TRUE["level"][0], TRUE["level"][1], TRUE["scale"][0], TRUE["scale"][1]]
     if curves.HAS_SHAPE[curve]:
@@ -175,6 +174,16 @@ def test_summary_has_effects_with_standard_errors(fitted):
             "cum_dispersion"} <= set(s.index)
     assert 1.1 < s.loc["cum_dispersion", "coef"] < 1.4  # instalments: the demo's loan tape measures 1.21
     assert s.loc["level:intercept", "se"] > 0 and fitted.converged_
+
+
+def test_summary_intervals_are_t_on_deals_minus_fixed_parameters(fitted):
+    """The covariates are identified by the deals, not the deal-periods: 29 demo deals less 7 fixed parameters
+    (2 x (intercept + 2 covariates) + log shape) leave 22 df, and the 95% interval is t_22's 2.074 se each side."""
+    s = fitted.summary()
+    assert fitted.df_ == len(fitted.deal_ids_) - 7 == 22
+    row = s.loc["level:wa_delinquency_months"]
+    assert np.isclose(row["upper_95"] - row["coef"], 2.0739 * row["se"], rtol=1e-4)
+    assert np.isclose(row["p"], 2 * stats.t.sf(abs(row["coef"] / row["se"]), 22))
 
 
 def test_2025_forecast_beats_features_only_prior(fitted, market):
