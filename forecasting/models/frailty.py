@@ -123,17 +123,37 @@ def frailty_sds(theta: np.ndarray, ev: Evidence) -> tuple[float, float]:
 
 
 def posterior_draws(theta: np.ndarray, ev: Evidence, sd_u: float, sd_v: float, n_draws: int,
-                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+                    rng: np.random.Generator, shift: tuple[np.ndarray, np.ndarray] | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
     """Each deal's (u, v) per draw, (draws, deals) each: from its posterior on a grid given its first t0 periods (its
-    prior when t0 = 0), jittered within a grid step."""
+    prior when t0 = 0), jittered within a grid step.
+
+    ``shift`` (cure, timing), each (draws, deals): how far each parameter draw moves the deal's mean linear predictors
+    from theta's. The posterior is computed at theta; under a draw the deal's own periods still say what they say
+    about its total, so its frailty moves against the shift by its credibility Z = 1 - posterior var / prior var (the
+    normal approximation of conditioning on each draw): a pool whose collections pin its level keeps it whatever the
+    draw, and a new pool (Z = 0) carries the parameters' whole uncertainty."""
     u, v = sd_u * U_GRID, sd_v * V_GRID
     prior = -0.5 * (U_GRID[:, None] ** 2 + V_GRID[None, :] ** 2)
     log_post = paid_loglik(theta, ev, u, v) + timing_loglik(theta, ev, v)[:, None, :] + prior[None]
     log_post[ev.t0 == 0] = prior
     flat = log_post.reshape(ev.n_deals, -1)
     weights = np.exp(flat - flat.max(axis=1, keepdims=True))
-    cdf = np.cumsum(weights / weights.sum(axis=1, keepdims=True), axis=1)
+    weights /= weights.sum(axis=1, keepdims=True)
+    cdf = np.cumsum(weights, axis=1)
     picks = np.minimum((rng.random((n_draws, ev.n_deals, 1)) > cdf[None]).sum(axis=-1), flat.shape[1] - 1)
     iu, iv = np.divmod(picks, len(v))
-    return (u[iu] + rng.uniform(-0.5, 0.5, picks.shape) * (u[1] - u[0]),
-            v[iv] + rng.uniform(-0.5, 0.5, picks.shape) * (v[1] - v[0]))
+    draw_u = u[iu] + rng.uniform(-0.5, 0.5, picks.shape) * (u[1] - u[0])
+    draw_v = v[iv] + rng.uniform(-0.5, 0.5, picks.shape) * (v[1] - v[0])
+    if shift is None:
+        return draw_u, draw_v
+    grid = weights.reshape(log_post.shape)
+    z_u, z_v = (1.0 - _variance(grid.sum(axis=axis), g) / _variance(np.exp(-0.5 * g**2) / np.exp(-0.5 * g**2).sum(), g)
+                for axis, g in ((2, U_GRID), (1, V_GRID)))
+    return draw_u - np.clip(z_u, 0.0, 1.0) * shift[0], draw_v - np.clip(z_v, 0.0, 1.0) * shift[1]
+
+
+def _variance(p: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Variance of the distribution ``p`` over ``grid`` (per row when p is 2-D)."""
+    mean = p @ grid
+    return p @ grid**2 - mean**2

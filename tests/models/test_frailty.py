@@ -59,3 +59,17 @@ def test_a_new_pool_draws_from_the_prior():
     ev = Evidence(**{**ev.__dict__, "t0": np.zeros(5, int)})
     pu, pv = posterior_draws(THETA, ev, SD_U, SD_V, 20000, np.random.default_rng(1))
     assert abs(pu.std() - SD_U) < 0.02 and abs(pv.std() - SD_V) < 0.02
+
+
+def test_a_parameter_draw_moves_a_seasoned_pools_frailty_against_it():
+    """Under a parameter draw that raises a deal's never-paying logit by 1, a pool whose periods pin its share
+    (thousands of units, 12 periods) keeps almost all of its level: its u falls by nearly 1; a new pool's does not
+    move, so it carries the draw's whole uncertainty."""
+    ev, _, _ = simulate_evidence(5, n_deals=6)
+    ev = Evidence(**{**ev.__dict__, "t0": np.r_[ev.t0[:3], np.zeros(3, int)]})
+    ones = np.ones((400, 6))
+    base_u, base_v = posterior_draws(THETA, ev, SD_U, SD_V, 400, np.random.default_rng(2))
+    moved_u, moved_v = posterior_draws(THETA, ev, SD_U, SD_V, 400, np.random.default_rng(2), shift=(ones, 0.5 * ones))
+    drop_u, drop_v = (base_u - moved_u).mean(axis=0), (base_v - moved_v).mean(axis=0)
+    assert (drop_u[:3] > 0.8).all() and (drop_u[:3] <= 1.0).all() and np.allclose(drop_u[3:], 0.0, atol=1e-6)
+    assert (drop_v[:3] > 0.0).all() and (drop_v[:3] <= 0.5).all() and np.allclose(drop_v[3:], 0.0, atol=1e-6)

@@ -6,11 +6,14 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from autograd import grad
+from autograd import numpy as anp
 from lifelines import KaplanMeierFitter, WeibullAFTFitter
 from scipy.special import expit
 
 from forecasting.data.periods import observed_periods
-from forecasting.models.survival import DiscreteCureFitter, SurvivalModel, aggregate, kaplan_meier_by, loan_durations
+from forecasting.models.survival import (DiscreteCureFitter, SurvivalModel, _row_loglik, _row_scores, aggregate,
+                                         kaplan_meier_by, loan_durations)
 from forecasting.reporting.plots import survival_curves
 
 
@@ -83,6 +86,48 @@ def test_cure_model_recovers_known_parameters():
         inside += np.abs(fit.params_ - TRUE) <= 1.96 * se
     coverage = inside / seeds
     assert coverage.min() >= 0.90, coverage
+
+
+CLUSTERED_TRUE = np.array([np.log(10.0), 0.15, np.log(0.8), 0.8, -0.3])  # as TRUE, with a deal-level covariate
+
+
+def simulate_clustered(seed: int, deals: int = 30, loans: int = 2000, frailty_sd: float = 0.3, horizon: int = 36):
+    """Loans in deals: the covariate is the deal's, and its loans share a frailty on the never-paying share."""
+    rng = np.random.default_rng(seed)
+    x, u = rng.normal(0, 1, deals), rng.normal(0, frailty_sd, deals)
+    d = np.repeat(np.arange(deals), loans)
+    never = rng.random(d.size) < expit(CLUSTERED_TRUE[3] + CLUSTERED_TRUE[4] * x[d] + u[d])
+    t = np.ceil(np.exp(CLUSTERED_TRUE[0] + CLUSTERED_TRUE[1] * x[d]) * rng.weibull(np.exp(CLUSTERED_TRUE[2]), d.size))
+    event = ~never & (t <= horizon)
+    return pd.DataFrame({"deal": d, "x": x[d], "duration": np.where(event, t, horizon), "event": event.astype(int)})
+
+
+def test_row_scores_sum_to_the_gradient():
+    cells = aggregate(simulate_clustered(0, deals=5, loans=300))
+    X = np.column_stack([np.ones(len(cells)), cells["x"]])
+    t, e, w = (cells[c].to_numpy(float) for c in ("duration", "event", "weight"))
+    theta = CLUSTERED_TRUE + 0.1
+
+    def loglik(th):
+        return anp.sum(w * _row_loglik(anp.dot(X, th[:2]), th[2], anp.dot(X, th[3:]), t, e.astype(bool)))
+    assert np.allclose(_row_scores(theta, X, X, t, e.astype(bool), w).sum(axis=0), grad(loglik)(theta), rtol=1e-8)
+
+
+@pytest.mark.slow
+def test_deal_frailty_needs_cluster_robust_intervals():
+    """30 deals of 2,000 loans whose never-paying share has a deal frailty (sd 0.3): model-based intervals, which
+    take the 60,000 loans as independent, hold the cure intercept and slope in 25% and 34% of 100 seeds (measured);
+    the cluster-robust ones (cluster = deal) in 95% and 94%, and every parameter in at least 93%."""
+    seeds = 100
+    inside = {"model": np.zeros(5), "cluster-robust": np.zeros(5)}
+    for seed in range(seeds):
+        cells = aggregate(simulate_clustered(seed))
+        X = np.column_stack([np.ones(len(cells)), cells["x"]])
+        for cluster in (None, cells["deal"].to_numpy()):
+            fit = DiscreteCureFitter().fit(X, X, cells["duration"], cells["event"], cells["weight"], cluster=cluster)
+            inside[fit.cov_type_] += np.abs(fit.params_ - CLUSTERED_TRUE) <= 1.96 * np.sqrt(np.diag(fit.cov_))
+    assert (inside["cluster-robust"] / seeds).min() >= 0.90, inside
+    assert (inside["model"][3:] / seeds).max() <= 0.5, inside
 
 
 @pytest.mark.parametrize("level", ["loan", "pool"])
@@ -177,8 +222,9 @@ def test_frailty_fewer_payers_than_expected_means_lower_recovery(market):
 @pytest.mark.parametrize("level", ["loan", "pool"])
 def test_2025_forecast_within_1_1_times_the_prior(market, level):
     """Issue 4's check: 60-month MAE of the 2025 pools' expected curve vs truth at most 1.1x that of the oracle
-    prior_cum_rate (measured 2026-11-27: loan level 0.43x, pool level 1.00x; over 8 simulated markets mean 0.77x and
-    1.01x, benchmarks/bench_accuracy.py --survival)."""
+    prior_cum_rate (measured 2026-11-27: loan level 0.43x, pool level 1.03x; over 8 simulated markets mean 0.77x and
+    1.03x, benchmarks/bench_accuracy.py --survival; pool level 1.00x and 1.01x before the cluster-robust covariance
+    widened its parameter draws)."""
     ds = market.dataset
     model = SurvivalModel(level=level).fit(ds.deals, ds.collections, ds.loans, ds.loan_collections)
     new = ds.deals[ds.deals["vintage"] == 2025]
