@@ -8,14 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
-from scipy.special import expit
 
 from forecasting.data.history import RecoveryHistory
 from forecasting.models import curves
 from forecasting.models.decay import DecayCurveModel
+from forecasting.simulation.model_pools import simulate_pools, true_parameters
 
 FAMILIES = list(curves.CURVES)
-TRUE = {"level": (-1.7, -0.25), "scale": (np.log(12.0), 0.10), "shape": 0.7}
 
 
 @pytest.mark.parametrize("curve", FAMILIES)
@@ -25,48 +24,25 @@ def test_curve_is_a_cdf(curve):
     assert g[0] == 0 and (np.diff(g) >= 0).all() and g[-1] <= 1 and g[-1] > 0.9
 
 
-def simulate_pools(curve: str, seed: int, n_deals: int = 40, periods: np.ndarray | None = None):
-    """Pools from the model itself: quasi-Poisson period rates (phi = 1) around L * dG, small deal effects."""
-    rng = np.random.default_rng(seed)
-    x = rng.normal(0, 1, n_deals)
-    n = rng.integers(1000, 20000, n_deals)
-    periods = rng.integers(12, 61, n_deals) if periods is None else periods
-    L = expit(TRUE["level"][0] + TRUE["level"][1] * x + rng.normal(0, 0.1, n_deals))
-    lam = np.exp(TRUE["scale"][0] + TRUE["scale"][1] * x + rng.normal(0, 0.05, n_deals))
-    deals = pd.DataFrame({"deal_id": [f"d{i}" for i in range(n_deals)], "x": x, "n_borrowers": n,
-                          "opb": n * 1e5, "originator": "A", "vintage": 2024})
-    rows = []
-    for i in range(n_deals):
-        t = np.arange(1, periods[i] + 1)
-        m = L[i] * (curves.cdf(curve, t, lam[i], TRUE["shape"]) - curves.cdf(curve, t - 1, lam[i], TRUE["shape"]))
-        rate = rng.poisson(n[i] * m) / n[i]
-        rows.append(pd.DataFrame({"deal_id": f"d{i}", "period": t, "gross_collections": rate * deals.opb[i]}))
-    return deals, pd.concat(rows, ignore_index=True)
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("curve", FAMILIES)
 def test_parameter_recovery(curve):
     """Known parameters fall inside the fitted 95% intervals in at least 90% of 50 seeds. Measured 2026-11-27 over
-    seeds 0-199, the smallest coverage of any parameter per batch of 50 seeds: with normal intervals gamma 0.88, 0.94,
+    seeds 0-199 (benchmarks/bench_recovery.py), the smallest coverage of any parameter per batch of 50 seeds: with normal intervals gamma 0.88, 0.94,
     0.90, 0.88 (timing:x 0.915 over 200), log-logistic 0.92, 0.92, 0.90, 0.88; with the summary's t intervals (deals
     minus fixed parameters) gamma 0.90, 0.94, 0.92, 0.92 (timing:x 0.935), log-logistic 0.94, 0.94, 0.92, 0.88,
     Weibull 0.92-0.94, exponential 0.90-0.96, and no parameter of any family above 0.975 over 200 seeds. Seeds 0-49
     is the batch the test runs; it sits near the check's power limit for gamma (45 of 50 needed and held)."""
-    names = ["level:intercept", "level:x", "timing:intercept", "timing:x"]
-    truth = [TRUE["level"][0], TRUE["level"][1], TRUE["scale"][0], TRUE["scale"][1]]
-    if curves.HAS_SHAPE[curve]:
-        names.append("timing:log_shape")
-        truth.append(np.log(TRUE["shape"]))
-    inside = np.zeros(len(names))
+    truth = true_parameters(curve)
+    inside = np.zeros(len(truth))
     for seed in range(50):
         deals, coll = simulate_pools(curve, seed)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             model = DecayCurveModel(curve=curve, covariates=("x",), groups=()).fit(deals, coll)
-        s = model.summary().loc[names]
-        inside += (s["lower_95"].to_numpy() <= truth) & (np.array(truth) <= s["upper_95"].to_numpy())
-    coverage = dict(zip(names, inside / 50))
+        s = model.summary().loc[truth.index]
+        inside += (s["lower_95"] <= truth) & (truth <= s["upper_95"])
+    coverage = dict(zip(truth.index, inside / 50))
     assert min(coverage.values()) >= 0.90, coverage
 
 
