@@ -198,6 +198,10 @@ class DecayCurveModel:
         self.em_iterations_ = iteration
         self.warnings_ = [] if self.converged_ else [
             f"{self.name}: variance components did not settle in {iteration} EM iterations; estimates may be unreliable"]
+        if len(deals) <= np.sum(self.vc_ < 0):
+            self.warnings_.append(f"{self.name}: {len(deals)} deals for {int(np.sum(self.vc_ < 0))} fixed parameters: "
+                                  f"the covariate effects are not identified (t intervals on 1 df); use fewer "
+                                  f"covariates or more deals")
         for message in self.warnings_:
             warnings.warn(message, RuntimeWarning, stacklevel=2)
         precision = np.where(self.vc_ >= 0, 1.0 / tau2[np.maximum(self.vc_, 0)], 0.0)

@@ -106,9 +106,12 @@ class DiscreteCureFitter:
         self.params_ = res.x
         H = hessian(nll)(res.x)
         self.cov_ = np.linalg.pinv(H * w.sum())
-        if cluster is not None:
+        # the summed scores of G clusters span at most G - 1 directions of the unpenalised parameters: with fewer
+        # clusters than that the sandwich would claim certainty it does not have, so the model-based one stays
+        self.n_clusters_ = 0 if cluster is None else len(np.unique(np.asarray(cluster)))
+        if self.n_clusters_ > np.sum(ridge == 0):
             self.cov_ = _cluster_robust(self.cov_, _row_scores(res.x, X_scale, X_cure, t, e, w), cluster, 2 * ridge)
-        self.cov_type_ = "model" if cluster is None else "cluster-robust"
+        self.cov_type_ = "cluster-robust" if self.n_clusters_ > np.sum(ridge == 0) else "model"
         # BFGS may stop on "precision loss" at the optimum, when rounding noise in the gradient exceeds gtol: the
         # Newton decrement (the log-likelihood still to gain, per unit of weight) says whether there is more to gain
         g = grad(nll)(res.x)
@@ -254,6 +257,11 @@ class SurvivalModel:
             X_scale, X_cure, cells["duration"], cells["event"], cells["weight"], cluster=cells[DEAL].to_numpy())
         self.warnings_ = [] if self.fitter_.converged_ else [
             f"{self.name}: the optimiser stopped before full convergence ({self.fitter_.message_})"]
+        if self.fitter_.cov_type_ != "cluster-robust":
+            free = int(np.sum(np.r_[timing_dummies, 0.0, dummies] == 0))
+            self.warnings_.append(f"{self.name}: {self.fitter_.n_clusters_} deals for {free} unpenalised parameters, "
+                                  f"too few for cluster-robust standard errors; the model-based ones, which take a "
+                                  f"deal's loans as independent, are too narrow")
         for message in self.warnings_:
             warnings.warn(message, RuntimeWarning, stacklevel=2)
         self.n_cells_ = len(cells)

@@ -19,7 +19,7 @@ AS_OF_NOTE = ("measured 2026-11-27, demo config at 24 periods: cure_pool's MAE 0
               "but its P10-P90 holds 15 of 16 actuals (0.94 vs nominal 0.80); over 8 simulated markets the best "
               "model beats every baseline in 3 (benchmarks/bench_accuracy.py). Open in issue 5.")
 HOLDOUT_NOTE = ("measured 2026-11-27: at 24 periods this is the 2021-2022 -> 2023 fold (2024 pools have at most 20 "
-                "months), n = 5: best model cure_pool 0.0388 vs chain ladder 0.0314; over 8 simulated markets the best "
+                "months), n = 5: best model cure_pool 0.0387 vs chain ladder 0.0314; over 8 simulated markets the best "
                 "model beats every baseline in 1: seven training deals from three of five originators do not identify "
                 "the covariate effects, and the portfolio-average curve is the safer forecast. Open in issue 5.")
 

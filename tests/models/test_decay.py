@@ -201,3 +201,13 @@ def test_correlated_periods_weigh_less(fitted, market):
         width[c] = (seasoned.quantile(0.9)[:, -1] - seasoned.quantile(0.1)[:, -1]).mean()
     # the 2025 vintage's own effect is learned at fit either way; c acts on each pool's deal effects and its noise
     assert moved[3.0] < 0.95 * moved[1.0] and width[3.0] > 1.15 * width[1.0], (moved, width)
+
+
+def test_more_fixed_parameters_than_deals_is_said(market):
+    """The demo's 2021-2022 pools are 7 deals for 7 fixed parameters (2 x (intercept + 2 covariates) + log shape):
+    the covariates are not identified, and the fit says so (the backtest reports it for that vintage-holdout fold)."""
+    ds = market.dataset
+    early = ds.deals[ds.deals["vintage"] <= 2022]
+    with pytest.warns(RuntimeWarning, match="7 deals for 7 fixed parameters"):
+        model = DecayCurveModel(curve="weibull").fit(early, ds.collections[ds.collections["deal_id"].isin(early["deal_id"])])
+    assert model.df_ == 1

@@ -233,3 +233,17 @@ def test_2025_forecast_within_1_1_times_the_prior(market, level):
     mae = np.abs(fc.expected_mean[:, -1] - truth["expected_cum_rate"].to_numpy()).mean()
     prior = np.abs(truth["prior_cum_rate"] - truth["expected_cum_rate"]).mean()
     assert mae <= 1.1 * prior, mae / prior
+
+
+def test_too_few_deals_for_cluster_robust_errors_is_said(market):
+    """7 pools for 7 unpenalised parameters: the deals' summed scores cannot span them, so the model keeps the
+    model-based covariance and says it is too narrow; with all 29 pools the covariance is cluster-robust."""
+    ds = market.dataset
+    early = ds.deals[ds.deals["vintage"] <= 2022]
+    coll = ds.collections[ds.collections["deal_id"].isin(early["deal_id"])]
+    with pytest.warns(RuntimeWarning, match="7 deals for 7 unpenalised parameters"):
+        few = SurvivalModel(level="pool").fit(early, coll)
+    assert few.fitter_.cov_type_ == "model"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        assert SurvivalModel(level="pool").fit(ds.deals, ds.collections).fitter_.cov_type_ == "cluster-robust"
