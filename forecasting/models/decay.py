@@ -92,6 +92,11 @@ class DecayCurveModel:
             ([f"timing:{g}" for g in self.groups] if self.timing_effects else []) + [f"timing:{DEAL}"]
 
     @property
+    def _n_fixed(self) -> int:
+        """Parameters without a variance component: covariate coefficients, intercepts and the log shape."""
+        return int(np.sum(self.vc_ < 0))
+
+    @property
     def level_deal_vc(self) -> int:
         return len(self.groups)
 
@@ -172,7 +177,7 @@ class DecayCurveModel:
         start = self._start(data)
         tau2 = np.full(len(self.vc_names_), 0.1)
         theta, phi = start, 1.0
-        edf = float(np.sum(self.vc_ < 0))  # effective number of parameters; random effects add theirs below
+        edf = float(self._n_fixed)  # effective number of parameters; random effects add theirs below
         for iteration in range(1, self.max_em_iter + 1):
             precision = np.where(self.vc_ >= 0, 1.0 / tau2[np.maximum(self.vc_, 0)], 0.0)
             res = minimize(self._objective, theta, args=(data, phi * c, precision), jac=True, method="L-BFGS-B",
@@ -184,7 +189,7 @@ class DecayCurveModel:
             phi = max(float(np.sum(w * (r - m) ** 2 / m) / max(len(r) - edf, 1.0)), 1e-6)
             cov = np.linalg.inv(self._fisher(theta, data, phi * c) + np.diag(precision))
             # a shrunk effect uses up 1 - (posterior variance / prior variance) of a degree of freedom
-            edf = float(np.sum(self.vc_ < 0) + np.sum(1.0 - np.diag(cov) * precision))
+            edf = float(self._n_fixed + np.sum(1.0 - np.diag(cov) * precision))
             new = np.array([np.mean(theta[self.vc_ == g] ** 2 + np.diag(cov)[self.vc_ == g])
                             for g in range(len(tau2))])
             new = np.maximum(new, 1e-8)
@@ -198,8 +203,8 @@ class DecayCurveModel:
         self.em_iterations_ = iteration
         self.warnings_ = [] if self.converged_ else [
             f"{self.name}: variance components did not settle in {iteration} EM iterations; estimates may be unreliable"]
-        if len(deals) <= np.sum(self.vc_ < 0):
-            self.warnings_.append(f"{self.name}: {len(deals)} deals for {int(np.sum(self.vc_ < 0))} fixed parameters: "
+        if len(deals) <= self._n_fixed:
+            self.warnings_.append(f"{self.name}: {len(deals)} deals for {self._n_fixed} fixed parameters: "
                                   f"the covariate effects are not identified (t intervals on 1 df); use fewer "
                                   f"covariates or more deals")
         for message in self.warnings_:
@@ -340,7 +345,7 @@ class DecayCurveModel:
         deals, so what identifies them is a few dozen deals whose own effects have an estimated variance, not the
         thousands of deal-periods; a normal interval that plugs that variance in is too narrow (the between-within
         rule of mixed models)."""
-        return max(len(self.deal_ids_) - int(np.sum(self.vc_ < 0)), 1)
+        return max(len(self.deal_ids_) - self._n_fixed, 1)
 
     def summary(self) -> pd.DataFrame:
         """Estimates in the covariates' own units with standard errors, t, p and 95% intervals (t with ``df_``

@@ -148,9 +148,15 @@ def posterior_draws(theta: np.ndarray, ev: Evidence, sd_u: float, sd_v: float, n
     if shift is None:
         return draw_u, draw_v
     grid = weights.reshape(log_post.shape)
-    z_u, z_v = (1.0 - _variance(grid.sum(axis=axis), g) / _variance(np.exp(-0.5 * g**2) / np.exp(-0.5 * g**2).sum(), g)
-                for axis, g in ((2, U_GRID), (1, V_GRID)))
-    return draw_u - np.clip(z_u, 0.0, 1.0) * shift[0], draw_v - np.clip(z_v, 0.0, 1.0) * shift[1]
+    return (draw_u - _credibility(grid.sum(axis=2), U_GRID) * shift[0],
+            draw_v - _credibility(grid.sum(axis=1), V_GRID) * shift[1])
+
+
+def _credibility(posterior: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Z = 1 - posterior variance / prior variance per deal (rows of ``posterior`` over ``grid``, in sd units; the
+    prior is the standard normal on the same grid, so a deal with no evidence gets exactly 0)."""
+    prior = np.exp(-0.5 * grid**2)
+    return np.clip(1.0 - _variance(posterior, grid) / _variance(prior / prior.sum(), grid), 0.0, 1.0)
 
 
 def _variance(p: np.ndarray, grid: np.ndarray) -> np.ndarray:

@@ -108,10 +108,13 @@ class DiscreteCureFitter:
         self.cov_ = np.linalg.pinv(H * w.sum())
         # the summed scores of G clusters span at most G - 1 directions of the unpenalised parameters: with fewer
         # clusters than that the sandwich would claim certainty it does not have, so the model-based one stays
-        self.n_clusters_ = 0 if cluster is None else len(np.unique(np.asarray(cluster)))
-        if self.n_clusters_ > np.sum(ridge == 0):
-            self.cov_ = _cluster_robust(self.cov_, _row_scores(res.x, X_scale, X_cure, t, e, w), cluster, 2 * ridge)
-        self.cov_type_ = "cluster-robust" if self.n_clusters_ > np.sum(ridge == 0) else "model"
+        self.n_free_ = int(np.sum(ridge == 0))
+        index = None if cluster is None else np.unique(np.asarray(cluster), return_inverse=True)[1]
+        self.n_clusters_ = 0 if index is None else int(index.max()) + 1
+        robust = self.n_clusters_ > self.n_free_
+        if robust:
+            self.cov_ = _cluster_robust(self.cov_, _row_scores(res.x, X_scale, X_cure, t, e, w), index, 2 * ridge)
+        self.cov_type_ = "cluster-robust" if robust else "model"
         # BFGS may stop on "precision loss" at the optimum, when rounding noise in the gradient exceeds gtol: the
         # Newton decrement (the log-likelihood still to gain, per unit of weight) says whether there is more to gain
         g = grad(nll)(res.x)
@@ -141,15 +144,20 @@ def _row_scores(theta, X_scale, X_cure, t, e, w) -> np.ndarray:
     return w[:, None] * np.hstack([d_scale[:, None] * X_scale, d_shape[:, None], d_cure[:, None] * X_cure])
 
 
-def _cluster_robust(bread: np.ndarray, scores: np.ndarray, cluster: np.ndarray, prior_precision: np.ndarray) -> np.ndarray:
-    """bread (G/(G-1) sum_g s_g s_g' + P) bread: the sandwich with each cluster's summed score s_g (the CR1 factor
-    for G clusters), plus the ridge's prior precision P, so a penalised coefficient keeps its prior's uncertainty
-    where the data say little (with P = 0, the usual cluster-robust covariance)."""
-    _, index = np.unique(np.asarray(cluster), return_inverse=True)
+def _cluster_robust(bread: np.ndarray, scores: np.ndarray, index: np.ndarray, prior_precision: np.ndarray) -> np.ndarray:
+    """bread (G/(G-1) sum_g s_g s_g' + P) bread: the sandwich with each cluster's summed score s_g (``index``: each
+    row's cluster, 0..G-1; the CR1 factor for G clusters), plus the ridge's prior precision P, so a penalised
+    coefficient keeps its prior's uncertainty where the data say little (with P = 0, the usual cluster-robust
+    covariance)."""
     G = int(index.max()) + 1
-    summed = np.stack([np.bincount(index, scores[:, j], G) for j in range(scores.shape[1])], axis=1)
+    summed = _sum_by(index, scores, G)
     meat = G / max(G - 1, 1) * summed.T @ summed + np.diag(prior_precision)
     return bread @ meat @ bread
+
+
+def _sum_by(index: np.ndarray, X: np.ndarray, n: int) -> np.ndarray:
+    """Column sums of the rows of X by group (``index``: each row's group, 0..n-1): shape (n, columns)."""
+    return np.stack([np.bincount(index, X[:, j], n) for j in range(X.shape[1])], axis=1)
 
 
 def survival(params: dict[str, np.ndarray], X_scale: np.ndarray, X_cure: np.ndarray, t: np.ndarray,
@@ -258,10 +266,9 @@ class SurvivalModel:
         self.warnings_ = [] if self.fitter_.converged_ else [
             f"{self.name}: the optimiser stopped before full convergence ({self.fitter_.message_})"]
         if self.fitter_.cov_type_ != "cluster-robust":
-            free = int(np.sum(np.r_[timing_dummies, 0.0, dummies] == 0))
-            self.warnings_.append(f"{self.name}: {self.fitter_.n_clusters_} deals for {free} unpenalised parameters, "
-                                  f"too few for cluster-robust standard errors; the model-based ones, which take a "
-                                  f"deal's loans as independent, are too narrow")
+            self.warnings_.append(f"{self.name}: {self.fitter_.n_clusters_} deals for {self.fitter_.n_free_} "
+                                  f"unpenalised parameters, too few for cluster-robust standard errors; the "
+                                  f"model-based ones, which take a deal's loans as independent, are too narrow")
         for message in self.warnings_:
             warnings.warn(message, RuntimeWarning, stacklevel=2)
         self.n_cells_ = len(cells)
@@ -349,17 +356,13 @@ class SurvivalModel:
         level it is not: there the evidence reads a pool's cash as first payments of independent units, and its
         posterior alone is too sure (bench_accuracy.py --survival, 8 markets: anchored, the 60-month band held the
         expected curve for 0.75 of pools; unanchored 0.91), so the draws' uncertainty is kept."""
-        if self.level_ == "pool":
-            return posterior_draws(self.fitter_.params_, evidence, self.frailty_sd_, self.timing_frailty_sd_,
-                                   len(params["cure_"]), rng)
-        hat = self._split(self.fitter_.params_[None, :])
-        units = np.bincount(evidence.deal, evidence.count, evidence.n_deals)
-
-        def mean_design(X: np.ndarray) -> np.ndarray:
-            return np.stack([np.bincount(evidence.deal, evidence.count * X[:, j], evidence.n_deals)
-                             for j in range(X.shape[1])], 1) / np.maximum(units, 1e-300)[:, None]
-        shift = ((params["cure_"] - hat["cure_"]) @ mean_design(evidence.X_cure).T,
-                 (params["lambda_"] - hat["lambda_"]) @ mean_design(evidence.X_scale).T)
+        shift = None
+        if self.level_ == "loan":
+            hat = self._split(self.fitter_.params_[None, :])
+            units = np.maximum(np.bincount(evidence.deal, evidence.count, evidence.n_deals), 1e-300)[:, None]
+            mean_design = lambda X: _sum_by(evidence.deal, evidence.count[:, None] * X, evidence.n_deals) / units  # noqa: E731
+            shift = ((params["cure_"] - hat["cure_"]) @ mean_design(evidence.X_cure).T,
+                     (params["lambda_"] - hat["lambda_"]) @ mean_design(evidence.X_scale).T)
         return posterior_draws(self.fitter_.params_, evidence, self.frailty_sd_, self.timing_frailty_sd_,
                                len(params["cure_"]), rng, shift)
 
