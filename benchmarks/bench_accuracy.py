@@ -2,7 +2,9 @@
 
 The checks of the issues are stated on the demo market (one seed, six 2025 pools, 5 to 16 backtest forecasts), where
 luck decides much of the answer. This prints each check for the demo config's models on seeds 2025 (the demo) and
-11.., with the mean and median over seeds, so a change can be judged by more than one draw of the market.
+11.., with the mean and median over seeds, so a change can be judged by more than one draw of the market. The
+vintage-holdout folds are also scored for two oracles built from the simulator's truth (``oracle_holdout``): what the
+best forecast of a new vintage's pools would score, with and without what earlier vintages cannot show.
 
 Run: .venv/bin/python benchmarks/bench_accuracy.py [--seeds 8] [--replicas 1] [--survival]
 """
@@ -10,16 +12,18 @@ from __future__ import annotations
 
 import argparse
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from forecasting.backtest.metrics import metrics
+from forecasting.backtest.metrics import metrics, scored
 from forecasting.backtest.runner import run_backtest
 from forecasting.config import load_config
 from forecasting.forecast.pipeline import build_model
 from forecasting.simulation.market import DEFAULT_SEED, simulate_market
+from forecasting.simulation.process import RecoveryProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -78,6 +82,34 @@ def oracle_band(market) -> dict:
     return {"model": "oracle_cash_band", "cash_band_all": inside.mean(), "cash_band_2025": inside[new].mean()}
 
 
+def blind_process(train: pd.DataFrame) -> RecoveryProcess:
+    """The true process as the training vintages show it: every vintage after the last one trained on at that one's
+    level (no model can learn a step it has not seen), and originators absent from training at level and speed 0."""
+    true, last, seen = RecoveryProcess(), int(train["vintage"].max()), set(train["originator"])
+    return replace(true, vintage_level={v: true.vintage_level[min(v, last)] for v in true.vintage_level},
+                   originator_level={o: (x if o in seen else 0.0) for o, x in true.originator_level.items()},
+                   originator_speed={o: (x if o in seen else 0.0) for o, x in true.originator_speed.items()})
+
+
+def oracle_holdout(market, seed: int, replicas: int, predictions: pd.DataFrame) -> pd.DataFrame:
+    """The vintage-holdout folds scored for two forecasts no fitted model can beat on average: the simulator's prior
+    (every true parameter, the held-out vintage's level included, not the deal's own effects: ``oracle_prior``), and
+    the prior of the process as the training vintages show it (``blind_process``: ``oracle_blind``). A check that
+    ``oracle_blind`` fails is beyond any model that learns only from earlier vintages."""
+    deals, rows = market.dataset.deals, []
+    for fold, horizon in (("2023", 24), ("2024", 12)):
+        part = scored(predictions[(predictions["scheme"] == "vintage_holdout") & (predictions["fold"] == fold)],
+                      [horizon])
+        actual = part.groupby("deal_id")["actual_cum_rate"].first()
+        blind = simulate_market(seed, replicas=replicas, process=blind_process(deals[deals["vintage"] < int(fold)]))
+        assert blind.dataset.deals["opb"].equals(deals["opb"]), "the blind market must hold the same pools"
+        for name, sim in (("oracle_prior", market), ("oracle_blind", blind)):
+            error = sim.truth_at(horizon, actual.index)["prior_cum_rate"].to_numpy() - actual.to_numpy()
+            rows.append({"fold": fold, "horizon": horizon, "model": name, "n": len(actual),
+                         "mae": np.abs(error).mean(), "bias": error.mean(), "coverage": np.nan})
+    return pd.DataFrame(rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=8, help="markets: the demo seed and seeds-1 others")
@@ -107,7 +139,9 @@ def main() -> None:
             # the fold issue 5 names (2021-2023 -> 2024), at the longest horizon its pools reach
             named = predictions[(predictions["scheme"] == "vintage_holdout") & (predictions["fold"] == "2024")]
             named = metrics(named.assign(scheme="vintage_holdout 2024 fold"), [12]).assign(seed=seed)
-        scores += [table, named]
+            oracles = oracle_holdout(market, seed, args.replicas, predictions).assign(seed=seed)
+            oracles["scheme"] = np.where(oracles["fold"] == "2023", "vintage_holdout", "vintage_holdout 2024 fold")
+        scores += [table, named, oracles.drop(columns="fold")]
         print(f"seed {seed} done", flush=True)
     checks, scores = pd.DataFrame(checks), pd.concat(scores, ignore_index=True)
     pd.set_option("display.width", 200)
@@ -127,10 +161,12 @@ def main() -> None:
         mae = part.pivot_table(index="seed", columns="model", values="mae")
         print(mae.round(4).to_string())
         best_baseline = mae.filter(like="baseline_").min(axis=1)
-        models = [c for c in mae.columns if not c.startswith("baseline_")]
+        models = [c for c in mae.columns if not c.startswith(("baseline_", "oracle_"))]
         print("seeds where the best model beats every baseline:",
               f"{(mae[models].min(axis=1) < best_baseline).mean():.2f}")
-        print(part.groupby("model")[["mae", "coverage"]].mean().round(4).to_string())
+        for oracle in mae.filter(like="oracle_").columns:
+            print(f"seeds where {oracle} beats every baseline: {(mae[oracle] < best_baseline).mean():.2f}")
+        print(part.groupby("model")[["mae", "bias", "coverage"]].mean().round(4).to_string())
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from typing import Callable
 import pandas as pd
 
 from forecasting.artifacts import save_models
-from forecasting.backtest.report import ranking, write_report
+from forecasting.backtest.report import middle_horizon, ranking, verdicts, write_report
 from forecasting.backtest.runner import run_backtest
 from forecasting.config import Config
 from forecasting.data.dataset import Dataset
@@ -73,8 +73,8 @@ def run_report(config: Config, dataset: Dataset, out: Path, step: Step = lambda 
 
     step("backtesting")
     predictions = run_backtest(config, dataset, progress=progress)
-    metrics = write_report(predictions, dataset.deals, config.backtest.horizons, out / "backtest")
-    rank_horizon = sorted(config.backtest.horizons)[len(config.backtest.horizons) // 2]
+    metrics, compared = write_report(predictions, dataset.deals, config.backtest.horizons, out / "backtest")
+    rank_horizon = middle_horizon(config.backtest.horizons)
     chosen = best_model(metrics, rank_horizon, list(models))
 
     step(f"forecasting with {chosen}")
@@ -101,6 +101,7 @@ def run_report(config: Config, dataset: Dataset, out: Path, step: Step = lambda 
                new_vintage=newest, horizon=config.horizon, model_name=chosen, forecasts=html_table(shown),
                fan_images=[embed(fan)], rank_horizon=rank_horizon,
                ranking=html_table(ranking(metrics, rank_horizon), index=False),
+               verdicts=verdicts(compared[compared["horizon"] == rank_horizon]),
                backtest_images=[embed(out / "backtest" / "backtest_error_by_horizon.png"),
                                 embed(out / "backtest" / "backtest_ae_index.png")],
                summary=html_table(models[chosen].summary()), survival_images=survival_images,

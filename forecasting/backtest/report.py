@@ -7,6 +7,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from forecasting.backtest import metrics as bm  # noqa: E402
@@ -80,8 +81,33 @@ def ranking(table: pd.DataFrame, horizon: int) -> pd.DataFrame:
     return at.sort_values(["scheme", "rank"])[["scheme", "rank", "model", "n", "mae", "rmse", "bias", "coverage"]]
 
 
-def write_report(predictions: pd.DataFrame, deals: pd.DataFrame, horizons: list[int], out: Path) -> pd.DataFrame:
-    """Write every backtest output into ``out``; returns the metrics table."""
+def verdicts(compared: pd.DataFrame) -> list[str]:
+    """One line per model: its MAE against the best baseline's and its coverage, each with the 95% interval over
+    deals, and whether the difference is a finding or within what a redraw of the same deals could give."""
+    lines = []
+    for _, r in compared.iterrows():
+        if np.isnan(r["mae_diff_lo"]):
+            reading = "too few deals to tell"
+        elif r["mae_diff_hi"] < 0:
+            reading = "better"
+        elif r["mae_diff_lo"] > 0:
+            reading = "worse"
+        else:
+            reading = "not distinguishable"
+        lines.append(f"{r['model']} vs {r['baseline']}: MAE difference {r['mae_diff']:+.4f} (95% interval "
+                     f"{r['mae_diff_lo']:+.4f} to {r['mae_diff_hi']:+.4f}; {r['n']} forecasts of {r['deals']} deals): "
+                     f"{reading}. Coverage {r['coverage']:.2f} ({r['coverage_lo']:.2f} to {r['coverage_hi']:.2f}).")
+    return lines
+
+
+def middle_horizon(horizons: list[int]) -> int:
+    """The horizon the report ranks at."""
+    return sorted(horizons)[len(horizons) // 2]
+
+
+def write_report(predictions: pd.DataFrame, deals: pd.DataFrame, horizons: list[int],
+                 out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Write every backtest output into ``out``; returns the metrics and the model-vs-baseline comparison."""
     table = bm.metrics(predictions, horizons)
     write_table(predictions, out / "backtest_predictions.csv")
     write_table(table, out / "backtest_metrics.csv")
@@ -92,13 +118,19 @@ def write_report(predictions: pd.DataFrame, deals: pd.DataFrame, horizons: list[
     ae_plot(ae, out / "backtest_ae_index.png")
     for scheme in predictions["scheme"].unique():
         deal_curves_plot(predictions, scheme, out / f"backtest_curves_{scheme}.png")
-    middle = sorted(horizons)[len(horizons) // 2]
+    compared = bm.comparison(predictions, horizons)
+    write_table(compared, out / "backtest_comparison.csv")
+    middle = middle_horizon(horizons)
     lines = ["# Backtest report\n", f"Models ranked by MAE of cum_rate at {middle} periods (lower is better). "
-             f"coverage = share of actuals inside the outer quantiles; bias = mean(predicted - actual).\n"]
+             f"coverage = share of actuals inside the outer quantiles; bias = mean(predicted - actual). "
+             f"Below each ranking every model is compared with the scheme's best baseline. The 95% intervals "
+             f"resample deals, since the forecasts of one deal move together: 'not distinguishable' means a redraw "
+             f"of that many deals could reverse the order.\n"]
     for scheme, rows in ranking(table, middle).groupby("scheme", sort=False):
         lines.append(f"\n## {scheme}\n")
         lines.append(rows.drop(columns="scheme").to_markdown(index=False, floatfmt=".4f"))
+        lines += [""] + [f"- {line}" for line in verdicts(compared[(compared["scheme"] == scheme) & (compared["horizon"] == middle)])]
     lines.append("\n\n## All horizons\n")
     lines.append(table.to_markdown(index=False, floatfmt=".4f"))
     atomic_write(out / "report.md", lambda tmp: tmp.write_text("\n".join(lines) + "\n", encoding="utf-8"))
-    return table
+    return table, compared

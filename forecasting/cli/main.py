@@ -169,13 +169,17 @@ def backtest(
     from forecasting.config import load_config
     from forecasting.forecast.pipeline import config_dataset
 
+    from forecasting.backtest.report import middle_horizon, verdicts
+
     cfg, base = load_config(config)
-    table = run_backtest_report(cfg, config_dataset(cfg, base), out)
+    table, compared = run_backtest_report(cfg, config_dataset(cfg, base), out)
     typer.echo(_table(table.set_index(["scheme", "model", "horizon"]), "{:.4f}"))
+    for line in verdicts(compared[compared["horizon"] == middle_horizon(cfg.backtest.horizons)]):
+        typer.echo(line)
     typer.echo(f"wrote {out}")
 
 
-def run_backtest_report(cfg, dataset, out: Path) -> pd.DataFrame:
+def run_backtest_report(cfg, dataset, out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run the backtest with a progress bar and write its outputs."""
     from rich.progress import Progress
 

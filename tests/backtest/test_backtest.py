@@ -102,18 +102,6 @@ def test_vintage_holdout_trains_only_on_earlier_vintages_as_they_stood(dataset):
         assert last_end <= fold.test_deals["cutoff_date"].max()
 
 
-def test_metrics_by_hand():
-    rows = pd.DataFrame({"scheme": "s", "fold": "f", "model": "m", "deal_id": ["a", "b", "c"], "period": 12,
-                         "observed_periods": [0, 0, 12], "predicted_cum_rate": [0.10, 0.20, 0.5],
-                         "p10": [0.05, 0.21, 0.0], "p90": [0.15, 0.30, 1.0], "actual_cum_rate": [0.12, 0.16, 0.5]})
-    table = bm.metrics(rows, [12]).iloc[0]
-    assert table["n"] == 2  # deal c was observed at 12: not a forecast
-    assert table["mae"] == pytest.approx(0.03) and table["bias"] == pytest.approx(0.01)
-    assert table["rmse"] == pytest.approx(np.sqrt((0.02**2 + 0.04**2) / 2)) and table["coverage"] == 0.5
-    ae = bm.ae_index(rows)
-    assert ae["ae_index"].round(6).tolist() == [120.0, 80.0]
-
-
 def test_chain_ladder_factors_are_volume_weighted(dataset):
     cl = ChainLadderBaseline().fit(dataset.deals, dataset.collections)
     cum = dataset.history.amounts.cumsum(axis=1)
@@ -161,6 +149,9 @@ def test_backtest_cli_writes_every_output(tmp_path):
     result = CliRunner().invoke(app, ["backtest", str(tmp_path / "c.yaml"), "--out", str(tmp_path / "bt")])
     assert result.exit_code == 0, result.output
     for name in ("backtest_predictions.csv", "backtest_metrics.csv", "backtest_metrics_by_group.csv", "report.md",
-                 "backtest_error_by_horizon.png", "backtest_ae_index.png", "backtest_curves_as_of.png"):
+                 "backtest_comparison.csv", "backtest_error_by_horizon.png", "backtest_ae_index.png",
+                 "backtest_curves_as_of.png"):
         assert (tmp_path / "bt" / name).exists(), name
-    assert "## as_of" in (tmp_path / "bt" / "report.md").read_text()
+    report = (tmp_path / "bt" / "report.md").read_text()
+    assert "## as_of" in report and "- decay vs baseline_" in report
+    assert "decay vs baseline_" in result.stdout

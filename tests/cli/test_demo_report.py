@@ -26,7 +26,7 @@ def test_every_file_exists(demo_dir):
                  "curves_by_vintage.png", "curves_by_originator.png", "survival_km_by_vintage.png",
                  "cure_share_cure_pool.png", "model/manifest.json", "data/truth.csv",
                  "backtest/backtest_predictions.csv", "backtest/backtest_metrics.csv", "backtest/report.md",
-                 "backtest/backtest_error_by_horizon.png"):
+                 "backtest/backtest_comparison.csv", "backtest/backtest_error_by_horizon.png"):
         assert (demo_dir / name).exists(), name
 
 
@@ -44,6 +44,7 @@ def test_html_is_self_contained(demo_dir):
     sources = re.findall(r'<img src="([^"]*)"', page)
     assert len(sources) >= 7 and all(s.startswith("data:image/png;base64,") and len(s) > 1000 for s in sources)
     assert "Market overview" in page and "Backtest" in page and "2025" in page and "never-paying share" in page
+    assert re.search(r"<li>cure_pool vs baseline_\w+: MAE difference [+-]\d", page)
 
 
 def test_demo_config_matches_configs_folder():
