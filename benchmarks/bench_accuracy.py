@@ -20,6 +20,7 @@ import pandas as pd
 
 from forecasting.backtest.metrics import metrics, scored
 from forecasting.backtest.runner import run_backtest
+from forecasting.backtest.schemes import make_folds
 from forecasting.config import load_config
 from forecasting.forecast.pipeline import build_model
 from forecasting.simulation.market import DEFAULT_SEED, simulate_market
@@ -110,6 +111,19 @@ def oracle_holdout(market, seed: int, replicas: int, predictions: pd.DataFrame) 
     return pd.DataFrame(rows)
 
 
+def variance_partition(config, market) -> list[dict]:
+    """The effect sds the first decay model of the config learns on each vintage-holdout fold's training deals and on
+    all deals: with few deals per originator, how the EM splits the spread between originator and deal effects."""
+    spec = next(m for m in config.models if m.kind == "decay_curve")
+    ds, rows = market.dataset, []
+    folds = [(f.fold, f.train) for f in make_folds(ds, ["vintage_holdout"], [])] + [("all", ds)]
+    for fold, train in folds:
+        model = build_model(spec).fit(train.deals, train.collections)
+        rows.append({"model": spec.name, "fold": fold, "deals": len(train.deals),
+                     **{name: sd for name, sd in zip(model.vc_names_, np.sqrt(model.tau2_)) if name.startswith("level")}})
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=8, help="markets: the demo seed and seeds-1 others")
@@ -125,7 +139,7 @@ def main() -> None:
     if args.survival:
         config.models.append(config.models[-1].model_copy(update={"name": "cure_loan", "level": "loan"}))
     seeds = [DEFAULT_SEED] + list(range(11, 10 + args.seeds))
-    checks, scores, pools = [], [], []
+    checks, scores, pools, partitions = [], [], [], []
     for seed in seeds:
         market = simulate_market(seed, replicas=args.replicas)
         with warnings.catch_warnings():
@@ -141,6 +155,7 @@ def main() -> None:
             named = metrics(named.assign(scheme="vintage_holdout 2024 fold"), [12]).assign(seed=seed)
             oracles = oracle_holdout(market, seed, args.replicas, predictions).assign(seed=seed)
             oracles["scheme"] = np.where(oracles["fold"] == "2023", "vintage_holdout", "vintage_holdout 2024 fold")
+            partitions += [dict(row, seed=seed) for row in variance_partition(config, market)]
         scores += [table, named, oracles.drop(columns="fold")]
         print(f"seed {seed} done", flush=True)
     checks, scores = pd.DataFrame(checks), pd.concat(scores, ignore_index=True)
@@ -154,6 +169,12 @@ def main() -> None:
     print("\n2025 pools: 60-month error of the expected-curve forecast regressed on the simulator's deal effects "
           "(all seeds pooled)")
     print(error_by_deal_effects(pd.concat(pools, ignore_index=True)).round(4).to_string())
+    partitions = pd.DataFrame(partitions)
+    print("\nlevel effect sds learned on each vintage-holdout fold's training deals (fold = the held-out vintage) "
+          "and on all deals; median over seeds, then each seed")
+    print(partitions.groupby(["model", "fold"]).median(numeric_only=True).drop(columns="seed").round(3).to_string())
+    print(partitions.pivot_table(index="seed", columns="fold", values=["level:originator", "level:deal"]).round(3)
+          .to_string())
     for scheme in ("as_of", "vintage_holdout", "vintage_holdout 2024 fold"):
         part = scores[scores["scheme"] == scheme]
         horizon = part["horizon"].iloc[0]
