@@ -24,6 +24,7 @@ class ModelConfig(Strict):
     groups: list[str] = Field(default_factory=lambda: ["originator", "vintage"])
     level: Literal["auto", "loan", "pool"] = "auto"  # survival only: loan level where loans exist (auto)
     ordered_groups: list[str] = Field(default_factory=lambda: ["vintage"])  # effects a random walk over levels
+    agency_prior: bool = False  # decay only: vintage steps centred on the agency's (est_gross_recovery)
 
     @field_validator("curve")
     @classmethod
@@ -38,6 +39,14 @@ class ModelConfig(Strict):
         unknown = [g for g in value if g not in info.data.get("groups", [])]
         if unknown:
             raise ValueError(f"{', '.join(map(repr, unknown))} not in the model's groups")
+        return value
+
+
+    @field_validator("agency_prior")
+    @classmethod
+    def decay_only(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and info.data.get("kind") != "decay_curve":
+            raise ValueError("agency_prior is a decay_curve option")
         return value
 
 

@@ -30,7 +30,8 @@ def config_dataset(config: Config, base: Path) -> Dataset:
 def build_model(spec: ModelConfig):
     if spec.kind == "decay_curve":
         return DecayCurveModel(name=spec.name, curve=spec.curve, covariates=tuple(spec.covariates),
-                               groups=tuple(spec.groups), ordered_groups=tuple(spec.ordered_groups))
+                               groups=tuple(spec.groups), ordered_groups=tuple(spec.ordered_groups),
+                               agency_prior=spec.agency_prior)
     return SurvivalModel(name=spec.name, covariates=tuple(spec.covariates), groups=tuple(spec.groups),
                          ordered_groups=tuple(spec.ordered_groups), level=spec.level)
 

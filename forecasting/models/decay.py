@@ -8,7 +8,8 @@ For deal d and period t (DEVELOPERS' docs/models.md has the full statement):
     a_g ~ N(0, tau_a_g^2), c_g ~ N(0, tau_c_g^2), u_d ~ N(0, tau_u^2), v_d ~ N(0, tau_v^2)
                                                                    (originator, vintage and deal effects)
     an ordered group (vintage by default): a_g[v] = sum of steps s_j, j <= v, each s_j ~ N(0, tau^2), so its effects
-    are a random walk, shrunk toward the previous level, and a new vintage starts from the last one seen
+    are a random walk, shrunk toward the previous level, and a new vintage starts from the last one seen; with
+    agency_prior, s_j ~ N(agency's step into j, tau^2) and a new vintage starts one agency step away (agency.py)
     Var(rate_dt) = phi * m_dt / n_borrowers_d                      (overdispersed Poisson quasi-likelihood)
 
 A borrower's instalments fall in neighbouring periods, so a run of periods tells less than independent periods
@@ -39,6 +40,7 @@ from scipy.special import expit, logit
 
 from forecasting.data.history import RecoveryHistory
 from forecasting.models import curves
+from forecasting.models.agency import AgencySteps
 from forecasting.models.base import CurveForecast, gamma_process
 from forecasting.models.design import Design
 from forecasting.models.dispersion import cum_dispersion
@@ -61,13 +63,14 @@ class DecayCurveModel:
     def __init__(self, name: str = "decay", curve: str = "weibull",
                  covariates: tuple[str, ...] = ("log_avg_balance", "wa_delinquency_months"),
                  groups: tuple[str, ...] = ("originator", "vintage"), ordered_groups: tuple[str, ...] = ("vintage",),
-                 timing_effects: bool = True, max_em_iter: int = 500, tol: float = 1e-4):
+                 timing_effects: bool = True, agency_prior: bool = False, max_em_iter: int = 500, tol: float = 1e-4):
         self.name = name
         self.curve = curve
         self.covariates = list(covariates)
         self.groups = list(groups)
         self.ordered_groups = list(ordered_groups)
         self.timing_effects = timing_effects
+        self.agency_prior = agency_prior
         self.max_em_iter = max_em_iter
         self.tol = tol
 
@@ -140,8 +143,9 @@ class DecayCurveModel:
         grad = [Z_L.T @ np.bincount(d, score * dm_L, n), Z_S.T @ np.bincount(d, score * dm_S, n)]
         if self._has_shape:
             grad.append([np.sum(score * dm_k)])
-        grad = -np.concatenate(grad) / phi + precision * theta
-        return -loglik / phi + 0.5 * np.sum(precision * theta**2), grad
+        shrunk = theta - self.prior_mean_
+        grad = -np.concatenate(grad) / phi + precision * shrunk
+        return -loglik / phi + 0.5 * np.sum(precision * shrunk**2), grad
 
     def _fisher(self, theta, data, phi):
         Z_L, Z_S, d, t, r, w = data
@@ -168,6 +172,11 @@ class DecayCurveModel:
         self.design_ = Design(self.covariates, self.groups, self.ordered_groups).fit(deals)
         self.deal_ids_ = deals["deal_id"].astype(str).tolist()
         self._layout(len(deals))
+        self.prior_mean_ = np.zeros(len(self.vc_))  # effects are shrunk toward it: 0, or the agency's vintage steps
+        self.agency_ = AgencySteps.fit(self.design_, deals) if self.agency_prior else None
+        if self.agency_ is not None:
+            q = 1 + len(self.covariates)
+            self.prior_mean_[q: q + len(self.design_.random_names())] = self.agency_.step_means(self.design_)
         data = self._data(deals, collections)
         Z_L, Z_S, d, t, r, w = data
         if len(r) == 0:
@@ -190,7 +199,7 @@ class DecayCurveModel:
             cov = np.linalg.inv(self._fisher(theta, data, phi * c) + np.diag(precision))
             # a shrunk effect uses up 1 - (posterior variance / prior variance) of a degree of freedom
             edf = float(self._n_fixed + np.sum(1.0 - np.diag(cov) * precision))
-            new = np.array([np.mean(theta[self.vc_ == g] ** 2 + np.diag(cov)[self.vc_ == g])
+            new = np.array([np.mean((theta - self.prior_mean_)[self.vc_ == g] ** 2 + np.diag(cov)[self.vc_ == g])
                             for g in range(len(tau2))])
             new = np.maximum(new, 1e-8)
             done = np.max(np.abs(np.sqrt(new) - np.sqrt(tau2))) < self.tol  # effect sds settled
@@ -258,6 +267,9 @@ class DecayCurveModel:
             if self.timing_effects:
                 eta_S += unseen[:, g] * rng.normal(0, np.sqrt(self.tau2_[len(self.groups) + 1 + g]),
                                                    (n_draws, len(deals)))
+        if self.agency_ is not None:  # a vintage not seen at fit: from the last one, moved as the agency moved
+            step, variance = self.agency_.new_level_steps(self.design_, deals)
+            eta_L += step + rng.normal(0, 1, (n_draws, len(deals))) * np.sqrt(variance)
         log_k = full[:, -1] if self._has_shape else np.zeros(n_draws)
         return eta_L, eta_S, log_k
 
@@ -350,7 +362,8 @@ class DecayCurveModel:
     def summary(self) -> pd.DataFrame:
         """Estimates in the covariates' own units with standard errors, t, p and 95% intervals (t with ``df_``
         degrees of freedom); then the standard deviations of the group and deal effects, the dispersion phi and its
-        cumulative factor c."""
+        cumulative factor c; with ``agency_prior``, the agency's step into each vintage, where the fitted step is
+        shrunk toward."""
         A = self._original_scale()
         coef = A @ self.theta_
         se = np.sqrt(np.diag(A @ self.cov_ @ A.T))
@@ -372,6 +385,11 @@ class DecayCurveModel:
         extra = pd.DataFrame({"coef": np.r_[np.sqrt(self.tau2_), self.phi_, self.cum_dispersion_]},
                              index=pd.Index([f"sd({n})" for n in self.vc_names_] + ["phi", "cum_dispersion"],
                                             name="parameter"))
+        if self.agency_ is not None:  # where each vintage step is centred (the t and p above test it against 0)
+            q = 1 + len(self.covariates)
+            centre = self.prior_mean_[q: q + len(rand)]
+            extra = pd.concat([extra, pd.DataFrame({"coef": centre[centre != 0]}, index=pd.Index(
+                [f"agency_step({r})" for r, c in zip(rand, centre) if c != 0], name="parameter"))])
         return pd.concat([table, extra])
 
     def print_summary(self) -> None:
