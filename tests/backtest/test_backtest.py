@@ -15,17 +15,13 @@ from forecasting.config import Config
 from forecasting.data.periods import period_end
 
 AS_OF = "2024-06-30"
-AS_OF_NOTE = ("measured 2026-11-27, demo config at 24 periods: cure_pool's MAE 0.0028 vs the chain ladder's 0.0031, a "
-              "difference of -0.0003 whose 95% interval over the 10 deals is -0.0011 to +0.0005 "
-              "(backtest_comparison.csv); its P10-P90 holds 15 of 16 actuals (0.94 vs nominal 0.80; 0.70 over 8 "
-              "simulated markets). Over 8 markets the best model beats every baseline in 3 "
-              "(benchmarks/bench_accuracy.py). Issue 5.")
 HOLDOUT_NOTE = ("measured 2026-11-27: the issue's fold (2021-2023 -> 2024) has no actuals at 24 periods on the demo "
                 "market, whose data end 2025-08-31 with the 2024 pools at most 20 months old; at 24 periods this is "
-                "the 2021-2022 -> 2023 fold, n = 5: cure_pool 0.0387 vs chain ladder 0.0314 (difference +0.0073, 95% "
-                "interval -0.029 to +0.044). An oracle with every true parameter but the held-out vintage's level "
-                "and the unseen originators' effects scores 0.0333 on it and beats every baseline in 1 of 8 "
-                "simulated markets, as our models do (benchmarks/bench_accuracy.py). Issue 5.")
+                "the 2021-2022 -> 2023 fold, n = 5: best model decay_agency 0.0339, chain ladder 0.0314 (difference "
+                "+0.0025, 95% interval over deals -0.025 to +0.030). An oracle with every true parameter but the "
+                "held-out vintage's level and the unseen originators' effects scores 0.0333 on it; over 8 simulated "
+                "markets it beats every baseline in 1, the demo config's best model in 3 "
+                "(benchmarks/bench_accuracy.py). Issue 5.")
 
 
 def config(**parallel) -> Config:
@@ -71,6 +67,14 @@ def test_garbage_after_the_as_of_date_changes_nothing(dataset, reference):
 @pytest.mark.parametrize("parallel", [{"backend": "loky", "n_jobs": 2}, {"backend": "threading", "n_jobs": 2}])
 def test_same_results_for_every_backend_and_n_jobs(dataset, reference, parallel):
     pd.testing.assert_frame_equal(run_backtest(config(**parallel), dataset), reference, check_exact=True)
+
+
+def test_a_models_forecasts_do_not_depend_on_the_other_models(dataset, reference):
+    cfg = config()
+    cfg.models.insert(0, cfg.models[0].model_copy(update={"name": "first", "curve": "exponential"}))
+    both = run_backtest(cfg, dataset)
+    pd.testing.assert_frame_equal(both[both["model"] == "decay"].reset_index(drop=True),
+                                  reference[reference["model"] == "decay"].reset_index(drop=True))
 
 
 def test_same_results_on_a_dask_cluster(dataset, reference):
@@ -131,9 +135,13 @@ def demo_scores(market):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("scheme", [
-    pytest.param("as_of", marks=pytest.mark.xfail(strict=True, reason=AS_OF_NOTE)),
-    pytest.param("vintage_holdout", marks=pytest.mark.xfail(strict=True, reason=HOLDOUT_NOTE))])
+    "as_of", pytest.param("vintage_holdout", marks=pytest.mark.xfail(strict=True, reason=HOLDOUT_NOTE))])
 def test_best_model_beats_every_baseline_with_honest_bands(demo_scores, scheme):
+    """Issue 5. as_of, measured 2026-11-27: cure_pool 0.0030 vs the chain ladder's 0.0031, P10-P90 holding 14 of 16
+    actuals (0.875). This sits inside the noise: the difference's 95% interval over the 10 deals is -0.0010 to
+    +0.0007; cure_pool's MAE is 0.0029-0.0030 under four sets of random numbers, and was 0.0028 and 0.0032 under
+    the seeds that followed a model's place in the config; over 8 simulated markets the best model beats every
+    baseline in 4 (benchmarks/bench_accuracy.py)."""
     table = demo_scores[scheme]
     baselines = table[table.index.str.startswith("baseline_")]
     models = table.drop(index=baselines.index)
