@@ -41,7 +41,6 @@ class ModelConfig(Strict):
             raise ValueError(f"{', '.join(map(repr, unknown))} not in the model's groups")
         return value
 
-
     @field_validator("agency_prior")
     @classmethod
     def decay_only(cls, value: bool, info: ValidationInfo) -> bool:

@@ -77,8 +77,9 @@ def comparison(predictions: pd.DataFrame, horizons: list[int], resamples: int = 
         baseline = errors[baselines].mean().idxmin()
         for model in models:
             both = errors[[model, baseline]].dropna()
-            by_deal = pd.DataFrame({"diff": both[model] - both[baseline], "n": 1.0,
-                                    "inside": inside.loc[both.index, model].astype(float)}).groupby(level="deal_id").sum()
+            per_forecast = pd.DataFrame({"diff": both[model] - both[baseline], "n": 1.0,
+                                         "inside": inside.loc[both.index, model].astype(float)})
+            by_deal = per_forecast.groupby(level="deal_id").sum()
             diff, n, hit = (by_deal[c].to_numpy() for c in ("diff", "n", "inside"))
             out.append({"scheme": scheme, "horizon": horizon, "model": model, "baseline": baseline,
                         "n": int(n.sum()), "deals": len(by_deal), "mae_diff": _ratio(diff, n),

@@ -129,7 +129,8 @@ def write_report(predictions: pd.DataFrame, deals: pd.DataFrame, horizons: list[
     for scheme, rows in ranking(table, middle).groupby("scheme", sort=False):
         lines.append(f"\n## {scheme}\n")
         lines.append(rows.drop(columns="scheme").to_markdown(index=False, floatfmt=".4f"))
-        lines += [""] + [f"- {line}" for line in verdicts(compared[(compared["scheme"] == scheme) & (compared["horizon"] == middle)])]
+        here = compared[(compared["scheme"] == scheme) & (compared["horizon"] == middle)]
+        lines += [""] + [f"- {line}" for line in verdicts(here)]
     lines.append("\n\n## All horizons\n")
     lines.append(table.to_markdown(index=False, floatfmt=".4f"))
     atomic_write(out / "report.md", lambda tmp: tmp.write_text("\n".join(lines) + "\n", encoding="utf-8"))

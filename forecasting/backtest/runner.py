@@ -54,8 +54,9 @@ def run_fold(fold: Fold, models: list, horizon: int, quantiles: list[float],
             raise InputError(Problem("backtest", None, f"{fold.scheme}/{fold.fold}", f"{model.name}: {err}"))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # a missing loan tape is said by the fold's data, not here
-            fc = model.predict_curves(fold.test_deals, horizon, observed=fold.observed, n_draws=N_DRAWS, seed=model_seed(model.name),
-                                      loans=fold.test_loans, loan_collections=fold.test_loan_collections)
+            fc = model.predict_curves(fold.test_deals, horizon, observed=fold.observed, n_draws=N_DRAWS,
+                                      seed=model_seed(model.name), loans=fold.test_loans,
+                                      loan_collections=fold.test_loan_collections)
         table = fc.frame(quantiles).rename(columns={"cum_rate": "predicted_cum_rate"})
         table = table.rename(columns={quantile_name(q): quantile_name(q, "") for q in quantiles})
         table.insert(0, "model", model.name)

@@ -166,10 +166,9 @@ def backtest(
     out: Annotated[Path, typer.Option("--out", help="directory for predictions, metrics, plots and report.md")],
 ) -> None:
     """Backtest every model of a config and the baselines against realized deal performance."""
+    from forecasting.backtest.report import middle_horizon, verdicts
     from forecasting.config import load_config
     from forecasting.forecast.pipeline import config_dataset
-
-    from forecasting.backtest.report import middle_horizon, verdicts
 
     cfg, base = load_config(config)
     table, compared = run_backtest_report(cfg, config_dataset(cfg, base), out)

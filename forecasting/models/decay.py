@@ -107,6 +107,12 @@ class DecayCurveModel:
     def timing_deal_vc(self) -> int:
         return 2 * len(self.groups) + 1 if self.timing_effects else len(self.groups) + 1
 
+    @property
+    def _level_groups(self) -> slice:
+        """Where the level block's group-level effects sit in theta (after the intercept and covariates)."""
+        q = 1 + len(self.covariates)
+        return slice(q, q + len(self.design_.random_names()))
+
     def _split(self, theta: np.ndarray):
         a, b = self.n_level_, self.n_level_ + self.n_timing_
         return theta[:a], theta[a:b], (theta[b] if self._has_shape else 0.0)
@@ -175,8 +181,7 @@ class DecayCurveModel:
         self.prior_mean_ = np.zeros(len(self.vc_))  # effects are shrunk toward it: 0, or the agency's vintage steps
         self.agency_ = AgencySteps.fit(self.design_, deals) if self.agency_prior else None
         if self.agency_ is not None:
-            q = 1 + len(self.covariates)
-            self.prior_mean_[q: q + len(self.design_.random_names())] = self.agency_.step_means(self.design_)
+            self.prior_mean_[self._level_groups] = self.agency_.step_means(self.design_)
         data = self._data(deals, collections)
         Z_L, Z_S, d, t, r, w = data
         if len(r) == 0:
@@ -386,8 +391,7 @@ class DecayCurveModel:
                              index=pd.Index([f"sd({n})" for n in self.vc_names_] + ["phi", "cum_dispersion"],
                                             name="parameter"))
         if self.agency_ is not None:  # where each vintage step is centred (the t and p above test it against 0)
-            q = 1 + len(self.covariates)
-            centre = self.prior_mean_[q: q + len(rand)]
+            centre = self.prior_mean_[self._level_groups]
             extra = pd.concat([extra, pd.DataFrame({"coef": centre[centre != 0]}, index=pd.Index(
                 [f"agency_step({r})" for r, c in zip(rand, centre) if c != 0], name="parameter"))])
         return pd.concat([table, extra])
