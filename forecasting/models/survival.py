@@ -359,7 +359,7 @@ class SurvivalModel:
         shift = None
         if self.level_ == "loan":
             hat = self._split(self.fitter_.params_[None, :])
-            units = np.maximum(np.bincount(evidence.deal, evidence.count, evidence.n_deals), 1e-300)[:, None]
+            units = np.maximum(evidence.n, 1e-300)[:, None]
             mean_design = lambda X: _sum_by(evidence.deal, evidence.count[:, None] * X, evidence.n_deals) / units  # noqa: E731
             shift = ((params["cure_"] - hat["cure_"]) @ mean_design(evidence.X_cure).T,
                      (params["lambda_"] - hat["lambda_"]) @ mean_design(evidence.X_scale).T)
