@@ -22,7 +22,8 @@ from forecasting.backtest.metrics import metrics, scored
 from forecasting.backtest.runner import run_backtest
 from forecasting.backtest.schemes import make_folds
 from forecasting.config import load_config
-from forecasting.forecast.pipeline import build_model
+from forecasting.models import registry
+from forecasting.models.decay import DecayCurveModel
 from forecasting.simulation.market import DEFAULT_SEED, simulate_market
 from forecasting.simulation.process import RecoveryProcess
 
@@ -38,9 +39,8 @@ def check_2025(config, market) -> tuple[list[dict], pd.DataFrame]:
     rows, pools = [], []
     effects = market.effects.set_index("deal_id")
     for spec in config.models:
-        model = build_model(spec).fit(ds.deals, ds.collections, ds.loans, ds.loan_collections)
-        fc = model.predict_curves(ds.deals, 60, observed=ds.history, loans=ds.loans,
-                                  loan_collections=ds.loan_collections)
+        model = registry.build(spec).fit(ds)
+        fc = model.predict(ds, 60)
         t = market.truth_at(60, fc.deal_ids)
         expected = t["expected_cum_rate"].to_numpy()
         new = (ds.deals.set_index("deal_id").loc[fc.deal_ids, "vintage"] == 2025).to_numpy()
@@ -114,13 +114,14 @@ def oracle_holdout(market, seed: int, replicas: int, predictions: pd.DataFrame) 
 def variance_partition(config, market) -> list[dict]:
     """The effect sds the first decay model of the config learns on each vintage-holdout fold's training deals and on
     all deals: with few deals per originator, how the EM splits the spread between originator and deal effects."""
-    spec = next(m for m in config.models if m.kind == "decay_curve")
+    spec = next(m for m in config.models if isinstance(registry.build(m), DecayCurveModel))
     ds, rows = market.dataset, []
     folds = [(f.fold, f.train) for f in make_folds(ds, ["vintage_holdout"], [])] + [("all", ds)]
     for fold, train in folds:
-        model = build_model(spec).fit(train.deals, train.collections)
+        model = registry.build(spec).fit(train)
         rows.append({"model": spec.name, "fold": fold, "deals": len(train.deals),
-                     **{name: sd for name, sd in zip(model.vc_names_, np.sqrt(model.tau2_)) if name.startswith("level")}})
+                     **{name: sd for name, sd in zip(model.layout_.vc_names, np.sqrt(model.tau2_))
+                        if name.startswith("level")}})
     return rows
 
 
@@ -133,7 +134,7 @@ def seed_spread(config, market, seedings: int = 4) -> pd.DataFrame:
     rows = []
     for k in range(seedings):
         for spec in as_of.models:
-            spec.name = spec.name.split("~")[0] + (f"~{k}" if k else "")
+            object.__setattr__(spec, "name", spec.name.split("~")[0] + (f"~{k}" if k else ""))
         table = metrics(run_backtest(as_of, market.dataset), [24])
         rows.append(table.assign(model=table["model"].str.split("~").str[0], seeding=k))
     return pd.concat(rows).pivot_table(index="model", columns="seeding", values="mae")
@@ -152,7 +153,8 @@ def main() -> None:
     config.parallel.n_jobs = 2
     config.backtest.schemes = ["as_of", "vintage_holdout"]
     if args.survival:
-        config.models.append(config.models[-1].model_copy(update={"name": "cure_loan", "level": "loan"}))
+        config.models.append(registry.options_model("survival_loan").model_validate(
+            {"kind": "survival_loan", "name": "survival_loan"}))
     seeds = [DEFAULT_SEED] + list(range(11, 10 + args.seeds))
     checks, scores, pools, partitions = [], [], [], []
     for seed in seeds:
@@ -162,7 +164,7 @@ def main() -> None:
             rows, errors = check_2025(config, market)
             checks += [dict(row, seed=seed) for row in rows + [oracle_band(market)]]
             pools.append(errors)
-            backtested = config.model_copy(update={"models": [m for m in config.models if m.name != "cure_loan"]})
+            backtested = config.model_copy(update={"models": [m for m in config.models if m.name != "survival_loan"]})
             predictions = run_backtest(backtested, market.dataset)
             table = metrics(predictions, [24]).assign(seed=seed)
             # the fold issue 5 names (2021-2023 -> 2024), at the longest horizon its pools reach
@@ -201,8 +203,9 @@ def main() -> None:
         print(f"\nbacktest {scheme}, MAE at {horizon} periods (issue 5: best model beats every baseline)")
         mae = part.pivot_table(index="seed", columns="model", values="mae")
         print(mae.round(4).to_string())
-        best_baseline = mae.filter(like="baseline_").min(axis=1)
-        models = [c for c in mae.columns if not c.startswith(("baseline_", "oracle_"))]
+        roles = part.dropna(subset=["role"]).drop_duplicates("model").set_index("model")["role"]
+        best_baseline = mae[[m for m in mae.columns if roles.get(m) == "baseline"]].min(axis=1)
+        models = [m for m in mae.columns if roles.get(m) == "model"]
         print("seeds where the best model beats every baseline:",
               f"{(mae[models].min(axis=1) < best_baseline).mean():.2f}")
         for oracle in mae.filter(like="oracle_").columns:

@@ -18,6 +18,7 @@ from scipy import stats
 
 from forecasting.models import curves
 from forecasting.models.decay import DecayCurveModel
+from forecasting.models.summary import labelled
 from forecasting.simulation.model_pools import simulate_pools, true_parameters
 
 BATCH = 50
@@ -28,11 +29,10 @@ def z_scores(curve: str, seeds: int) -> tuple[pd.DataFrame, int]:
     truth = true_parameters(curve)
     rows = []
     for seed in range(seeds):
-        deals, coll = simulate_pools(curve, seed)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            model = DecayCurveModel(curve=curve, covariates=("x",), groups=()).fit(deals, coll)
-        s = model.summary().loc[truth.index]
+            model = DecayCurveModel(curve=curve, covariates=("x",), groups=()).fit(simulate_pools(curve, seed))
+        s = labelled(model.summary()).loc[truth.index]
         rows.append((s["coef"] - truth) / s["se"])
     return pd.DataFrame(rows).reset_index(drop=True), model.df_
 

@@ -1,7 +1,7 @@
 """Issue 4 figures: survival fits on a ~1,000,000-loan market, aggregated cells vs lifelines on the raw rows.
 
 Run: .venv/bin/python benchmarks/bench_survival.py [--replicas 9]
-Prints seconds and peak memory of: the loan-level cure model (aggregated cells), and lifelines' WeibullAFTFitter
+Prints seconds and peak memory of: the loan-level mixture model (aggregated cells), and lifelines' WeibullAFTFitter
 on the raw loan rows and on the aggregated cells (the same likelihood), with their ratio from one run.
 """
 from __future__ import annotations
@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 from lifelines import WeibullAFTFitter
 
-from forecasting.data.periods import observed_periods
-from forecasting.models.survival import SurvivalModel, aggregate, loan_durations
+from forecasting.models.survival import SurvivalLoanModel
+from forecasting.models.survival.cells import aggregate, loan_durations, observed_periods
 from forecasting.simulation.market import simulate_market
 
 
@@ -33,13 +33,13 @@ def main() -> None:
     print(f"market: {len(ds.loans):,} loans, {len(ds.deals)} deals (peak so far {peak_gib():.2f} GiB)")
 
     start = time.perf_counter()
-    model = SurvivalModel(level="loan").fit(ds.deals, ds.collections, ds.loans, ds.loan_collections)
-    cure_s = time.perf_counter() - start
-    print(f"cure model, loan level, aggregated: {cure_s:6.1f} s  ({model.n_loans_:,} loans -> {model.n_cells_:,} cells, "
-          f"peak {peak_gib():.2f} GiB)")
+    model = SurvivalLoanModel().fit(ds)
+    fit_s = time.perf_counter() - start
+    counts = model.diagnostics_.counts
+    print(f"mixture model, loan level, aggregated: {fit_s:6.1f} s  ({counts['loans']:,} loans -> {counts['cells']:,} "
+          f"cells, peak {peak_gib():.2f} GiB)")
 
-    n_obs = pd.Series(observed_periods(ds.deals["cutoff_date"], ds.as_of, 1), index=ds.deals["deal_id"])
-    table = loan_durations(ds.deals, ds.loans, ds.loan_collections, n_obs)
+    table = loan_durations(ds.loans, ds.loan_collections, observed_periods(ds))
     raw = pd.DataFrame({"duration": table["duration"], "event": table["event"],
                         "log_balance": np.round(np.log(table["balance"] / 1e5) / 0.2) * 0.2,
                         "months": np.round(table["months_delinquent"])})

@@ -1,18 +1,19 @@
-"""The whole analyst's flow in one call: validate, fit, backtest, forecast with the config model ranked best, report.
+"""The whole analyst's flow in one call: fit, backtest, forecast with the chosen model, report.
 
-``npas demo`` runs it on the embedded demo market; the Python API exposes the same steps one by one.
+``npas report`` runs it on any config's data and ``npas demo`` on the embedded demo market; the Python API exposes
+the same steps one by one. The flow reads estimators only through their interface and tags.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
 
 from forecasting.artifacts import save_models
 from forecasting.backtest.report import middle_horizon, ranking, verdicts, write_report
-from forecasting.backtest.runner import run_backtest
+from forecasting.backtest.runner import ROLE_MODEL, run_backtest
 from forecasting.config import Config
 from forecasting.data.dataset import Dataset
 from forecasting.data.io import write_table
@@ -29,6 +30,7 @@ NEW_POOL_COLUMNS = {"originator": "originator", "observed_periods": "observed_pe
                     "observed_cum_rate": "observed_cum_rate", "expected_gross_recovery_p10": "expected_p10",
                     "expected_gross_recovery": "expected", "expected_gross_recovery_p90": "expected_p90",
                     "gross_recovery": "cash_forecast", "est_gross_recovery": "agency_estimate"}
+CHOICE_RULE = "the config's model with the lowest MAE at the middle backtest horizon, averaged over schemes"
 
 
 def new_pools_table(summary: pd.DataFrame) -> pd.DataFrame:
@@ -38,47 +40,59 @@ def new_pools_table(summary: pd.DataFrame) -> pd.DataFrame:
     return shown[[c for c in NEW_POOL_COLUMNS if c in shown]].rename(columns=NEW_POOL_COLUMNS)
 
 
-def best_model(metrics: pd.DataFrame, horizon: int, candidates: list[str]) -> str:
-    """The config model with the lowest MAE at ``horizon`` averaged over schemes (baselines are not candidates)."""
-    at = metrics[(metrics["horizon"] == horizon) & metrics["model"].isin(candidates)]
-    if at.empty:
-        return candidates[0]
-    return at.groupby("model")["mae"].mean().idxmin()
+def best_model(metrics: pd.DataFrame, horizon: int) -> str | None:
+    """The model (not a baseline) with the lowest MAE at ``horizon`` averaged over schemes (CHOICE_RULE)."""
+    at = metrics[(metrics["horizon"] == horizon) & (metrics["role"] == ROLE_MODEL)]
+    return None if at.empty else at.groupby("model")["mae"].mean().idxmin()
+
+
+def choose_model(config: Config, metrics: pd.DataFrame | None) -> tuple[str, str]:
+    """The model to forecast with, and why."""
+    if config.forecast_model:
+        return config.forecast_model, "named by the config's forecast_model"
+    if metrics is not None:
+        best = best_model(metrics, middle_horizon(config.backtest.horizons))
+        if best is not None:
+            return best, CHOICE_RULE
+    return config.models[0].name, "the config's first model (no backtest to rank by)"
 
 
 def _survival_section(models: dict, dataset: Dataset, out: Path) -> tuple[list[str], list[str]]:
-    """Kaplan-Meier curves by vintage (where loans exist) and the cure share of every survival model."""
+    """Kaplan-Meier curves by vintage (where loans exist) and the never-pay share of every model that gives one."""
     images, tables = [], []
     if dataset.has_loans:
-        n_obs = dataset.history.observed_periods
-        km = kaplan_meier_by(dataset.deals, dataset.loans, dataset.loan_collections, n_obs, "vintage")
+        km = kaplan_meier_by(dataset, "vintage")
         images.append(embed(plots.survival_curves(km, out / "survival_km_by_vintage.png",
                                                   "Loans with no payment yet, by vintage (Kaplan-Meier, 95% bands)")))
     for name, model in models.items():
-        if getattr(model, "kind", "") == "survival":
-            share = model.cure_share(dataset.deals, dataset.loans)
-            images.append(embed(plots.cure_share_plot(dataset.deals, share, out / f"cure_share_{name}.png",
-                                                      f"{name}: never-paying share")))
-            tables.append(f"<p><b>{name}</b> ({model.level_} level)</p>" + html_table(model.summary()))
+        if model.tags.gives_never_pay_share:
+            share = model.never_pay_share(dataset)
+            images.append(embed(plots.never_pay_plot(dataset.deals, share, out / f"never_pay_share_{name}.png",
+                                                     f"{name}: never-pay share")))
+            tables.append(f"<p><b>{name}</b></p>" + html_table(model.summary(), index=False))
     return images, tables
 
 
-def run_report(config: Config, dataset: Dataset, out: Path, step: Step = lambda _: None,
-               progress=None) -> pd.DataFrame:
-    """Fit, backtest, forecast and write the report folder; returns the forecast summary."""
+def run_report(config: Config, dataset: Dataset, out: Path, step: Step = lambda _: None, progress=None,
+               models: dict | None = None, backtest: bool = True) -> pd.DataFrame:
+    """Fit (unless ``models`` are given), backtest, forecast and write the report folder into ``out`` (a staging
+    directory); returns the forecast summary with the model used."""
     out = Path(out)
-    step("fitting models")
-    models = fit_models(config, dataset)
-    save_models(models, out / "model", config.model_dump(mode="json"), fingerprint(dataset))
-
-    step("backtesting")
-    predictions = run_backtest(config, dataset, progress=progress)
-    metrics, compared = write_report(predictions, dataset.deals, config.backtest.horizons, out / "backtest")
+    if models is None:
+        step("fitting models")
+        models = fit_models(config, dataset)
+    metrics = compared = None
     rank_horizon = middle_horizon(config.backtest.horizons)
-    chosen = best_model(metrics, rank_horizon, list(models))
+    if backtest:
+        step("backtesting")
+        predictions = run_backtest(config, dataset, progress=progress)
+        metrics, compared = write_report(predictions, dataset.deals, config.backtest.horizons, out / "backtest")
+    chosen, why = choose_model(config, metrics)
+    save_models(models, out / "model", config.model_dump(mode="json"), fingerprint(dataset), chosen)
 
     step(f"forecasting with {chosen}")
-    curves, summary = forecast_tables(models[chosen], dataset, config.horizon, config.quantiles)
+    curves, summary = forecast_tables(models[chosen], dataset, config.horizon, config.quantiles, config.seed)
+    summary = summary.assign(model=chosen)
     write_table(curves, out / "forecast_curves.csv")
     write_table(summary, out / "forecast_summary.csv")
     newest = int(summary["vintage"].max())
@@ -87,23 +101,24 @@ def run_report(config: Config, dataset: Dataset, out: Path, step: Step = lambda 
                           out / f"fan_vintage_{newest}.png")
     by_vintage = plots.curves_by_group(dataset, "vintage", out / "curves_by_vintage.png", "Recovery by vintage")
     by_orig = plots.curves_by_group(dataset, "originator", out / "curves_by_originator.png", "Recovery by originator")
-
     survival_images, survival_tables = _survival_section(models, dataset, out)
 
     step("writing report")
     overview = beside_published(dataset)
-    write_workbook({"summary": summary, "curves": curves, "backtest_metrics": metrics,
-                    "market": overview.reset_index()}, out / "forecast.xlsx")
-    shown = new_pools_table(new)
+    sheets = {"summary": summary, "curves": curves, "market": overview.reset_index()}
+    if metrics is not None:
+        sheets["backtest_metrics"] = metrics
+    write_workbook(sheets, out / "forecast.xlsx")
+    backtest_context = {} if metrics is None else dict(
+        ranking=html_table(ranking(metrics, rank_horizon), index=False),
+        verdicts=verdicts(compared[compared["horizon"] == rank_horizon]),
+        backtest_images=[embed(out / "backtest" / "backtest_error_by_horizon.png"),
+                         embed(out / "backtest" / "backtest_ae_index.png")])
     write_html(out / "report.html", name=config.name, data_name=dataset.meta.name, as_of=dataset.meta.as_of,
                n_deals=len(dataset.deals), version=version("npas"), overview=html_table(overview),
                originators=html_table(by_originator(dataset)), curve_images=[embed(by_vintage), embed(by_orig)],
-               new_vintage=newest, horizon=config.horizon, model_name=chosen, forecasts=html_table(shown),
-               fan_images=[embed(fan)], rank_horizon=rank_horizon,
-               ranking=html_table(ranking(metrics, rank_horizon), index=False),
-               verdicts=verdicts(compared[compared["horizon"] == rank_horizon]),
-               backtest_images=[embed(out / "backtest" / "backtest_error_by_horizon.png"),
-                                embed(out / "backtest" / "backtest_ae_index.png")],
-               summary=html_table(models[chosen].summary()), survival_images=survival_images,
-               survival_tables=survival_tables)
-    return summary.assign(model=chosen)
+               new_vintage=newest, horizon=config.horizon, model_name=chosen, model_choice=why,
+               forecasts=html_table(new_pools_table(new.drop(columns="model"))), fan_images=[embed(fan)],
+               rank_horizon=rank_horizon, summary=html_table(models[chosen].summary(), index=False),
+               survival_images=survival_images, survival_tables=survival_tables, **backtest_context)
+    return summary

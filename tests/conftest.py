@@ -1,12 +1,16 @@
-"""Shared fixtures: the demo market, and copies of it on disk for tests that corrupt files."""
+"""Shared fixtures: the demo market, copies of it on disk for tests that corrupt files, and the demo's models fitted
+once per session (the loan-level survival model takes seconds; no test refits it)."""
 from __future__ import annotations
 
 import shutil
+import warnings
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from forecasting.models.decay import DecayCurveModel
+from forecasting.models.survival import SurvivalLoanModel, SurvivalPoolModel
 from forecasting.simulation.demo import demo_market
 
 
@@ -16,9 +20,41 @@ def market():
 
 
 @pytest.fixture(scope="session")
-def _pool_level_dir(tmp_path_factory, market) -> Path:
-    ds = replace(market.dataset, loans=None, loan_collections=None)
-    return ds.save(tmp_path_factory.mktemp("pool") / "demo")
+def demo(market):
+    """The demo dataset with its loan tape."""
+    return market.dataset
+
+
+@pytest.fixture(scope="session")
+def pool_level(market):
+    """The demo dataset without loan tables."""
+    return replace(market.dataset, loans=None, loan_collections=None)
+
+
+def _quietly(model, dataset):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return model.fit(dataset)
+
+
+@pytest.fixture(scope="session")
+def decay_weibull(demo):
+    return _quietly(DecayCurveModel(curve="weibull"), demo)
+
+
+@pytest.fixture(scope="session")
+def survival_loan(demo):
+    return _quietly(SurvivalLoanModel(), demo)
+
+
+@pytest.fixture(scope="session")
+def survival_pool(pool_level):
+    return _quietly(SurvivalPoolModel(), pool_level)
+
+
+@pytest.fixture(scope="session")
+def _pool_level_dir(tmp_path_factory, pool_level) -> Path:
+    return pool_level.save(tmp_path_factory.mktemp("pool") / "demo")
 
 
 @pytest.fixture(scope="session")

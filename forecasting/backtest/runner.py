@@ -1,7 +1,11 @@
-"""Run a backtest: every fold fits every model and baseline, in parallel through joblib."""
+"""Run a backtest: every fold fits every model and baseline, in parallel through joblib.
+
+Estimators are built fresh for each fold from their options (the registry), so folds may share a process. The
+runner reads only the estimators' interface and tags: baselines are the registered estimators tagged
+``is_baseline``; one that needs the agency's estimates is left out, with a note, where the data lack them.
+"""
 from __future__ import annotations
 
-import copy
 import warnings
 import zlib
 from contextlib import nullcontext
@@ -10,57 +14,62 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed, parallel_config
 
-from forecasting.backtest.baselines import BASELINES
 from forecasting.backtest.schemes import Fold, make_folds
 from forecasting.config import Config
 from forecasting.data.dataset import Dataset
 from forecasting.data.problems import InputError, Problem
-from forecasting.models.base import quantile_name
-from forecasting.models.decay import FitError
+from forecasting.models import registry
+from forecasting.models.base import FitError
+from forecasting.models.curve_forecast import quantile_name
 
-N_DRAWS = 500
+ROLE_MODEL, ROLE_BASELINE = "model", "baseline"
 
 
-def _models(config: Config, dataset: Dataset) -> list:
-    from forecasting.forecast.pipeline import build_model
-    models = [build_model(spec) for spec in config.models]
-    baselines = [b() for b in BASELINES]
-    if "est_gross_recovery" not in dataset.deals or dataset.deals["est_gross_recovery"].isna().any():
-        baselines = [b for b in baselines if b.name != "baseline_agency"]
-    return models + baselines
+def estimator_specs(config: Config, dataset: Dataset) -> tuple[list, list[str]]:
+    """The config's models and the baselines to score beside them, as options; and notes on baselines left out."""
+    kinds = config.backtest.baselines if config.backtest.baselines is not None else registry.baseline_kinds()
+    agency = dataset.agency_estimates
+    has_agency = agency is not None and agency.notna().all()
+    specs, notes = list(config.models), []
+    for kind in kinds:
+        spec = registry.options_model(kind).model_validate({"kind": kind})
+        if registry.REGISTRY[kind]._tags.uses_agency and not has_agency:
+            notes.append(f"{spec.name} left out: it needs est_gross_recovery for every deal")
+            continue
+        specs.append(spec)
+    return specs, notes
 
 
 def model_seed(name: str) -> int:
     """A model's random numbers follow its name, not its place in the config: adding or reordering models leaves
-    every other model's forecasts as they were (a position-based seed moved cure_pool's as-of MAE on the demo by
-    as much as it led the chain ladder)."""
+    every other model's forecasts as they were."""
     return zlib.crc32(name.encode("utf-8"))
 
 
-def run_fold(fold: Fold, models: list, horizon: int, quantiles: list[float],
+def run_fold(fold: Fold, specs: list, horizon: int, quantiles: list[float], n_draws: int,
              actual: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
-    """Fit each model on the fold's training data and forecast its test deals; one row per deal and period.
+    """Fit each estimator on the fold's training data and forecast its test deals; one row per deal and period.
 
-    Returns the rows and the fit warnings (read from each model, since a worker's own warnings would be printed raw
-    and ``warnings.catch_warnings`` is not thread-safe)."""
+    Returns the rows and the fit warnings (read from each estimator's diagnostics, since a worker's own warnings
+    would be printed raw and ``warnings.catch_warnings`` is not thread-safe)."""
     frames, notes = [], []
-    for model in copy.deepcopy(models):  # fresh estimators: folds may share a process (threads)
+    for spec in specs:
+        model = registry.build(spec)
         try:
             with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # kept in model.warnings_, reported by the caller
-                model.fit(fold.train.deals, fold.train.collections, fold.train.loans, fold.train.loan_collections)
-            notes += [f"{fold.scheme}/{fold.fold}: {message}" for message in getattr(model, "warnings_", [])]
+                warnings.simplefilter("ignore", RuntimeWarning)  # kept in diagnostics_, reported by the caller
+                model.fit(fold.train)
         except FitError as err:
-            raise InputError(Problem("backtest", None, f"{fold.scheme}/{fold.fold}", f"{model.name}: {err}"))
+            raise InputError(Problem("backtest", None, f"{fold.scheme}/{fold.fold}", f"{model.name}: {err}")) from None
+        notes += [f"{fold.scheme}/{fold.fold}: {message}" for message in model.diagnostics_.warnings]
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # a missing loan tape is said by the fold's data, not here
-            fc = model.predict_curves(fold.test_deals, horizon, observed=fold.observed, n_draws=N_DRAWS,
-                                      seed=model_seed(model.name), loans=fold.test_loans,
-                                      loan_collections=fold.test_loan_collections)
+            warnings.simplefilter("ignore", RuntimeWarning)  # a missing loan tape is said by the fold's data
+            fc = model.predict(fold.test, horizon, n_draws=n_draws, random_state=model_seed(model.name))
         table = fc.frame(quantiles).rename(columns={"cum_rate": "predicted_cum_rate"})
         table = table.rename(columns={quantile_name(q): quantile_name(q, "") for q in quantiles})
         table.insert(0, "model", model.name)
-        table.insert(2, "observed_periods", np.repeat(fc.observed_periods, horizon))  # CONTRACT column order
+        table.insert(1, "role", ROLE_BASELINE if model.tags.is_baseline else ROLE_MODEL)
+        table.insert(3, "observed_periods", np.repeat(fc.observed_periods, horizon))
         frames.append(table.drop(columns="observed"))
     out = pd.concat(frames, ignore_index=True)
     out.insert(0, "fold", fold.fold)
@@ -69,21 +78,23 @@ def run_fold(fold: Fold, models: list, horizon: int, quantiles: list[float],
 
 
 def run_backtest(config: Config, dataset: Dataset, progress=None) -> pd.DataFrame:
-    """backtest_predictions (CONTRACT section 4) for every scheme, fold, model and baseline."""
+    """backtest_predictions (docs/outputs.md) for every scheme, fold, model and baseline."""
     horizon = max(config.backtest.horizons)
     folds = make_folds(dataset, config.backtest.schemes, config.backtest.as_of_dates)
     if not folds:
         raise InputError(Problem("config", None, "backtest", "no folds: check schemes and as_of_dates"))
     actual = dataset.history.to_long()[["deal_id", "period", "cum_rate"]].rename(columns={"cum_rate": "actual_cum_rate"})
-    models = _models(config, dataset)
+    specs, notes = estimator_specs(config, dataset)
+    for note in notes:
+        warnings.warn(note, RuntimeWarning, stacklevel=2)
     backend, n_jobs = config.parallel.backend, config.parallel.n_jobs
     with _cluster(backend), parallel_config(backend=backend, n_jobs=n_jobs):
         jobs = Parallel(return_as="generator")(
-            delayed(run_fold)(fold, models, horizon, config.quantiles, actual) for fold in folds)
+            delayed(run_fold)(fold, specs, horizon, config.quantiles, config.backtest.n_draws, actual) for fold in folds)
         results = []
-        for table, notes in jobs:
+        for table, fold_notes in jobs:
             results.append(table)
-            for note in notes:
+            for note in fold_notes:
                 warnings.warn(note, RuntimeWarning, stacklevel=2)
             if progress:
                 progress(len(results), len(folds))

@@ -8,35 +8,19 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import pandas as pd
 
 from forecasting.data.dataset import Dataset
-from forecasting.data.history import RecoveryHistory
 
 
 @dataclass(frozen=True)
 class Fold:
     scheme: str
     fold: str
-    train: Dataset
-    test_deals: pd.DataFrame
-    observed: RecoveryHistory | None  # what the forecast of the test deals may use
-    test_loans: pd.DataFrame | None = None  # their loan tapes (known at cut-off)
-    test_loan_collections: pd.DataFrame | None = None  # their loan payments up to the fold's date
-
-
-def _without(dataset: Dataset, keep: pd.Series) -> Dataset:
-    """The dataset restricted to the deals where ``keep`` (indexed like deals) is true."""
-    ids = set(dataset.deals.loc[keep.to_numpy(), "deal_id"])
-    part = lambda t: None if t is None else t[t["deal_id"].isin(ids)].reset_index(drop=True)  # noqa: E731
-    return replace(dataset, deals=part(dataset.deals), collections=part(dataset.collections), loans=part(dataset.loans),
-                   loan_collections=part(dataset.loan_collections))
-
-
-def _loans_of(dataset: Dataset, deal_ids) -> pd.DataFrame | None:
-    return None if dataset.loans is None else dataset.loans[dataset.loans["deal_id"].isin(set(deal_ids))]
+    train: Dataset  # what the estimators are fitted on
+    test: Dataset  # the deals forecast, with what the forecast may know of them (collections, loan tapes)
 
 
 def as_of_folds(dataset: Dataset, dates) -> list[Fold]:
@@ -44,25 +28,23 @@ def as_of_folds(dataset: Dataset, dates) -> list[Fold]:
     for date in dates:
         known = dataset.truncate(date)
         if len(known.deals):
-            folds.append(Fold("as_of", f"{pd.Timestamp(date):%Y-%m-%d}", known, known.deals, known.history,
-                              known.loans, known.loan_collections))
+            folds.append(Fold("as_of", f"{pd.Timestamp(date):%Y-%m-%d}", known, known))
     return folds
 
 
 def new_pool_folds(dataset: Dataset) -> list[Fold]:
-    deals = dataset.deals
-    return [Fold("new_pool", deal, _without(dataset, deals["deal_id"] != deal), deals[deals["deal_id"] == deal], None,
-                 _loans_of(dataset, [deal])) for deal in deals["deal_id"]]
+    ids = list(dataset.deal_ids)
+    return [Fold("new_pool", deal, dataset.subset([d for d in ids if d != deal]),
+                 dataset.subset([deal]).without_history()) for deal in ids]
 
 
 def vintage_holdout_folds(dataset: Dataset, min_earlier: int = 2) -> list[Fold]:
     deals = dataset.deals
-    vintages = sorted(deals["vintage"].unique())
     folds = []
-    for v in vintages[min_earlier:]:
+    for v in sorted(deals["vintage"].unique())[min_earlier:]:
         test = deals[deals["vintage"] == v]
-        known = _without(dataset, deals["vintage"] < v).truncate(test["cutoff_date"].max())
-        folds.append(Fold("vintage_holdout", str(v), known, test, None, _loans_of(dataset, test["deal_id"])))
+        known = dataset.subset(deals.loc[deals["vintage"] < v, "deal_id"]).truncate(test["cutoff_date"].max())
+        folds.append(Fold("vintage_holdout", str(v), known, dataset.subset(test["deal_id"]).without_history()))
     return folds
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -13,9 +14,10 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from forecasting.data import validate as checks
 from forecasting.data.history import RecoveryHistory
-from forecasting.data.io import atomic_directory, find_table, read_table, write_table
+from forecasting.data.io import find_table, read_table, write_table
 from forecasting.data.periods import observed_periods
 from forecasting.data.problems import InputError, Problem
+from forecasting.outputs import output_set
 
 META_FILE = "dataset.yaml"
 
@@ -31,27 +33,74 @@ class DatasetMeta(BaseModel):
     encoding: str = "utf-8"
 
 
+TEXT_COLUMNS = {"deals": ("deal_id", "originator"), "collections": ("deal_id",), "loans": ("deal_id", "loan_id"),
+                "loan_collections": ("deal_id", "loan_id")}
+
+
+def _typed(table: pd.DataFrame | None, stem: str) -> pd.DataFrame | None:
+    """The table with its key columns as the contract's types (ids as text, periods as integers)."""
+    if table is None:
+        return None
+    fixes = {c: table[c].astype(str) for c in TEXT_COLUMNS[stem] if c in table and table[c].dtype != object}
+    fixes.update({c: table[c].astype(str) for c in TEXT_COLUMNS[stem]
+                  if c in table and table[c].dtype == object and not all(isinstance(v, str) for v in table[c])})
+    if "period" in table and table["period"].dtype.kind != "i":
+        fixes["period"] = table["period"].astype(np.int64)
+    return table.assign(**fixes) if fixes else table
+
+
 @dataclass(frozen=True)
 class Dataset:
+    """The domain object every estimator takes: deals, their recovery history, optional loan tape.
+
+    Ids are text and periods integers in every table, whatever the source gave (so no caller re-casts them)."""
+
     meta: DatasetMeta
     deals: pd.DataFrame
     collections: pd.DataFrame
     loans: pd.DataFrame | None = None
     loan_collections: pd.DataFrame | None = None
 
+    def __post_init__(self):
+        for stem in ("deals", "collections", "loans", "loan_collections"):
+            object.__setattr__(self, stem, _typed(getattr(self, stem), stem))
+
     @property
     def as_of(self) -> pd.Timestamp:
         return pd.Timestamp(self.meta.as_of)
 
-    @property
+    @cached_property
     def history(self) -> RecoveryHistory:
         return RecoveryHistory.from_tables(self.deals, self.collections, self.as_of, self.meta.period_months)
+
+    @property
+    def deal_ids(self) -> pd.Index:
+        return pd.Index(self.deals["deal_id"])
 
     @property
     def has_loans(self) -> bool:
         return self.loans is not None and self.loan_collections is not None
 
-    def truncate(self, as_of: dt.date | str | pd.Timestamp) -> "Dataset":
+    @property
+    def agency_estimates(self) -> pd.Series | None:
+        """est_gross_recovery by deal_id (NaN where a deal has none), or None when the column is absent."""
+        if "est_gross_recovery" not in self.deals:
+            return None
+        return pd.Series(self.deals["est_gross_recovery"].to_numpy(float), index=self.deal_ids, name="est_gross_recovery")
+
+    def subset(self, deal_ids) -> Dataset:
+        """The dataset of these deals only (every table filtered)."""
+        ids = set(map(str, deal_ids))
+        part = lambda t: None if t is None else t[t["deal_id"].isin(ids)].reset_index(drop=True)  # noqa: E731
+        return replace(self, deals=part(self.deals), collections=part(self.collections), loans=part(self.loans),
+                       loan_collections=part(self.loan_collections))
+
+    def without_history(self) -> Dataset:
+        """The same deals as new pools: nothing collected yet (their loan tapes kept)."""
+        lc = None if self.loan_collections is None else self.loan_collections.iloc[:0]
+        return replace(self, collections=empty_collections(), loan_collections=lc)
+
+    def truncate(self, as_of: dt.date | str | pd.Timestamp) -> Dataset:
         """What was known at ``as_of``: deals cut off by then, and the periods that had ended by then."""
         as_of = pd.Timestamp(as_of)
         deals = self.deals[self.deals["cutoff_date"] <= as_of].reset_index(drop=True)
@@ -68,20 +117,26 @@ class Dataset:
         return replace(self, meta=self.meta.model_copy(update={"as_of": as_of.date()}), deals=deals,
                        collections=keep(self.collections), loans=loans, loan_collections=keep(self.loan_collections))
 
-    def save(self, directory: Path | str, fmt: str = "csv", extra: dict[str, pd.DataFrame] | None = None) -> Path:
-        """Write the dataset directory whole, or not at all (built in a temporary sibling, then renamed).
+    def write(self, directory: Path | str, fmt: str = "csv", extra: dict[str, pd.DataFrame] | None = None) -> Path:
+        """Write the dataset's files into ``directory`` (created; for a staging directory of an output set).
+        ``extra`` tables (e.g. the simulator's truth) are written beside the contract's tables as CSV."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        meta = self.meta.model_dump(mode="json")
+        (directory / META_FILE).write_text(yaml.safe_dump(meta, sort_keys=False, allow_unicode=True), encoding="utf-8")
+        for stem in ("deals", "collections", "loans", "loan_collections"):
+            table = getattr(self, stem)
+            if table is not None:
+                write_table(table, directory / f"{stem}.{fmt}")
+        for stem, table in (extra or {}).items():
+            write_table(table, directory / f"{stem}.csv")
+        return directory
 
-        ``extra`` tables (e.g. the simulator's truth) are written beside the contract's tables as CSV.
-        """
-        with atomic_directory(directory) as tmp:
-            meta = self.meta.model_dump(mode="json")
-            (tmp / META_FILE).write_text(yaml.safe_dump(meta, sort_keys=False, allow_unicode=True), encoding="utf-8")
-            for stem in ("deals", "collections", "loans", "loan_collections"):
-                table = getattr(self, stem)
-                if table is not None:
-                    write_table(table, tmp / f"{stem}.{fmt}")
-            for stem, table in (extra or {}).items():
-                write_table(table, tmp / f"{stem}.csv")
+    def save(self, directory: Path | str, fmt: str = "csv", extra: dict[str, pd.DataFrame] | None = None,
+             force: bool = False) -> Path:
+        """Write the dataset directory whole, or not at all, never over files npas did not write (outputs.py)."""
+        with output_set(directory, "dataset", force=force) as staging:
+            self.write(staging, fmt, extra)
         return Path(directory)
 
 

@@ -24,7 +24,7 @@ class RecoveryHistory:
 
     @classmethod
     def from_tables(cls, deals: pd.DataFrame, collections: pd.DataFrame, as_of: pd.Timestamp,
-                    period_months: int = 1) -> "RecoveryHistory":
+                    period_months: int = 1) -> RecoveryHistory:
         """Build from the contract's deals and collections tables (long form)."""
         info = deals.set_index("deal_id")
         n_periods = int(collections["period"].max()) if len(collections) else 0
@@ -62,7 +62,7 @@ class RecoveryHistory:
         """cum_rate at each deal's last observed period (0 for a deal with none)."""
         return self.period_rate.sum(axis=1, min_count=0).rename("observed_cum_rate")
 
-    def truncate(self, as_of: pd.Timestamp | str) -> "RecoveryHistory":
+    def truncate(self, as_of: pd.Timestamp | str) -> RecoveryHistory:
         """The history as it stood at ``as_of``: later periods set to NaN (calendar, from cut-off dates)."""
         as_of = pd.Timestamp(as_of)
         n_obs = observed_periods(self.cutoff, as_of, self.period_months)

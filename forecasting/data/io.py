@@ -6,10 +6,6 @@ the parser; types are parsed in :mod:`forecasting.data.validate`.
 from __future__ import annotations
 
 import io
-import os
-import shutil
-import tempfile
-from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -77,43 +73,31 @@ def _short(exc: Exception) -> str:
     return (str(exc).splitlines() or [type(exc).__name__])[0][:200]
 
 
-@contextmanager
-def atomic_directory(directory: Path):
-    """Build a directory in a temporary sibling and swap it in whole; on failure nothing is left behind."""
-    directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-    try:
-        yield tmp
-        if directory.exists():
-            shutil.rmtree(directory)
-        tmp.rename(directory)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def atomic_write(path: Path, write) -> None:
-    """Write a file through a temporary sibling then rename, so a failure never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text cells that a spreadsheet would run as a formula (=, +, -, @ first) get a leading apostrophe, which
+    Excel and LibreOffice show as text; numbers are left as they are."""
+    fixes = {}
+    for column in frame.columns:
+        values = frame[column]
+        if values.dtype == object or isinstance(values.dtype, pd.StringDtype):
+            text = values.where(values.isna(), values.astype(str))
+            risky = text.str.startswith(FORMULA_START, na=False)
+            if risky.any():
+                fixes[column] = text.where(~risky, "'" + text)
+    return frame.assign(**fixes) if fixes else frame
 
 
 def write_table(frame: pd.DataFrame, path: Path) -> None:
-    """Write a table atomically in the format its suffix names."""
-    def write(tmp: Path) -> None:
-        if path.suffix == ".parquet":
-            frame.to_parquet(tmp, index=False)
-        elif path.suffix == ".xlsx":
-            frame.to_excel(tmp, index=False, engine="openpyxl")
-        else:
-            frame.to_csv(tmp, index=False, date_format="%Y-%m-%d")
-    atomic_write(Path(path), write)
+    """Write a table in the format its suffix names (into an output set's staging directory: outputs.py).
+    CSV and Excel cells that a spreadsheet would run as formulas are neutralised."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".parquet":
+        frame.to_parquet(path, index=False)
+    elif path.suffix == ".xlsx":
+        neutralise_formulas(frame).to_excel(path, index=False, engine="openpyxl")
+    else:
+        neutralise_formulas(frame).to_csv(path, index=False, date_format="%Y-%m-%d")

@@ -80,7 +80,8 @@ def parse(table: str, frame: pd.DataFrame, file: str) -> tuple[pd.DataFrame, lis
         for case in err.failure_cases.itertuples(index=False):
             if case.index is None or pd.isna(case.index):
                 continue  # table-level failures (missing columns) are reported above
-            problems.append(Problem(file, line(int(case.index)), case.column, f"{_words(str(case.check))}, got {case.failure_case}"))
+            problems.append(Problem(file, line(int(case.index)), case.column,
+                                    f"{_words(str(case.check))}, got {case.failure_case}"))
     return typed, problems
 
 

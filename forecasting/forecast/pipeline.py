@@ -1,20 +1,27 @@
-"""The fit and forecast flow shared by the CLI and the Python API."""
+"""The fit and forecast flow shared by the CLI and the Python API. It talks to estimators only through their
+interface (models/base.py) and tags."""
 from __future__ import annotations
 
 import hashlib
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
-import yaml
 
-from forecasting.config import Config, ModelConfig
+from forecasting.config import Config
 from forecasting.data import validate as checks
 from forecasting.data.dataset import Dataset, DatasetMeta, complete_deals, empty_collections, load_dataset
 from forecasting.data.io import read_table
 from forecasting.data.problems import InputError, Problem
+from forecasting.data.yamlfile import read_yaml
+from forecasting.forecast.checks import check_forecast
 from forecasting.forecast.tables import forecast_curves, forecast_summary
-from forecasting.models.decay import DecayCurveModel, FitError
-from forecasting.models.survival import SurvivalModel
+from forecasting.models import registry
+from forecasting.models.base import FitError
+from forecasting.models.curve_forecast import CurveForecast
+
+CHUNK_VALUES = 6_000_000  # draws x deals x periods forecast at once: memory stays bounded for any number of pools
+MAX_DEALS_FILE_BYTES = 16 << 20
 
 
 def config_dataset(config: Config, base: Path) -> Dataset:
@@ -24,28 +31,27 @@ def config_dataset(config: Config, base: Path) -> Dataset:
         dataset = demo_dataset()
     else:
         dataset = load_dataset(config.data_path(base), require_collections=True)
-    return dataset.truncate(config.as_of) if config.as_of else dataset
+    if config.as_of:
+        if pd.Timestamp(config.as_of) > dataset.as_of:
+            raise InputError(Problem("config", None, "as_of", f"{config.as_of} is after the data's as_of "
+                                                              f"{dataset.meta.as_of}"))
+        dataset = dataset.truncate(config.as_of)
+        if dataset.deals.empty:
+            raise InputError(Problem("config", None, "as_of", f"no deal was cut off by {config.as_of}"))
+    return dataset
 
 
-def build_model(spec: ModelConfig):
-    if spec.kind == "decay_curve":
-        return DecayCurveModel(name=spec.name, curve=spec.curve, covariates=tuple(spec.covariates),
-                               groups=tuple(spec.groups), ordered_groups=tuple(spec.ordered_groups),
-                               agency_prior=spec.agency_prior)
-    return SurvivalModel(name=spec.name, covariates=tuple(spec.covariates), groups=tuple(spec.groups),
-                         ordered_groups=tuple(spec.ordered_groups), level=spec.level)
+def fit_one(spec, dataset: Dataset):
+    """A fresh estimator from its options, fitted; a failed fit is an error naming the model, never a fallback."""
+    try:
+        return registry.build(spec).fit(dataset)
+    except FitError as err:
+        raise InputError(Problem("fit", None, spec.name, str(err))) from None
 
 
 def fit_models(config: Config, dataset: Dataset) -> dict:
-    """Fit every model the config names. A failed fit is an error, never a silent fallback."""
-    models = {}
-    for spec in config.models:
-        model = build_model(spec)
-        try:
-            models[spec.name] = model.fit(dataset.deals, dataset.collections, dataset.loans, dataset.loan_collections)
-        except FitError as err:
-            raise InputError(Problem("fit", None, spec.name, str(err)))
-    return models
+    """Fit every model the config names."""
+    return {spec.name: fit_one(spec, dataset) for spec in config.models}
 
 
 def fingerprint(dataset: Dataset) -> str:
@@ -55,32 +61,61 @@ def fingerprint(dataset: Dataset) -> str:
     return digest.hexdigest()
 
 
-def forecast_tables(model, dataset: Dataset, horizon: int, quantiles: list[float], seed: int = 0):
-    """forecast_curves and forecast_summary (CONTRACT section 4) for every deal of the dataset."""
-    observed = dataset.history if len(dataset.collections) else None
-    fc = model.predict_curves(dataset.deals, horizon, observed=observed, seed=seed, loans=dataset.loans,
-                              loan_collections=dataset.loan_collections)
-    return forecast_curves(fc, dataset, quantiles), forecast_summary(fc, dataset, quantiles)
+def chunks(dataset: Dataset, horizon: int, n_draws: int):
+    """The dataset in groups of deals small enough to forecast at once."""
+    size = max(1, CHUNK_VALUES // max(horizon * n_draws, 1))
+    ids = list(dataset.deal_ids)
+    for start in range(0, len(ids), size):
+        yield dataset if len(ids) <= size else dataset.subset(ids[start:start + size])
+
+
+def forecast_chunks(model, dataset: Dataset, horizon: int, n_draws: int = 1000, seed: int = 0):
+    """(chunk dataset, CurveForecast) for every chunk; identical to one call (random streams are keyed by purpose)."""
+    for part in chunks(dataset, horizon, n_draws):
+        yield part, model.predict(part, horizon, n_draws=n_draws, random_state=seed)
+
+
+def forecast_tables(model, dataset: Dataset, horizon: int, quantiles: list[float], seed: int = 0,
+                    n_draws: int = 1000) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """forecast_curves and forecast_summary (docs/outputs.md) for every deal of the dataset, checked."""
+    curves, summaries = [], []
+    for part, fc in forecast_chunks(model, dataset, horizon, n_draws, seed):
+        check_forecast(fc, model.name, quantiles)
+        curves.append(forecast_curves(fc, part, quantiles))
+        summaries.append(forecast_summary(fc, part, quantiles))
+    return pd.concat(curves, ignore_index=True), pd.concat(summaries, ignore_index=True)
+
+
+def forecast(model, dataset: Dataset, horizon: int, n_draws: int = 1000, seed: int = 0) -> CurveForecast:
+    """One CurveForecast for every deal (for the API and small datasets: it holds every path in memory)."""
+    parts = list(forecast_chunks(model, dataset, horizon, n_draws, seed))
+    if len(parts) == 1:
+        return parts[0][1]
+    fcs = [fc for _, fc in parts]
+    expected = None if fcs[0].expected is None else np.concatenate([f.expected for f in fcs], axis=1)
+    return CurveForecast(pd.Index(np.concatenate([f.deal_ids for f in fcs])), np.concatenate([f.mean for f in fcs]),
+                         np.concatenate([f.draws for f in fcs], axis=1),
+                         np.concatenate([f.observed_periods for f in fcs]), expected)
 
 
 def forecast_dataset(path: Path) -> Dataset:
-    """A dataset directory (collections optional), or one deals file (CSV, Excel or YAML) of new pools."""
+    """A dataset directory (collections optional), or one deals file (CSV, Excel, Parquet or YAML) of new pools."""
     path = Path(path)
     if path.is_dir():
         return load_dataset(path, require_collections=False)
     if not path.is_file():
         raise InputError(Problem(str(path), None, None, "no such dataset directory or deals file"))
     if path.suffix in (".yaml", ".yml"):
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
-        except yaml.YAMLError as exc:
-            raise InputError(Problem(path.name, None, None, f"is not valid YAML: {str(exc).splitlines()[0]}"))
+        raw = read_yaml(path, MAX_DEALS_FILE_BYTES)
         rows = raw.get("deals", raw) if isinstance(raw, dict) else raw
         if isinstance(rows, dict):
             rows = [rows]
-        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
             raise InputError(Problem(path.name, None, None, "must be a list of deals (mappings of column to value)"))
-        frame, problems = pd.DataFrame(rows).astype(str).replace({"None": None, "nan": None}), []
+        frame = pd.DataFrame(rows).astype(object)
+        frame = frame.where(frame.isna(), frame.astype(str)).replace({"None": None, "nan": None})
+        frame.columns = [str(c) for c in frame.columns]
+        problems = []
     elif path.suffix in (".csv", ".xlsx", ".parquet"):
         frame, problems = read_table(path)
     else:

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.data.dataset import Dataset
-from forecasting.models.base import CurveForecast, quantile_name
+from forecasting.models.curve_forecast import CurveForecast, quantile_name
 
 
 def forecast_curves(forecast: CurveForecast, dataset: Dataset, quantiles: list[float]) -> pd.DataFrame:

@@ -1,97 +1,177 @@
-"""The interface every model family shares, scikit-learn style.
+"""The one interface every estimator shares, models and baselines alike (scikit-learn style).
 
-``fit(deals, collections[, loans, loan_collections])`` learns from a dataset and returns self; learned state lives in attributes ending
-in ``_``. ``predict_curves(deals, horizon, observed=None)`` returns :class:`CurveForecast`: cumulative recovery rate
-curves per deal for periods 1..horizon, as a point forecast and as draws from which any quantile is read. Observed
-periods (when ``observed`` is given) are carried as they are and the rest is conditioned on them.
-
-Two different quantities are forecast, and a model may give both:
-- the pool's realized cash (``mean``, ``draws``): what it has collected plus what it will collect, process noise
-  included; the backtests score this against what happened;
-- the pool's expected curve (``expected``): the cum_rate its loans are expected to produce, L x G(t) for a decay
-  model, with only parameter and deal-effect uncertainty, the observed periods informing it but not replacing it.
-  It is what the agency's est_gross_recovery estimates and what actual-vs-expected tracking compares against; a
-  seasoned pool's luck so far is part of its realized cash but not of its expected curve.
+- ``fit(dataset) -> self`` learns from a :class:`~forecasting.data.dataset.Dataset` (its deals, recovery history,
+  loan tape and agency estimates); learned state lives in attributes ending in ``_``; constructor arguments are kept
+  as given, so ``get_params`` / ``set_params`` / ``sklearn.base.clone`` work.
+- ``predict(dataset, horizon, *, n_draws, random_state) -> CurveForecast`` forecasts every deal of a dataset, its
+  observed periods carried unchanged and the rest conditioned on them.
+- ``summary(alpha)`` gives one table shape for every family (``SUMMARY_COLUMNS``); ``diagnostics_`` says whether the
+  fit converged, what it warned and what it counted.
+- ``tags`` (:class:`EstimatorTags`, the class's ``_tags`` unless options change them) declares what an estimator
+  needs and gives; the forecast, backtest and report code reads only these and the methods above.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+import warnings
+from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError as _SklearnNotFitted
 
-from forecasting.data.history import RecoveryHistory
+from forecasting.data.dataset import Dataset
+from forecasting.data.problems import InputError, Problem
+from forecasting.models.curve_forecast import CurveForecast
+from forecasting.models.summary import SUMMARY_COLUMNS
+
+
+class FitError(RuntimeError):
+    """The fit failed or cannot be trusted (optimiser failure, nothing to learn from, a singular information): it
+    must not be used. The message says what went wrong; whoever reports it names the model."""
+
+
+class NotFittedError(_SklearnNotFitted):
+    """predict or summary before fit."""
 
 
 @dataclass(frozen=True)
-class CurveForecast:
-    """Forecast cum_rate curves: rows are deals, columns periods 1..horizon."""
+class EstimatorTags:
+    """What an estimator needs and gives. Flow code reads these, never kind strings or names."""
 
-    deal_ids: pd.Index
-    mean: np.ndarray  # (deals, horizon) point forecast of cum_rate
-    draws: np.ndarray  # (draws, deals, horizon) simulated cum_rate paths, each non-decreasing in time
-    observed_periods: np.ndarray  # (deals,) periods taken from actual collections
-    expected: np.ndarray | None = None  # (draws, deals, horizon) draws of the pool's expected cum_rate curve
-
-    @property
-    def horizon(self) -> int:
-        return self.mean.shape[1]
-
-    def quantile(self, q: float) -> np.ndarray:
-        """Pointwise quantile of the paths: non-decreasing in time because every path is."""
-        return np.quantile(self.draws, q, axis=0)
-
-    @property
-    def expected_mean(self) -> np.ndarray:
-        """Point forecast of the pool's expected cum_rate curve (deals, horizon): the estimate of its true curve."""
-        return self._expected().mean(axis=0)
-
-    def expected_quantile(self, q: float) -> np.ndarray:
-        """Pointwise quantile of the expected curve's draws: a credible band for the pool's true curve."""
-        return np.quantile(self._expected(), q, axis=0)
-
-    def _expected(self) -> np.ndarray:
-        if self.expected is None:
-            raise ValueError("this model forecasts realized cash only; it gives no expected curve")
-        return self.expected
-
-    def frame(self, quantiles: list[float]) -> pd.DataFrame:
-        """Long table: deal_id, period, observed (0/1), cum_rate, cum_rate_pNN per quantile."""
-        deals, periods = np.meshgrid(np.arange(len(self.deal_ids)), np.arange(1, self.horizon + 1), indexing="ij")
-        out = pd.DataFrame({"deal_id": self.deal_ids.to_numpy()[deals.ravel()], "period": periods.ravel(),
-                            "observed": (periods <= self.observed_periods[:, None]).astype(int).ravel(),
-                            "cum_rate": self.mean.ravel()})
-        for q in quantiles:
-            out[quantile_name(q)] = self.quantile(q).ravel()
-        return out
+    is_baseline: bool = False  # a reference method analysts use today, scored beside the models
+    needs_loans: bool = False  # fit needs the loan tables
+    uses_loans: bool = False  # uses the loan tables where given
+    uses_agency: bool = False  # needs est_gross_recovery for every deal
+    gives_expected_curve: bool = False  # CurveForecast.expected: the pool's expected curve besides its realized cash
+    gives_never_pay_share: bool = False  # never_pay_share(dataset): the share of principal never recovered
 
 
-def quantile_name(q: float, prefix: str = "cum_rate_") -> str:
-    return f"{prefix}p{round(q * 100):02d}"
+@dataclass(frozen=True)
+class Diagnostics:
+    """How a fit went. ``counts``: what it was fitted on (deals, cells, loans, ...)."""
+
+    converged: bool
+    iterations: int | None = None
+    warnings: tuple[str, ...] = ()
+    counts: dict = field(default_factory=dict)
+    message: str = ""
 
 
-class RecoveryModel(Protocol):
+class RecoveryEstimator(BaseEstimator):
+    """Base of every estimator. Subclasses implement ``_fit`` (returning Diagnostics), ``_predict`` and
+    ``_summary_rows``; they declare ``tags`` and register a config ``kind`` (models/registry.py)."""
+
+    _tags: ClassVar[EstimatorTags] = EstimatorTags()
+    kind: ClassVar[str] = ""
+
     name: str
 
-    def fit(self, deals: pd.DataFrame, collections: pd.DataFrame, loans: pd.DataFrame | None = None,
-            loan_collections: pd.DataFrame | None = None) -> "RecoveryModel":
-        ...
+    @property
+    def tags(self) -> EstimatorTags:
+        """This estimator's tags (the class's, adjusted by its options where a family says so)."""
+        return self._tags
 
-    def predict_curves(self, deals: pd.DataFrame, horizon: int, observed: RecoveryHistory | None = None,
-                       n_draws: int = 1000, seed: int = 0, loans: pd.DataFrame | None = None,
-                       loan_collections: pd.DataFrame | None = None) -> CurveForecast:
-        ...
+    @classmethod
+    def check_options(cls, options) -> list[tuple[str, str]]:
+        """Checks across config keys: (key, reason) per problem (the keys' own types are checked already)."""
+        return []
 
+    # ------------------------------------------------------------------------------------------------ fit
+    def fit(self, dataset: Dataset) -> RecoveryEstimator:
+        self._check_inputs(dataset, "fit")
+        for attr in [a for a in vars(self) if a.endswith("_") and not a.startswith("_")]:
+            delattr(self, attr)  # a refit starts clean
+        diagnostics = self._fit(dataset)
+        self.diagnostics_ = diagnostics
+        for message in diagnostics.warnings:
+            warnings.warn(message, RuntimeWarning, stacklevel=2)
+        return self
 
-def gamma_process(rng: np.random.Generator, expected: np.ndarray, unit: np.ndarray | float) -> np.ndarray:
-    """Simulated cumulative collections after the observed periods, path by path.
+    def _check_inputs(self, dataset: Dataset, step: str) -> None:
+        if not isinstance(dataset, Dataset):
+            raise TypeError(f"{self._label()}.{step} takes a Dataset (forecasting.load_dataset), got "
+                            f"{type(dataset).__name__}")
+        if step == "fit" and self.tags.needs_loans and not dataset.has_loans:
+            raise FitError("needs the loan tables (loans and loan_collections)")
+        if self.tags.uses_agency:
+            est = dataset.agency_estimates
+            missing = dataset.deals["deal_id"] if est is None else est.index[est.isna()]
+            if len(missing):
+                raise InputError(Problem("deals", None, "est_gross_recovery",
+                                         f"{self.name} needs every pool's est_gross_recovery; missing for "
+                                         f"{len(missing)} pool(s): {', '.join(map(str, list(missing)[:5]))}"))
 
-    ``expected`` is the expected cumulative collections after the last observed period (draws, deals, periods; zero
-    or below where nothing is due yet). Each period's collections are Gamma with that period's expected increment m
-    as mean and ``unit * m`` as variance (the overdispersed Poisson's phi / n_borrowers), independent across periods:
-    paths never fall, and the band widens with the horizon as the variance adds up.
-    """
-    increment = np.diff(np.maximum(expected, 0.0), axis=-1, prepend=0.0)
-    return np.cumsum(rng.gamma(np.maximum(increment, 1e-12) / unit, unit), axis=-1)
+    def _fit(self, dataset: Dataset) -> Diagnostics:  # pragma: no cover - abstract
+        raise NotImplementedError
 
+    # -------------------------------------------------------------------------------------------- predict
+    def predict(self, dataset: Dataset, horizon: int, *, n_draws: int = 1000, random_state: int = 0) -> CurveForecast:
+        """Forecast every deal of ``dataset`` for periods 1..horizon (its collections are what is observed)."""
+        self._check_fitted()
+        self._check_inputs(dataset, "predict")
+        if int(horizon) < 1 or int(n_draws) < 1:
+            raise ValueError(f"horizon and n_draws must be >= 1, got {horizon} and {n_draws}")
+        return self._predict(dataset, int(horizon), int(n_draws), int(random_state))
+
+    def _predict(self, dataset: Dataset, horizon: int, n_draws: int, random_state: int) -> CurveForecast:
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    # --------------------------------------------------------------------------------------------- report
+    def summary(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Estimates with standard errors, test statistic, p-value and the (1 - alpha) interval, one row per term:
+        columns ``SUMMARY_COLUMNS``. Rows without a standard error (effect sds, dispersion) leave those blank."""
+        self._check_fitted()
+        if not 0 < alpha < 1:
+            raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+        table = self._summary_rows(alpha)
+        return table[SUMMARY_COLUMNS].reset_index(drop=True)
+
+    def _summary_rows(self, alpha: float) -> pd.DataFrame:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def plot(self, ax=None, alpha: float = 0.05):
+        """Coefficients with their (1 - alpha) intervals, one line per term that has a standard error."""
+        import matplotlib.pyplot as plt
+        table = self.summary(alpha).dropna(subset=["se"])
+        if ax is None:
+            ax = plt.subplots(figsize=(7, 0.3 * len(table) + 1))[1]
+        y = np.arange(len(table))[::-1]
+        ax.errorbar(table["coef"], y, xerr=[table["coef"] - table["lower"], table["upper"] - table["coef"]],
+                    fmt="o", color="#234", capsize=2)
+        ax.axvline(0, color="grey", lw=0.8)
+        ax.set_yticks(y, [f"{b}: {t}" for b, t in zip(table["block"], table["term"])], fontsize=8)
+        ax.set_title(f"{self.name}: estimates with {1 - alpha:.0%} intervals")
+        return ax
+
+    def print_summary(self, alpha: float = 0.05) -> None:
+        d = self.diagnostics_ if self.__sklearn_is_fitted__() else None
+        state = "not fitted" if d is None else (f"converged={d.converged}, iterations={d.iterations}, "
+                                                + ", ".join(f"{k}={v}" for k, v in d.counts.items()))
+        print(f"<{type(self).__name__} {self.name!r}: {state}>")
+        print(self.summary(alpha).to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+
+    # ---------------------------------------------------------------------------------------------- state
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "diagnostics_")
+
+    def _check_fitted(self) -> None:
+        if not self.__sklearn_is_fitted__():
+            raise NotFittedError(f"{self._label()} is not fitted yet: call fit(dataset) first")
+
+    def _label(self) -> str:
+        return f"{type(self).__name__}({getattr(self, 'name', '?')!r})"
+
+    def fitted_state(self) -> dict:
+        """Everything fit learned (public attributes ending in ``_``): what an artifact stores."""
+        self._check_fitted()
+        return {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_")}
+
+    def check_state(self) -> None:
+        """Raise ValueError if learned state loaded from an artifact is not what fit would have made (shapes,
+        finiteness): subclasses add their own checks. An artifact is data; this keeps a damaged one from giving a
+        number instead of an error."""
+        for key, value in self.fitted_state().items():
+            if isinstance(value, np.ndarray) and value.dtype.kind == "f" and not np.isfinite(value).all():
+                raise ValueError(f"{key} holds non-finite values")

@@ -49,33 +49,49 @@ def _order_key(values: np.ndarray) -> np.ndarray:
 
 @dataclass
 class Design:
-    """Standardised covariates plus indicators of group levels (random effects); see ``level_indicators``."""
+    """Standardised covariates plus indicators of group levels (random effects); see ``level_indicators``.
 
-    covariates: list[str]
-    groups: list[str]
-    ordered: list[str] = field(default_factory=list)
+    A covariate that does not vary across the fit's deals cannot be told from the intercept: it is left out
+    (``dropped_`` says which and why) and the estimator warns."""
+
+    covariates: tuple[str, ...]
+    groups: tuple[str, ...]
+    ordered: tuple[str, ...] = ()
     center_: np.ndarray = field(default=None)
     scale_: np.ndarray = field(default=None)
     levels_: dict[str, list] = field(default_factory=dict)
+    active_: list[str] = field(default_factory=list)
+    dropped_: list[str] = field(default_factory=list)
 
-    def fit(self, deals: pd.DataFrame) -> "Design":
-        x = self._raw(deals)
-        self.center_ = x.mean(axis=0) if len(x) else np.zeros(len(self.covariates))
-        sd = x.std(axis=0) if len(x) else np.ones(len(self.covariates))
-        self.scale_ = np.where(sd > 0, sd, 1.0)
+    def fit(self, deals: pd.DataFrame) -> Design:
+        x = self._raw(deals, list(self.covariates))
+        sd = x.std(axis=0) if len(x) > 1 else np.zeros(x.shape[1])
+        spread = sd > 1e-12 * np.maximum(np.abs(x).max(axis=0, initial=0.0), 1.0)
+        self.active_ = [c for c, keep in zip(self.covariates, spread) if keep]
+        self.dropped_ = [c for c, keep in zip(self.covariates, spread) if not keep]
+        self.center_ = x[:, spread].mean(axis=0) if len(x) else np.zeros(len(self.active_))
+        self.scale_ = sd[spread]
         for g in self.groups:
             if g not in deals:
                 raise InputError(Problem("config", None, "groups", f"group {g!r} is not a deals column"))
             self.levels_[g] = group_levels(deals[g], g in self.ordered)
         return self
 
-    def _raw(self, deals: pd.DataFrame) -> np.ndarray:
-        return np.column_stack([covariate_values(deals, c) for c in self.covariates]) if self.covariates \
-            else np.zeros((len(deals), 0))
+    def dropped_reason(self, n_deals: int) -> str:
+        return (f"covariate {', '.join(map(repr, self.dropped_))} does not vary across the {n_deals} deal(s); "
+                f"fitted without it")
+
+    @staticmethod
+    def _raw(deals: pd.DataFrame, names: list[str]) -> np.ndarray:
+        return np.column_stack([covariate_values(deals, c) for c in names]) if names else np.zeros((len(deals), 0))
+
+    def standardised(self, deals: pd.DataFrame) -> np.ndarray:
+        """The active covariates, centred and scaled by their fit-time mean and sd: (deals, active covariates)."""
+        return (self._raw(deals, self.active_) - self.center_) / self.scale_
 
     def fixed(self, deals: pd.DataFrame) -> np.ndarray:
-        """Intercept and standardised covariates, (deals, 1 + covariates)."""
-        return np.column_stack([np.ones(len(deals)), (self._raw(deals) - self.center_) / self.scale_])
+        """Intercept and standardised covariates, (deals, 1 + active covariates)."""
+        return np.column_stack([np.ones(len(deals)), self.standardised(deals)])
 
     def random(self, deals: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """Indicators of known levels (deals, levels), and per deal and group whether its level was unseen at fit."""
@@ -92,3 +108,12 @@ class Design:
 
     def group_of_random(self) -> np.ndarray:
         return np.array([i for i, g in enumerate(self.groups) for _ in self.levels_[g]], dtype=int)
+
+    def to_original_units(self) -> np.ndarray:
+        """Matrix taking (intercept, standardised coefficients) to (intercept, coefficients per unit of each
+        covariate)."""
+        k = len(self.active_)
+        A = np.eye(1 + k)
+        A[1:, 1:] = np.diag(1.0 / self.scale_)
+        A[0, 1:] = -self.center_ / self.scale_
+        return A

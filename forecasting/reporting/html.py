@@ -7,9 +7,8 @@ from pathlib import Path
 import pandas as pd
 from jinja2 import Template
 
-from forecasting.data.io import atomic_write
-from forecasting.resources import resource_text
 from forecasting.reporting.workbook import is_rate
+from forecasting.resources import resource_text
 
 
 def embed(path: Path) -> str:
@@ -28,5 +27,5 @@ def html_table(table: pd.DataFrame, index: bool = True) -> str:
 
 def write_html(path: Path, **context) -> Path:
     page = Template(resource_text("report.html")).render(**context)
-    atomic_write(path, lambda tmp: tmp.write_text(page, encoding="utf-8"))
+    Path(path).write_text(page, encoding="utf-8")
     return path

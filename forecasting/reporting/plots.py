@@ -10,7 +10,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from forecasting.data.io import atomic_write  # noqa: E402
+DPI = 200
+
+
+def save(fig, path: Path) -> Path:
+    """Write a figure as PNG (into an output set's staging directory) and free it."""
+    fig.tight_layout()
+    fig.savefig(path, format="png", dpi=DPI)
+    plt.close(fig)
+    return path
 
 
 def fan_chart(curves: pd.DataFrame, summary: pd.DataFrame, title: str, path: Path) -> Path:
@@ -34,10 +42,7 @@ def fan_chart(curves: pd.DataFrame, summary: pd.DataFrame, title: str, path: Pat
     ax.set_title(f"{title}\nsolid: observed; dashed: forecast mean; band: {lo[-3:]}-{hi[-3:]}; ◀ agency estimate")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, ncol=2, loc="lower right")
-    fig.tight_layout()
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
 def curves_by_group(dataset, by: str, path: Path, title: str) -> Path:
@@ -58,10 +63,7 @@ def curves_by_group(dataset, by: str, path: Path, title: str) -> Path:
     ax.set_title(f"{title}\nthick: opb-weighted pool of the group; thin: each deal")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
 def survival_curves(curves: dict, path: Path, title: str) -> Path:
@@ -73,22 +75,19 @@ def survival_curves(curves: dict, path: Path, title: str) -> Path:
     ax.set_ylabel("share of loans with no payment yet")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
-def cure_share_plot(deals: pd.DataFrame, share: pd.Series, path: Path, title: str) -> Path:
-    """opb-weighted never-paying share by vintage and by originator, with each deal's own share as dots."""
-    frame = deals.assign(cure_share=share.reindex(deals["deal_id"].astype(str)).to_numpy())
+def never_pay_plot(deals: pd.DataFrame, share: pd.Series, path: Path, title: str) -> Path:
+    """opb-weighted never-pay share by vintage and by originator, with each deal's own share as dots."""
+    frame = deals.assign(never_pay_share=share.reindex(deals["deal_id"]).to_numpy())
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
     for ax, by in zip(axes, ("vintage", "originator")):
-        pooled = frame.groupby(by).apply(lambda g: np.average(g["cure_share"], weights=g["opb"]), include_groups=False)
+        pooled = frame.groupby(by).apply(lambda g: np.average(g["never_pay_share"], weights=g["opb"]), include_groups=False)
         positions = np.arange(len(pooled))
         ax.bar(positions, pooled.to_numpy(), color="#9ab", label="opb-weighted")
         lookup = dict(zip(pooled.index, positions))
-        ax.scatter([lookup[v] for v in frame[by]], frame["cure_share"], color="#234", s=12, zorder=3, label="deals")
+        ax.scatter([lookup[v] for v in frame[by]], frame["never_pay_share"], color="#234", s=12, zorder=3, label="deals")
         ax.set_xticks(positions, [str(v) for v in pooled.index])
         ax.set_xlabel(by)
         ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
@@ -96,7 +95,4 @@ def cure_share_plot(deals: pd.DataFrame, share: pd.Series, path: Path, title: st
     axes[0].set_ylabel("share of principal never recovered")
     axes[0].legend(fontsize=8)
     fig.suptitle(title)
-    fig.tight_layout()
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
-    plt.close(fig)
-    return path
+    return save(fig, path)

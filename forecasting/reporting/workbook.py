@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 from openpyxl.utils import get_column_letter
 
-from forecasting.data.io import atomic_write
+from forecasting.data.io import neutralise_formulas
 
 RATE_PREFIXES = ("cum_rate", "gross_recovery", "observed_cum_rate", "est_gross_recovery", "predicted_cum_rate",
                  "actual_cum_rate", "mae", "rmse", "bias", "coverage", "opb_share")
@@ -20,7 +20,7 @@ def write_workbook(sheets: dict[str, pd.DataFrame], path: Path) -> Path:
     def write(tmp: Path) -> None:
         with pd.ExcelWriter(tmp, engine="openpyxl") as xl:
             for name, table in sheets.items():
-                table.to_excel(xl, sheet_name=name, index=False)
+                neutralise_formulas(table).to_excel(xl, sheet_name=name, index=False)
                 ws = xl.sheets[name]
                 ws.freeze_panes = "A2"
                 for j, column in enumerate(table.columns, start=1):
@@ -32,5 +32,5 @@ def write_workbook(sheets: dict[str, pd.DataFrame], path: Path) -> Path:
                     elif str(column) in ("opb", "collections", "issue_size"):
                         for cell in ws[letter][1:]:
                             cell.number_format = "#,##0"
-    atomic_write(path, write)
+    write(Path(path))
     return path

@@ -25,7 +25,7 @@ class SimulatedMarket:
     truth: pd.DataFrame  # deal_id, period, expected_cum_rate, prior_cum_rate (periods 1..TRUTH_PERIODS)
     effects: pd.DataFrame  # deal_id, level_effect (u_d), speed_effect (w_d)
 
-    redraw: "_PaymentDraw" = field(repr=False, compare=False)  # the loans and effects behind the payments
+    redraw: _PaymentDraw = field(repr=False, compare=False)  # the loans and effects behind the payments
 
     def truth_at(self, period: int, deal_ids) -> pd.DataFrame:
         """expected_cum_rate and prior_cum_rate of the deals (in the order given) at one period."""

@@ -14,16 +14,17 @@ cumulative recovery rate of a deal after t months is then
 
     E[cum_rate_d(t)] = sum_i B_i pi_i mu_s H_d(t) / opb_d,   H_d(t) = sum_J P(J) / J sum_{j<J} P(T + G_j <= t)
 
-with P(T + G_j <= t) the Weibull CDF convolved with the Gamma(j, gap) density (numerically, on a 0.05-month grid). ``prior`` curves integrate u_d and w_d out (Gauss-Hermite), so they are the best a
-forecaster who knows the process, originator, vintage and loan tape (but not the deal's own effects) can do.
+with P(T + G_j <= t) the Weibull CDF convolved with the Gamma(j, gap) density (numerically, on a 0.05-month grid).
+``prior`` curves integrate u_d and w_d out (Gauss-Hermite), so they are the best a forecaster who knows the process,
+originator, vintage and loan tape (but not the deal's own effects) can do.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.special import expit
 from scipy.signal import fftconvolve
+from scipy.special import expit
 from scipy.stats import gamma, poisson
 
 REFERENCE_BALANCE = 100_000.0

@@ -17,14 +17,14 @@ def demo_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo") / "report"
     result = CliRunner().invoke(app, ["demo", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert "2025 pools: expected gross recovery" in result.stdout
+    assert "2025 pools: expected gross recovery" in result.stdout and "(model decay_agency)" in result.stdout
     return out
 
 
 def test_every_file_exists(demo_dir):
     for name in ("report.html", "forecast.xlsx", "forecast_curves.csv", "forecast_summary.csv", "fan_vintage_2025.png",
                  "curves_by_vintage.png", "curves_by_originator.png", "survival_km_by_vintage.png",
-                 "cure_share_cure_pool.png", "model/manifest.json", "data/truth.csv",
+                 "never_pay_share_survival_pool.png", "model/manifest.json", "data/truth.csv",
                  "backtest/backtest_predictions.csv", "backtest/backtest_metrics.csv", "backtest/report.md",
                  "backtest/backtest_comparison.csv", "backtest/backtest_error_by_horizon.png"):
         assert (demo_dir / name).exists(), name
@@ -43,8 +43,8 @@ def test_html_is_self_contained(demo_dir):
     page = (demo_dir / "report.html").read_text(encoding="utf-8")
     sources = re.findall(r'<img src="([^"]*)"', page)
     assert len(sources) >= 7 and all(s.startswith("data:image/png;base64,") and len(s) > 1000 for s in sources)
-    assert "Market overview" in page and "Backtest" in page and "2025" in page and "never-paying share" in page
-    assert re.search(r"<li>cure_pool vs baseline_\w+: MAE difference [+-]\d", page)
+    assert "Market overview" in page and "Backtest" in page and "2025" in page and "never-pay share" in page
+    assert re.search(r"<li>survival_pool vs baseline_\w+: MAE difference [+-]\d", page)
 
 
 def test_demo_config_matches_configs_folder():

@@ -48,7 +48,8 @@ def artifact(tmp_path_factory):
 
 
 def test_forecast_writes_contract_files(artifact, tmp_path, _pool_level_dir):
-    result = runner.invoke(app, ["forecast", str(artifact), "--data", str(_pool_level_dir), "--out", str(tmp_path)])
+    result = runner.invoke(app, ["forecast", str(artifact), "--data", str(_pool_level_dir), "--out", str(tmp_path / "f")])
+    tmp_path = tmp_path / "f"
     assert result.exit_code == 0, result.output
     curves = pd.read_csv(tmp_path / "forecast_curves.csv")
     summary = pd.read_csv(tmp_path / "forecast_summary.csv")
@@ -58,6 +59,7 @@ def test_forecast_writes_contract_files(artifact, tmp_path, _pool_level_dir):
             "gross_recovery", "gross_recovery_p10", "gross_recovery_p90", "est_gross_recovery"} <= set(summary.columns)
     assert len(summary) == 29 and (curves.groupby("deal_id")["period"].max() == 24).all()
     assert (tmp_path / "fan_vintage_2025.png").stat().st_size > 10_000
+    assert set(summary["model"]) == {"decay"} and "model: decay" in result.stdout
 
 
 def test_forecast_new_pool_from_a_yaml_deals_file(artifact, tmp_path):
@@ -72,10 +74,11 @@ def test_forecast_new_pool_from_a_yaml_deals_file(artifact, tmp_path):
     assert summary.loc[0, "gross_recovery_p10"] < summary.loc[0, "gross_recovery"] < summary.loc[0, "gross_recovery_p90"]
 
 
-def test_tampered_artifact_is_refused(artifact, tmp_path, _pool_level_dir):
+@pytest.mark.parametrize("name", ["arrays.npz", "state.json"])
+def test_damaged_artifact_is_refused(artifact, tmp_path, _pool_level_dir, name):
     import shutil
     copy = shutil.copytree(artifact, tmp_path / "copy")
-    with open(copy / "models.joblib", "ab") as f:
+    with open(copy / name, "ab") as f:
         f.write(b"tampered")
     result = runner.invoke(app, ["forecast", str(copy), "--data", str(_pool_level_dir), "--out", str(tmp_path / "o")])
     assert result.exit_code == 2 and "sha256 does not match" in result.stderr
@@ -86,7 +89,7 @@ def test_artifact_from_another_version_is_refused(artifact, tmp_path, _pool_leve
     import shutil
     copy = shutil.copytree(artifact, tmp_path / "copy")
     manifest = json.loads((copy / "manifest.json").read_text())
-    manifest["packages"]["npas"] = "0.0.1"
+    manifest["npas"] = "0.0.1"
     (copy / "manifest.json").write_text(json.dumps(manifest))
     result = runner.invoke(app, ["forecast", str(copy), "--data", str(_pool_level_dir), "--out", str(tmp_path / "o")])
     assert result.exit_code == 2 and "refit the model" in result.stderr

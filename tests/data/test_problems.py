@@ -8,5 +8,5 @@ from forecasting.data.problems import InputError, Problem
 
 def test_input_error_pickles_with_its_problems():
     error = InputError([Problem("deals.csv", 3, "opb", "must be > 0"), Problem("config", None, "models", "empty")])
-    again = pickle.loads(pickle.dumps(error))
+    again = pickle.loads(pickle.dumps(error))  # noqa: S301 - what joblib does with a worker's exception
     assert again.problems == error.problems and str(again) == str(error)

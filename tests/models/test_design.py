@@ -23,8 +23,16 @@ def test_ordered_indicators_are_cumulative_and_a_later_level_starts_from_the_las
 
 def test_design_marks_unseen_levels_of_ordered_groups():
     deals = pd.DataFrame({"vintage": [2021, 2022], "originator": ["A", "B"], "x": [1.0, 2.0]})
-    design = Design(["x"], ["originator", "vintage"], ["vintage"]).fit(deals)
+    design = Design(("x",), ("originator", "vintage"), ("vintage",)).fit(deals)
     new = pd.DataFrame({"vintage": [2023], "originator": ["C"], "x": [1.5]})
     R, unseen = design.random(new)
     np.testing.assert_array_equal(R, [[0, 0, 1, 1]])
     np.testing.assert_array_equal(unseen, [[True, True]])
+
+
+def test_a_covariate_without_variation_is_dropped_and_named():
+    deals = pd.DataFrame({"vintage": [2021, 2022, 2023], "x": [1.0, 2.0, 4.0], "y": [3.0, 3.0, 3.0]})
+    design = Design(("x", "y"), ("vintage",), ("vintage",)).fit(deals)
+    assert design.active_ == ["x"] and design.dropped_ == ["y"]
+    assert design.fixed(deals).shape == (3, 2) and "'y' does not vary across the 3 deal(s)" in design.dropped_reason(3)
+    np.testing.assert_allclose(design.standardised(deals).std(), 1.0)

@@ -105,7 +105,8 @@ def _at_same_age(history, deal, others):
 def test_originator_a_single_2024_deal_below_its_2022_23_deals(deals, history):
     a = deals[deals["originator"] == "A"]
     earlier = a.index[a["vintage"].isin([2022, 2023])]
-    below = [d for d in a.index[a["vintage"] == 2024] if _at_same_age(history, d, earlier)[0] < _at_same_age(history, d, earlier)[1].min()]
+    below = [d for d in a.index[a["vintage"] == 2024]
+             if _at_same_age(history, d, earlier)[0] < _at_same_age(history, d, earlier)[1].min()]
     assert below == ["A-2024-1"]
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.data.periods import observed_periods
-from forecasting.models.dispersion import cum_dispersion
+from forecasting.models.decay.dispersion import cum_dispersion
 from forecasting.simulation import facts
 
 

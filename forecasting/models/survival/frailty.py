@@ -1,4 +1,4 @@
-"""Deal frailties of the cure model: each pool's own effect on its never-paying share (u) and on its speed (v).
+"""Deal frailties of the mixture model: each pool's own effect on its never-pay share (u) and on its speed (v).
 
     logit pi_i = x_i' gamma + u_d        log lam_i = z_i' beta + v_d        u_d ~ N(0, sd_u^2), v_d ~ N(0, sd_v^2)
 
@@ -36,12 +36,12 @@ MIN_PERIODS = 6  # a training pool informs the sds once it has this many periods
 class Evidence:
     """A pool's first t0 periods, as the frailty likelihood uses them.
 
-    Cells (identical features within a deal): timing design ``X_scale``, cure design ``X_cure``, units ``count``,
+    Cells (identical features within a deal): timing design ``X_scale``, never-pay design ``X_never``, units ``count``,
     their ``deal``. Per deal: ``t0``, the share ``paid`` by t0 and the units ``n``. Payments: rows of first payments
     (``pay_X_scale``, ``pay_deal``, ``pay_period``, ``pay_weight`` in units)."""
 
     X_scale: np.ndarray
-    X_cure: np.ndarray
+    X_never: np.ndarray
     count: np.ndarray
     deal: np.ndarray
     t0: np.ndarray
@@ -82,9 +82,13 @@ def timing_loglik(theta: np.ndarray, ev: Evidence, v: np.ndarray) -> np.ndarray:
 def paid_loglik(theta: np.ndarray, ev: Evidence, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     """How many of a deal's units paid by t0: binomial log-likelihood per deal, (deals, len(u), len(v))."""
     k = ev.X_scale.shape[1]
-    payer = 1.0 / (1.0 + np.exp((ev.X_cure @ theta[k + 1:])[:, None] + u[None, :]))  # 1 - pi, (cells, U)
+    payer = 1.0 / (1.0 + np.exp((ev.X_never @ theta[k + 1:])[:, None] + u[None, :]))  # 1 - pi, (cells, U)
     F0 = _weibull_cdf(theta, ev.X_scale, ev.t0[ev.deal].astype(float), v)  # (cells, V)
     out = np.zeros((ev.n_deals, len(u), len(v)))
+    if len(ev.deal) == ev.n_deals and np.array_equal(ev.deal, np.arange(ev.n_deals)):  # one cell per deal (pool level)
+        p = np.clip(payer[:, :, None] * F0[:, None, :], 1e-12, 1 - 1e-12)
+        paid = ev.paid[:, None, None]
+        return np.where(ev.n[:, None, None] > 0, ev.n[:, None, None] * (paid * np.log(p) + (1.0 - paid) * np.log1p(-p)), 0.0)
     order = np.argsort(ev.deal, kind="stable")
     bounds = np.searchsorted(ev.deal[order], np.arange(ev.n_deals + 1))
     for d in range(ev.n_deals):
@@ -122,13 +126,13 @@ def frailty_sds(theta: np.ndarray, ev: Evidence) -> tuple[float, float]:
     return _spread(logsumexp(ll_uv, axis=2), MLE_U, keep), sd_v
 
 
-def posterior_draws(theta: np.ndarray, ev: Evidence, sd_u: float, sd_v: float, n_draws: int,
-                    rng: np.random.Generator, shift: tuple[np.ndarray, np.ndarray] | None = None
-                    ) -> tuple[np.ndarray, np.ndarray]:
+def posterior_draws(theta: np.ndarray, ev: Evidence, sd_u: float, sd_v: float, uniforms: np.ndarray,
+                    shift: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Each deal's (u, v) per draw, (draws, deals) each: from its posterior on a grid given its first t0 periods (its
-    prior when t0 = 0), jittered within a grid step.
+    prior when t0 = 0), jittered within a grid step. ``uniforms`` (draws, deals, 3): uniform numbers on [0, 1) that
+    pick the grid point and the jitter (each deal's from its own stream).
 
-    ``shift`` (cure, timing), each (draws, deals): how far each parameter draw moves the deal's mean linear predictors
+    ``shift`` (never-pay, timing), each (draws, deals): how far each parameter draw moves the deal's mean linear predictors
     from theta's. The posterior is computed at theta; under a draw the deal's own periods still say what they say
     about its total, so its frailty moves against the shift by its credibility Z = 1 - posterior var / prior var (the
     normal approximation of conditioning on each draw): a pool whose collections pin its level keeps it whatever the
@@ -141,10 +145,10 @@ def posterior_draws(theta: np.ndarray, ev: Evidence, sd_u: float, sd_v: float, n
     weights = np.exp(flat - flat.max(axis=1, keepdims=True))
     weights /= weights.sum(axis=1, keepdims=True)
     cdf = np.cumsum(weights, axis=1)
-    picks = np.minimum((rng.random((n_draws, ev.n_deals, 1)) > cdf[None]).sum(axis=-1), flat.shape[1] - 1)
+    picks = np.minimum((uniforms[..., :1] > cdf[None]).sum(axis=-1), flat.shape[1] - 1)
     iu, iv = np.divmod(picks, len(v))
-    draw_u = u[iu] + rng.uniform(-0.5, 0.5, picks.shape) * (u[1] - u[0])
-    draw_v = v[iv] + rng.uniform(-0.5, 0.5, picks.shape) * (v[1] - v[0])
+    draw_u = u[iu] + (uniforms[..., 1] - 0.5) * (u[1] - u[0])
+    draw_v = v[iv] + (uniforms[..., 2] - 0.5) * (v[1] - v[0])
     if shift is None:
         return draw_u, draw_v
     grid = weights.reshape(log_post.shape)

@@ -47,7 +47,7 @@ class AgencySteps:
     resid_var_: float  # variance of a pool's agency estimate around the regression: the noise in a new step
 
     @classmethod
-    def fit(cls, design: Design, deals: pd.DataFrame) -> "AgencySteps":
+    def fit(cls, design: Design, deals: pd.DataFrame) -> AgencySteps:
         ordered = [g for g in design.groups if g in design.ordered]
         if len(ordered) != 1:
             raise InputError(Problem("config", None, "agency_prior", f"agency_prior needs exactly one ordered group "
@@ -70,7 +70,7 @@ class AgencySteps:
         first (the first is the group's baseline, collinear with the intercept), zero for all other effects."""
         means = np.zeros(len(design.random_names()))
         cols = self._columns(design)
-        means[cols.start + 1: cols.stop] = self.coef_[len(design.covariates) + 1:][cols.start + 1: cols.stop]
+        means[cols.start + 1: cols.stop] = self.coef_[len(design.active_) + 1:][cols.start + 1: cols.stop]
         return means
 
     def new_level_steps(self, design: Design, deals: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

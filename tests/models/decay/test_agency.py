@@ -8,15 +8,15 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from pydantic import ValidationError
 from scipy.special import expit
 
 from forecasting.backtest.schemes import make_folds
-from forecasting.config import ModelConfig
+from forecasting.config import validate_config
 from forecasting.data.problems import InputError
-from forecasting.models.agency import AgencySteps
 from forecasting.models.decay import DecayCurveModel
+from forecasting.models.decay.agency import AgencySteps
 from forecasting.models.design import Design
+from forecasting.models.summary import labelled
 
 LEVEL = {2021: 0.0, 2022: -0.2, 2023: -0.5}
 ORIGINATOR = {"A": 0.1, "B": -0.1, "C": 0.0}
@@ -37,7 +37,7 @@ def rated_deals(noise: float = 0.0, seed: int = 0) -> pd.DataFrame:
 def test_steps_are_read_back_from_the_estimates():
     deals = rated_deals()
     seen = deals[deals["vintage"] < 2023]
-    design = Design(["log_avg_balance", "wa_delinquency_months"], ["originator", "vintage"], ["vintage"]).fit(seen)
+    design = Design(("log_avg_balance", "wa_delinquency_months"), ("originator", "vintage"), ("vintage",)).fit(seen)
     agency = AgencySteps.fit(design, seen)
     means = dict(zip(design.random_names(), agency.step_means(design)))
     assert means[("vintage", "2022")] == pytest.approx(LEVEL[2022] - LEVEL[2021], abs=1e-4)
@@ -52,7 +52,7 @@ def test_the_step_of_a_new_vintage_is_as_uncertain_as_its_few_pools_say():
     """With noisy estimates the step's variance is the residual variance over the new vintage's pool count."""
     deals = rated_deals(noise=0.2, seed=1)
     seen = deals[deals["vintage"] < 2023]
-    design = Design(["log_avg_balance"], ["originator", "vintage"], ["vintage"]).fit(seen)
+    design = Design(("log_avg_balance",), ("originator", "vintage"), ("vintage",)).fit(seen)
     agency = AgencySteps.fit(design, seen)
     assert 0.02 < agency.resid_var_ < 0.08  # noise 0.2**2 = 0.04
     step, variance = agency.new_level_steps(design, deals.iloc[-5:])  # five 2023 pools
@@ -69,55 +69,64 @@ def fold_2024(market):
 def fit_on(fold, agency_prior: bool) -> DecayCurveModel:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        return DecayCurveModel(curve="loglogistic", agency_prior=agency_prior).fit(fold.train.deals,
-                                                                                   fold.train.collections)
+        return DecayCurveModel(curve="loglogistic", agency_prior=agency_prior).fit(fold.train)
 
 
 @pytest.fixture(scope="module")
 def holdout_2024(fold_2024):
     """The decay model with the agency prior fitted on the 2024 fold, and the 2024 pools it has not seen."""
-    return fit_on(fold_2024, True), fold_2024.test_deals.reset_index(drop=True)
+    return fit_on(fold_2024, True), fold_2024.test
 
 
 def test_a_new_vintage_starts_where_the_agency_moved_it(holdout_2024):
     model, new = holdout_2024
-    step, variance = model.agency_.new_level_steps(model.design_, new)
+    step, variance = model.agency_.new_level_steps(model.design_, new.deals)
     assert (variance > 0).all() and np.ptp(step) == 0  # one step for the whole vintage
     blind = copy.copy(model)
     blind.agency_ = None
-    eta, _, _ = model._fixed_and_group_draws(new, 4000, np.random.default_rng(0))
-    eta_blind, _, _ = blind._fixed_and_group_draws(new, 4000, np.random.default_rng(0))
+    eta, _, _ = model._shared_draws(new, 4000, 0)
+    eta_blind, _, _ = blind._shared_draws(new, 4000, 0)
     moved = eta - eta_blind
     assert moved.mean(axis=0) == pytest.approx(step, abs=4 * np.sqrt(variance[0] / 4000))
     assert moved.std(axis=0) == pytest.approx(np.sqrt(variance), rel=0.1)
+    assert np.allclose(moved, moved[:, :1])  # the vintage's pools share its step in every draw
 
 
 def test_summary_shows_where_each_vintage_step_is_centred(holdout_2024):
     model, _ = holdout_2024
-    s = model.summary()
-    centre = dict(zip(model.design_.random_names(), model.prior_mean_[model._level_groups]))
-    assert s.loc["agency_step(vintage=2022)", "coef"] == pytest.approx(centre[("vintage", "2022")])
-    assert "agency_step(vintage=2021)" not in s.index and "agency_step(originator=A)" not in s.index
+    s = labelled(model.summary())
+    centre = dict(zip(model.design_.random_names(), model.theta_mean_[model.layout_.level_groups]))
+    assert s.loc["agency_step:vintage=2022", "coef"] == pytest.approx(centre[("vintage", "2022")])
+    assert "agency_step:vintage=2021" not in s.index and "agency_step:originator=A" not in s.index
 
 
 def test_a_young_vintage_step_is_shrunk_toward_the_agency_not_zero(holdout_2024, fold_2024):
     """At end-2023 the 2023 pools have a few months: their step is mostly prior, and the prior is the agency's."""
     model, _ = holdout_2024
     plain = fit_on(fold_2024, False)
-    agency_step = model.summary().loc["agency_step(vintage=2023)", "coef"]
-    with_prior, without = (m.summary().loc["level:vintage=2023", "coef"] for m in (model, plain))
+    agency_step = labelled(model.summary()).loc["agency_step:vintage=2023", "coef"]
+    with_prior, without = (labelled(m.summary()).loc["level:vintage=2023", "coef"] for m in (model, plain))
     assert abs(with_prior - agency_step) < abs(without - agency_step)
 
 
 def test_missing_agency_estimates_are_named():
     deals = rated_deals()
     deals.loc[3, "est_gross_recovery"] = np.nan
-    design = Design([], ["vintage"], ["vintage"]).fit(deals)
+    design = Design((), ("vintage",), ("vintage",)).fit(deals)
     with pytest.raises(InputError, match="est_gross_recovery.*d3"):
         AgencySteps.fit(design, deals)
 
 
 def test_agency_prior_is_a_decay_option():
-    with pytest.raises(ValidationError, match="agency_prior is a decay_curve option"):
-        ModelConfig(name="s", kind="survival", agency_prior=True)
-    assert ModelConfig(name="d", kind="decay_curve", agency_prior=True).agency_prior
+    with pytest.raises(InputError, match="models.0.agency_prior: Extra inputs are not permitted"):
+        validate_config({"name": "c", "models": [{"name": "s", "kind": "survival_pool", "agency_prior": True}]}, "c")
+    config = validate_config({"name": "c", "models": [{"name": "d", "kind": "decay_curve", "agency_prior": True}]}, "c")
+    assert config.models[0].agency_prior
+
+
+def test_a_model_needing_agency_estimates_names_the_pools_without(pool_level):
+    from forecasting.data.dataset import Dataset
+    deals = pool_level.deals.copy()
+    deals.loc[2, "est_gross_recovery"] = np.nan
+    with pytest.raises(InputError, match="est_gross_recovery.*1 pool.*A-2022-1"):
+        DecayCurveModel(agency_prior=True).fit(Dataset(pool_level.meta, deals, pool_level.collections))

@@ -1,4 +1,4 @@
-"""Survival models: aggregation loses nothing, cure parameters are recovered, forecasts behave."""
+"""Survival models: aggregation loses nothing, mixture parameters are recovered, forecasts behave."""
 from __future__ import annotations
 
 import warnings
@@ -11,17 +11,17 @@ from autograd import numpy as anp
 from lifelines import KaplanMeierFitter, WeibullAFTFitter
 from scipy.special import expit
 
-from forecasting.data.periods import observed_periods
-from forecasting.models.survival import (DiscreteCureFitter, SurvivalModel, _row_loglik, _row_scores, aggregate,
-                                         kaplan_meier_by, loan_durations)
+from forecasting.data.dataset import Dataset
+from forecasting.models.summary import labelled
+from forecasting.models.survival import SurvivalLoanModel, SurvivalPoolModel, kaplan_meier_by
+from forecasting.models.survival.cells import aggregate, loan_durations, observed_periods
+from forecasting.models.survival.fitter import fit_mixture, row_loglik, row_scores
 from forecasting.reporting.plots import survival_curves
 
 
 @pytest.fixture(scope="module")
-def durations(market):
-    ds = market.dataset
-    n_obs = pd.Series(observed_periods(ds.deals["cutoff_date"], ds.as_of, 1), index=ds.deals["deal_id"])
-    table = loan_durations(ds.deals, ds.loans, ds.loan_collections, n_obs)
+def durations(demo):
+    table = loan_durations(demo.loans, demo.loan_collections, observed_periods(demo))
     table = table[table["duration"] > 0].iloc[::6].reset_index(drop=True)  # 20k loans keep the raw fits quick
     table["log_balance"] = np.round(np.log(table["balance"] / 1e5) / 0.2) * 0.2
     table["months"] = np.round(table["months_delinquent"])
@@ -46,7 +46,7 @@ def test_weibull_aft_on_cells_matches_raw_rows(durations):
 
 
 def simulate_cure(seed: int, n: int = 4000):
-    """Loans with a known never-paying share and Weibull time to first payment, censored at 6 to 48 periods."""
+    """Loans with a known never-pay share and Weibull time to first payment, censored at 6 to 48 periods."""
     rng = np.random.default_rng(seed)
     x = np.round(rng.normal(0, 1, n), 1)
     cure = expit(0.8 + 0.5 * x)
@@ -58,7 +58,7 @@ def simulate_cure(seed: int, n: int = 4000):
     return pd.DataFrame({"duration": np.where(event, t, censor), "event": event.astype(int), "x": x})
 
 
-TRUE = np.array([np.log(10.0), 0.2, np.log(0.8), 0.8, 0.5])  # scale: intercept, x; log shape; cure: intercept, x
+TRUE = np.array([np.log(10.0), 0.2, np.log(0.8), 0.8, 0.5])  # scale: intercept, x; log shape; never-pay: intercept, x
 
 
 def test_convergence_is_judged_by_what_is_left_to_gain():
@@ -67,23 +67,22 @@ def test_convergence_is_judged_by_what_is_left_to_gain():
     cells = aggregate(simulate_cure(0))
     X = np.column_stack([np.ones(len(cells)), cells["x"]])
     args = (X, X, cells["duration"], cells["event"], cells["weight"])
-    early = DiscreteCureFitter(max_iter=3).fit(*args)
-    full = DiscreteCureFitter().fit(*args)
-    assert not early.converged_ and early.newton_decrement_ > 1e-6
-    assert full.converged_ and full.newton_decrement_ < 1e-12
+    early = fit_mixture(*args, max_iter=3)
+    full = fit_mixture(*args)
+    assert not early.converged and early.newton_decrement > 1e-6
+    assert full.converged and full.newton_decrement < 1e-12
 
 
 @pytest.mark.slow
-def test_cure_model_recovers_known_parameters():
-    """Cure share and timing inside their 95% intervals in at least 90% of 40 seeds (measured: 95-98%)."""
+def test_mixture_model_recovers_known_parameters():
+    """Never-pay share and timing inside their 95% intervals in at least 90% of 40 seeds (measured: 95-98%)."""
     inside = np.zeros(len(TRUE))
     seeds = 40
     for seed in range(seeds):
         cells = aggregate(simulate_cure(seed))
         X = np.column_stack([np.ones(len(cells)), cells["x"]])
-        fit = DiscreteCureFitter().fit(X, X, cells["duration"], cells["event"], cells["weight"])
-        se = np.sqrt(np.diag(fit.cov_))
-        inside += np.abs(fit.params_ - TRUE) <= 1.96 * se
+        fit = fit_mixture(X, X, cells["duration"], cells["event"], cells["weight"])
+        inside += np.abs(fit.params - TRUE) <= 1.96 * np.sqrt(np.diag(fit.cov))
     coverage = inside / seeds
     assert coverage.min() >= 0.90, coverage
 
@@ -92,7 +91,7 @@ CLUSTERED_TRUE = np.array([np.log(10.0), 0.15, np.log(0.8), 0.8, -0.3])  # as TR
 
 
 def simulate_clustered(seed: int, deals: int = 30, loans: int = 2000, frailty_sd: float = 0.3, horizon: int = 36):
-    """Loans in deals: the covariate is the deal's, and its loans share a frailty on the never-paying share."""
+    """Loans in deals: the covariate is the deal's, and its loans share a frailty on the never-pay share."""
     rng = np.random.default_rng(seed)
     x, u = rng.normal(0, 1, deals), rng.normal(0, frailty_sd, deals)
     d = np.repeat(np.arange(deals), loans)
@@ -109,14 +108,14 @@ def test_row_scores_sum_to_the_gradient():
     theta = CLUSTERED_TRUE + 0.1
 
     def loglik(th):
-        return anp.sum(w * _row_loglik(anp.dot(X, th[:2]), th[2], anp.dot(X, th[3:]), t, e.astype(bool)))
-    assert np.allclose(_row_scores(theta, X, X, t, e.astype(bool), w).sum(axis=0), grad(loglik)(theta), rtol=1e-8)
+        return anp.sum(w * row_loglik(anp.dot(X, th[:2]), th[2], anp.dot(X, th[3:]), t, e.astype(bool)))
+    assert np.allclose(row_scores(theta, X, X, t, e.astype(bool), w).sum(axis=0), grad(loglik)(theta), rtol=1e-8)
 
 
 @pytest.mark.slow
 def test_deal_frailty_needs_cluster_robust_intervals():
     """30 deals of 2,000 loans whose never-paying share has a deal frailty (sd 0.3): model-based intervals, which
-    take the 60,000 loans as independent, hold the cure intercept and slope in 25% and 34% of 100 seeds (measured);
+    take the 60,000 loans as independent, hold the never-pay intercept and slope in 25% and 34% of 100 seeds (measured);
     the cluster-robust ones (cluster = deal) in 95% and 94%, and every parameter in at least 93%."""
     seeds = 100
     inside = {"model": np.zeros(5), "cluster-robust": np.zeros(5)}
@@ -124,21 +123,24 @@ def test_deal_frailty_needs_cluster_robust_intervals():
         cells = aggregate(simulate_clustered(seed))
         X = np.column_stack([np.ones(len(cells)), cells["x"]])
         for cluster in (None, cells["deal"].to_numpy()):
-            fit = DiscreteCureFitter().fit(X, X, cells["duration"], cells["event"], cells["weight"], cluster=cluster)
-            inside[fit.cov_type_] += np.abs(fit.params_ - CLUSTERED_TRUE) <= 1.96 * np.sqrt(np.diag(fit.cov_))
+            fit = fit_mixture(X, X, cells["duration"], cells["event"], cells["weight"], cluster=cluster)
+            inside[fit.cov_type] += np.abs(fit.params - CLUSTERED_TRUE) <= 1.96 * np.sqrt(np.diag(fit.cov))
     assert (inside["cluster-robust"] / seeds).min() >= 0.90, inside
     assert (inside["model"][3:] / seeds).max() <= 0.5, inside
 
 
-@pytest.mark.parametrize("level", ["loan", "pool"])
-def test_forecasts_monotone_bounded_and_respect_observed(market, level):
-    ds = market.dataset
-    model = SurvivalModel(level=level).fit(ds.deals, ds.collections, ds.loans, ds.loan_collections)
-    assert model.level_ == level
-    deals = ds.deals[ds.deals["vintage"] >= 2024]
+@pytest.fixture
+def fitted(request, survival_loan, survival_pool, demo, pool_level):
+    return {"loan": (survival_loan, demo), "pool": (survival_pool, pool_level)}[request.param]
+
+
+@pytest.mark.parametrize("fitted", ["loan", "pool"], indirect=True)
+def test_forecasts_monotone_bounded_and_respect_observed(fitted):
+    model, ds = fitted
+    young = ds.subset(ds.deals.loc[ds.deals["vintage"] >= 2024, "deal_id"])
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)  # a loan tape is given: no fallback may be used
-        fc = model.predict_curves(deals, 60, observed=ds.history, loans=ds.loans, loan_collections=ds.loan_collections)
+        fc = model.predict(young, 60)
     assert (np.diff(fc.draws, axis=-1) >= -1e-12).all() and (fc.draws <= 1).all() and (fc.draws >= 0).all()
     assert (fc.quantile(0.1) <= fc.quantile(0.9) + 1e-12).all()
     assert (np.diff(fc.expected, axis=-1) >= -1e-12).all() and (fc.expected <= 1).all() and (fc.expected >= 0).all()
@@ -149,101 +151,85 @@ def test_forecasts_monotone_bounded_and_respect_observed(market, level):
     assert (fc.mean[:, -1] > fc.mean[np.arange(len(fc.deal_ids)), fc.observed_periods - 1]).all()
 
 
-def test_originator_speeds_are_learned_at_loan_level(market):
+def test_originator_speeds_are_learned_at_loan_level(survival_loan, survival_pool, market):
     """Servicers collect at their own speed: at loan level the timing has originator levels, and they follow what
     the originator's pools can show, its speed in the simulator plus the borrower-weighted mean speed effect of its
     pools (log scale, larger = slower; measured corr 0.89). Pool level keeps timing on the covariates."""
     ds = market.dataset
-    loan = SurvivalModel(level="loan").fit(ds.deals, ds.collections, ds.loans, ds.loan_collections)
-    fitted = loan.summary().loc["lambda_", "coef"]
+    s = labelled(survival_loan.summary())
     pools = market.effects.merge(ds.deals[["deal_id", "originator", "n_borrowers"]], on="deal_id")
     shown = {o: market.redraw.process.originator_speed[o] + np.average(g["speed_effect"], weights=g["n_borrowers"])
              for o, g in pools.groupby("originator")}
     levels = sorted(shown)
-    estimate = [fitted[f"originator_{o}"] for o in levels]
+    estimate = [s.loc[f"scale:originator={o}", "coef"] for o in levels]
     assert np.corrcoef(estimate, [shown[o] for o in levels])[0, 1] > 0.8, (estimate, shown)
-    pool = SurvivalModel(level="pool").fit(ds.deals, ds.collections)
-    assert not any(c.startswith("originator_") for c in pool.summary().loc["lambda_"].index)
+    pool = survival_pool.summary()
+    assert not pool[(pool["block"] == "scale") & pool["term"].str.startswith("originator=")].shape[0]
 
 
-def test_cure_share_rises_with_balance_and_delinquency(market):
-    ds = market.dataset
-    model = SurvivalModel(level="loan").fit(ds.deals, ds.collections, ds.loans, ds.loan_collections)
-    cure = model.summary().loc["cure_"]
-    assert cure.loc["log_balance", "coef"] > 0 and cure.loc["months_delinquent", "coef"] > 0
+def test_never_pay_share_rises_with_balance_and_delinquency(survival_loan):
+    s = labelled(survival_loan.summary())
+    assert s.loc["never_pay:log_balance", "coef"] > 0 and s.loc["never_pay:months_delinquent", "coef"] > 0
 
 
-def test_new_pool_without_a_loan_tape_says_so(market):
-    ds = market.dataset
-    model = SurvivalModel(level="loan").fit(ds.deals, ds.collections, ds.loans, ds.loan_collections)
+def test_new_pool_without_a_loan_tape_says_so(survival_loan, demo):
+    bare = Dataset(demo.meta, demo.deals.iloc[[0]], demo.collections.iloc[:0])
     with pytest.warns(RuntimeWarning, match="no loan tape"):
-        fc = model.predict_curves(ds.deals.iloc[[0]], 24)
+        fc = survival_loan.predict(bare, 24)
     assert fc.mean[0, -1] > 0
 
 
-def test_kaplan_meier_by_vintage_plot(market, tmp_path):
-    ds = market.dataset
-    n_obs = pd.Series(observed_periods(ds.deals["cutoff_date"], ds.as_of, 1), index=ds.deals["deal_id"])
-    curves = kaplan_meier_by(ds.deals, ds.loans, ds.loan_collections, n_obs, "vintage")
+def test_kaplan_meier_by_vintage_plot(demo, tmp_path):
+    curves = kaplan_meier_by(demo, "vintage")
     assert set(curves) == {2021, 2022, 2023, 2024, 2025}
     at12 = {v: float(k.survival_function_at_times(12).iloc[0]) for v, k in curves.items() if v <= 2024}
     assert at12[2024] > at12[2021]  # 2024 loans pay later and less
     assert survival_curves(curves, tmp_path / "km.png", "KM").stat().st_size > 10_000
 
 
-@pytest.mark.parametrize("level", ["loan", "pool"])
-def test_cure_share_is_a_share_and_rises_by_vintage(market, level):
-    ds = market.dataset
-    model = SurvivalModel(level=level).fit(ds.deals, ds.collections, ds.loans, ds.loan_collections)
-    share = model.cure_share(ds.deals, ds.loans)
+@pytest.mark.parametrize("fitted", ["loan", "pool"], indirect=True)
+def test_never_pay_share_is_a_share_and_rises_by_vintage(fitted):
+    model, ds = fitted
+    share = model.never_pay_share(ds)
     assert share.between(0, 1).all() and share.notna().all()
     by_vintage = share.groupby(ds.deals.set_index("deal_id")["vintage"].reindex(share.index)).mean()
-    assert by_vintage[2024] > by_vintage[2021]  # the 2024 vintage recovers least (MARKET_FACTS fact 2)
+    assert by_vintage[2024] > by_vintage[2021]  # the 2024 vintage recovers least (market fact 2)
 
 
-def test_frailty_fewer_payers_than_expected_means_lower_recovery(market):
+def test_frailty_fewer_payers_than_expected_means_lower_recovery(survival_pool, pool_level):
     """A pool whose first periods brought half the cash is forecast to recover less at 60 periods, not more."""
-    from dataclasses import replace as dc_replace
-
-    ds = market.dataset
-    model = SurvivalModel(level="pool").fit(ds.deals, ds.collections)
-    assert 0.1 < model.frailty_sd_ < 1.0 and model.timing_frailty_sd_ >= 0.05
-    assert model.summary().loc[("frailty_sd", "cure_ (deal)"), "coef"] == model.frailty_sd_
-    deal = ds.deals[ds.deals["deal_id"] == "C-2024-2"]
-    weak = ds.collections.assign(gross_collections=np.where(ds.collections["deal_id"] == "C-2024-2",
-                                                            ds.collections["gross_collections"] / 2,
-                                                            ds.collections["gross_collections"]))
-    normal = model.predict_curves(deal, 60, observed=ds.history)
-    halved = model.predict_curves(deal, 60, observed=dc_replace(ds, collections=weak).history)
-    assert halved.mean[0, -1] < normal.mean[0, -1] - 0.02
+    assert 0.1 < survival_pool.frailty_sd_ < 1.0 and survival_pool.timing_frailty_sd_ >= 0.05
+    assert labelled(survival_pool.summary()).loc["frailty_sd:never_pay (deal)", "coef"] == survival_pool.frailty_sd_
+    deal = pool_level.subset(["C-2024-2"])
+    weak = Dataset(deal.meta, deal.deals, deal.collections.assign(gross_collections=deal.collections["gross_collections"] / 2))
+    assert survival_pool.predict(weak, 60).mean[0, -1] < survival_pool.predict(deal, 60).mean[0, -1] - 0.02
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("level", ["loan", "pool"])
-def test_2025_forecast_within_1_1_times_the_prior(market, level):
-    """Issue 4's check: 60-month MAE of the 2025 pools' expected curve vs truth at most 1.1x that of the oracle
-    prior_cum_rate (measured 2026-11-27: loan level 0.43x, pool level 1.03x; over 8 simulated markets mean 0.77x and
-    1.03x, benchmarks/bench_accuracy.py --survival; pool level 1.00x and 1.01x before the cluster-robust covariance
-    widened its parameter draws)."""
-    ds = market.dataset
-    model = SurvivalModel(level=level).fit(ds.deals, ds.collections, ds.loans, ds.loan_collections)
-    new = ds.deals[ds.deals["vintage"] == 2025]
-    fc = model.predict_curves(new, 60, observed=ds.history, loans=ds.loans, loan_collections=ds.loan_collections)
+@pytest.mark.parametrize("fitted", ["loan", "pool"], indirect=True)
+def test_2025_forecast_within_1_1_times_the_prior(fitted, market):
+    """60-month MAE of the 2025 pools' expected curve vs truth at most 1.1x that of the oracle prior_cum_rate
+    (benchmarks/bench_accuracy.py --survival repeats it on 8 markets)."""
+    model, ds = fitted
+    new = ds.subset(ds.deals.loc[ds.deals["vintage"] == 2025, "deal_id"])
+    fc = model.predict(new, 60)
     truth = market.truth_at(60, fc.deal_ids)
     mae = np.abs(fc.expected_mean[:, -1] - truth["expected_cum_rate"].to_numpy()).mean()
     prior = np.abs(truth["prior_cum_rate"] - truth["expected_cum_rate"]).mean()
     assert mae <= 1.1 * prior, mae / prior
 
 
-def test_too_few_deals_for_cluster_robust_errors_is_said(market):
+def test_too_few_deals_for_cluster_robust_errors_is_said(pool_level, survival_pool):
     """7 pools for 7 unpenalised parameters: the deals' summed scores cannot span them, so the model keeps the
     model-based covariance and says it is too narrow; with all 29 pools the covariance is cluster-robust."""
-    ds = market.dataset
-    early = ds.deals[ds.deals["vintage"] <= 2022]
-    coll = ds.collections[ds.collections["deal_id"].isin(early["deal_id"])]
+    early = pool_level.subset(pool_level.deals.loc[pool_level.deals["vintage"] <= 2022, "deal_id"])
     with pytest.warns(RuntimeWarning, match="7 deals for 7 unpenalised parameters"):
-        few = SurvivalModel(level="pool").fit(early, coll)
-    assert few.fitter_.cov_type_ == "model"
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", RuntimeWarning)
-        assert SurvivalModel(level="pool").fit(ds.deals, ds.collections).fitter_.cov_type_ == "cluster-robust"
+        few = SurvivalPoolModel().fit(early)
+    assert few.fit_.cov_type == "model" and survival_pool.fit_.cov_type == "cluster-robust"
+    assert not survival_pool.diagnostics_.warnings
+
+
+def test_loan_level_needs_the_loan_tables(pool_level):
+    from forecasting.models.base import FitError
+    with pytest.raises(FitError, match="needs the loan tables"):
+        SurvivalLoanModel().fit(pool_level)

@@ -1,0 +1,86 @@
+"""npas fit, npas forecast."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from forecasting.cli.app import FORCE, app, status, table_text
+from forecasting.cli.errors import command, option_problem
+from forecasting.config import MAX_HORIZON
+
+
+@app.command()
+@command
+def fit(
+    config: Annotated[Path, typer.Argument(help="YAML config (see configs/)")],
+    out: Annotated[Path, typer.Option("--out", help="artifact directory (default models/<config name>/)")] = None,
+    force: FORCE = False,
+) -> None:
+    """Fit the models a config names and save them as an artifact directory."""
+    from forecasting.artifacts import save_models
+    from forecasting.config import load_config
+    from forecasting.forecast.pipeline import config_dataset, fingerprint, fit_models
+    from forecasting.outputs import check_target, output_set
+
+    cfg, base = load_config(config)
+    target = out if out is not None else Path("models") / cfg.name
+    data = cfg.data_path(base)
+    protect = (Path(config),) + ((data,) if data else ())
+    check_target(target, "model", force, protect)
+    with status("loading data"):
+        dataset = config_dataset(cfg, base)
+    with status(f"fitting {len(cfg.models)} model(s) on {len(dataset.deals)} deals"):
+        models = fit_models(cfg, dataset)
+    with output_set(target, "model", force, protect) as staging:
+        save_models(models, staging, cfg.model_dump(mode="json"), fingerprint(dataset), cfg.forecast_model)
+    for name, model in models.items():
+        d = model.diagnostics_
+        typer.echo(f"{name}: {type(model).__name__} fitted on {len(dataset.deals)} deals (converged={d.converged}"
+                   + (f", {d.iterations} iterations" if d.iterations else "") + ")")
+    typer.echo(f"saved {target}")
+
+
+@app.command()
+@command
+def forecast(
+    model_dir: Annotated[Path, typer.Argument(help="artifact directory written by 'npas fit'")],
+    data: Annotated[Path, typer.Option("--data", help="dataset directory, or one deals file (csv, xlsx, yaml)")],
+    out: Annotated[Path, typer.Option("--out", help="directory for forecast_curves.csv, forecast_summary.csv, PNGs")],
+    horizon: Annotated[int, typer.Option(help="periods to forecast (default: the config's)", min=1,
+                                         max=MAX_HORIZON)] = None,
+    model: Annotated[str, typer.Option(help="which model of the artifact (default: the artifact's chosen model, "
+                                            "else its first)")] = None,
+    force: FORCE = False,
+) -> None:
+    """Forecast every deal of a dataset: new pools from features, seasoned pools from features plus collections."""
+    from forecasting.artifacts import load_models
+    from forecasting.data.io import write_table
+    from forecasting.forecast.pipeline import forecast_dataset, forecast_tables
+    from forecasting.outputs import check_target, output_set
+    from forecasting.reporting.plots import fan_chart
+
+    protect = (Path(model_dir), Path(data))
+    check_target(out, "forecast", force, protect)
+    models, manifest = load_models(model_dir)
+    name = model or manifest.chosen_model or next(iter(models))
+    why = "chosen with --model" if model else ("the artifact's chosen model" if manifest.chosen_model else
+                                               "the artifact's first model; --model picks another")
+    if name not in models:
+        raise option_problem("--model", f"{name!r} is not in the artifact ({', '.join(models)})")
+    dataset = forecast_dataset(data)
+    cfg = manifest.config
+    with status(f"forecasting {len(dataset.deals)} pool(s) with {name}"):
+        curves, summary = forecast_tables(models[name], dataset, horizon or cfg["horizon"], cfg["quantiles"],
+                                          cfg.get("seed", 0))
+    summary = summary.assign(model=name)
+    with output_set(out, "forecast", force, protect) as staging:
+        write_table(curves, staging / "forecast_curves.csv")
+        write_table(summary, staging / "forecast_summary.csv")
+        for vintage, deals in summary.groupby("vintage"):
+            fan_chart(curves[curves["deal_id"].isin(deals["deal_id"])], deals, f"{name}: vintage {vintage}",
+                      staging / f"fan_vintage_{vintage}.png")
+    typer.echo(f"model: {name} ({why})")
+    typer.echo(table_text(summary.set_index("deal_id").drop(columns=["opb", "model"])))
+    typer.echo(f"wrote {out}")

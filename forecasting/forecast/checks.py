@@ -1,0 +1,38 @@
+"""The last check on every forecast before it is written: a number a user sees is never NaN or out of order.
+
+Paths finite, within [0, 1] and non-decreasing; the point forecast inside the band of the outer quantiles; expected curves the
+same. A failure is our bug, not the user's input: it raises ForecastError naming the deal (exit code 1).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from forecasting.models.curve_forecast import CurveForecast
+
+TOL = 1e-9
+BAND_TOL = 1e-6  # the point forecast is a mean of paths: it may sit a rounding error outside a quantile
+
+
+class ForecastError(RuntimeError):
+    """A forecast that failed its final check."""
+
+
+def check_forecast(fc: CurveForecast, model: str, quantiles: list[float]) -> None:
+    for what, paths in (("paths", fc.draws), ("expected curve", fc.expected)):
+        if paths is None:
+            continue
+        problems = {"not finite": ~np.isfinite(paths).all(axis=(0, 2)),
+                    "outside [0, 1]": ((paths < -TOL) | (paths > 1 + TOL)).any(axis=(0, 2)),
+                    "falling": (np.diff(paths, axis=-1) < -TOL).any(axis=(0, 2))}
+        for reason, bad in problems.items():
+            if bad.any():
+                raise ForecastError(f"{model}: the {what} of deal {fc.deal_ids[np.flatnonzero(bad)[0]]!r} are {reason}")
+    if not np.isfinite(fc.mean).all():
+        raise ForecastError(f"{model}: the forecast of deal {fc.deal_ids[np.flatnonzero(~np.isfinite(fc.mean).all(1))[0]]!r} "
+                            f"is not finite")
+    lo, hi = fc.quantile(min(quantiles)), fc.quantile(max(quantiles))
+    outside = ((fc.mean < lo - BAND_TOL) | (fc.mean > hi + BAND_TOL)).any(axis=1)
+    if outside.any():
+        deal = np.flatnonzero(outside)[0]
+        raise ForecastError(f"{model}: the point forecast of deal {fc.deal_ids[deal]!r} is outside its "
+                            f"p{round(min(quantiles) * 100):02d}-p{round(max(quantiles) * 100):02d} band")

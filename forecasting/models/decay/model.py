@@ -1,0 +1,243 @@
+"""Decay-curve model: pool-level per-period recovery rates falling with pool age, with partial pooling.
+
+For deal d and period t (docs/models.md has the full statement):
+
+    E[rate_dt] = m_dt = L_d * (G(t; lam_d, k) - G(t - 1; lam_d, k))
+    logit L_d  = x_d' beta_L + sum_g a_g[level_g(d)] + u_d        (level = eventual gross recovery)
+    log lam_d  = x_d' beta_S + sum_g c_g[level_g(d)] + v_d        (timing: the curve's scale in periods)
+    a_g ~ N(0, tau_a_g^2), c_g ~ N(0, tau_c_g^2), u_d ~ N(0, tau_u^2), v_d ~ N(0, tau_v^2)
+    an ordered group (vintage by default): effects are a random walk over its levels, so a new vintage starts from
+    the last one seen; with agency_prior the steps are centred on the agency's (agency.py)
+    Var(rate_dt) = phi * c * m_dt / n_borrowers_d     (overdispersed Poisson; c from the loan tape, dispersion.py)
+
+Estimation (estimation.py) is linear in the number of pools (blocks.py). Forecasts integrate over parameter
+uncertainty, the unknown effects of new group levels and the deal's own effects (their posterior given its
+collections, posterior.py), and add process noise (models/paths.py).
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+from scipy.special import expit, logit
+
+from forecasting.data.dataset import Dataset
+from forecasting.models import curves, random
+from forecasting.models.base import Diagnostics, EstimatorTags, FitError, RecoveryEstimator
+from forecasting.models.curve_forecast import CurveForecast
+from forecasting.models.decay.agency import AgencySteps
+from forecasting.models.decay.dispersion import cum_dispersion
+from forecasting.models.decay.estimation import VarianceEstimation
+from forecasting.models.decay.layout import DEAL, Layout
+from forecasting.models.decay.likelihood import Cells, QuasiLikelihood
+from forecasting.models.decay.posterior import deal_posterior
+from forecasting.models.design import Design
+from forecasting.models.options import Columns, Curve, Name, PositiveInt
+from forecasting.models.paths import observed_rates, realized_paths
+from forecasting.models.registry import register
+from forecasting.models.summary import estimate_rows, value_rows
+
+START_TAU2 = 0.1
+CHUNK_CELLS = 4_000_000  # draws x deals x periods handled at once in predict
+
+
+@register("decay_curve")
+class DecayCurveModel(RecoveryEstimator):
+    """Pool-level decay-curve model with empirical-Bayes group and deal effects (module docstring)."""
+
+    def __init__(self, name: Name = "decay", curve: Curve = "weibull",
+                 covariates: Columns = ("log_avg_balance", "wa_delinquency_months"),
+                 groups: Columns = ("originator", "vintage"), ordered_groups: Columns = ("vintage",),
+                 agency_prior: bool = False, timing_effects: bool = True, max_iter: PositiveInt = 500,
+                 tol: float = 1e-4):
+        self.name = name
+        self.curve = curve
+        self.covariates = covariates
+        self.groups = groups
+        self.ordered_groups = ordered_groups
+        self.agency_prior = agency_prior
+        self.timing_effects = timing_effects
+        self.max_iter = max_iter
+        self.tol = tol
+
+    _tags = EstimatorTags(uses_loans=True, gives_expected_curve=True)
+
+    @property
+    def tags(self) -> EstimatorTags:
+        return replace(self._tags, uses_agency=self.agency_prior)
+
+    @classmethod
+    def check_options(cls, options) -> list[tuple[str, str]]:
+        problems = []
+        unknown = [g for g in options.ordered_groups if g not in options.groups]
+        if unknown:
+            problems.append(("ordered_groups", f"{', '.join(map(repr, unknown))} not in the model's groups"))
+        if options.agency_prior and len([g for g in options.ordered_groups if g in options.groups]) != 1:
+            problems.append(("agency_prior", "needs exactly one ordered group (vintage) among the groups"))
+        if not 0 < options.tol <= 0.1:
+            problems.append(("tol", "must be in (0, 0.1]"))
+        return problems
+
+    # ------------------------------------------------------------------------------------------------ fit
+    def _fit(self, dataset: Dataset) -> Diagnostics:
+        deals = dataset.deals
+        design = Design(tuple(self.covariates), tuple(self.groups), tuple(self.ordered_groups)).fit(deals)
+        notes = [f"{self.name}: {design.dropped_reason(len(deals))}"] if design.dropped_ else []
+        layout = Layout(1 + len(design.active_), tuple(int(g) for g in design.group_of_random()), tuple(self.groups),
+                        self.timing_effects, curves.HAS_SHAPE[self.curve])
+        F, R = design.fixed(deals), design.random(deals)[0]
+        Z_L = np.hstack([F, R])
+        Z_S = np.hstack([F, R]) if self.timing_effects else F
+        cells = _cells(dataset)
+        if len(cells.r) == 0 or not np.any(cells.r > 0):
+            raise FitError("no collections above zero to fit on: the recovery level cannot be estimated")
+        theta_mean = np.zeros(layout.size)
+        agency = AgencySteps.fit(design, deals) if self.agency_prior else None
+        if agency is not None:
+            theta_mean[layout.level_groups] = agency.step_means(design)
+        c = cum_dispersion(dataset.loans, dataset.loan_collections, dataset.deal_ids)
+        lik = QuasiLikelihood(self.curve, layout, Z_L, Z_S, cells)
+        start = _start(layout, cells)
+        est = VarianceEstimation(lik, theta_mean, c).run(start, np.zeros((len(deals), 2)),
+                                                         np.full(len(layout.vc_names), START_TAU2), self.max_iter,
+                                                         self.tol)
+        fixed = layout.theta_vc < 0
+        if np.allclose(est.theta[fixed], start[fixed]):
+            raise FitError("the fit stopped at its starting values: the data do not move it")
+        self.design_, self.layout_, self.agency_ = design, layout, agency
+        self.theta_, self.cov_, self.tau2_, self.phi_ = est.theta, est.theta_cov, est.tau2, est.phi
+        self.theta_mean_, self.cum_dispersion_ = theta_mean, c
+        self.deal_ids_ = list(dataset.deal_ids)
+        self.deal_effects_ = est.deal_effects
+        if not est.converged:
+            notes.append(f"{self.name}: variance components did not settle ({est.message}); estimates may be "
+                         f"unreliable")
+        if len(deals) <= layout.n_fixed:
+            notes.append(f"{self.name}: {len(deals)} deals for {layout.n_fixed} fixed parameters: the covariate "
+                         f"effects are not identified (t intervals on 1 df); use fewer covariates or more deals")
+        return Diagnostics(est.converged, est.iterations, tuple(notes),
+                           {"deals": len(deals), "cells": len(cells.r)}, est.message)
+
+    @property
+    def df_(self) -> int:
+        """Degrees of freedom of the summary's t intervals: deals minus fixed parameters (the covariates vary between
+        deals, so a few dozen deals whose own effects have an estimated variance identify them, not the thousands
+        of deal-periods: the between-within rule of mixed models)."""
+        return max(len(self.deal_ids_) - self.layout_.n_fixed, 1)
+
+    # -------------------------------------------------------------------------------------------- predict
+    def _shared_draws(self, dataset: Dataset, n_draws: int, seed: int):
+        """Per draw and deal: eta_L (without the deal's own effect), eta_S and the log shape, from the parameters'
+        uncertainty and the unknown effects of group levels not seen at fit (one draw per level, shared by its
+        deals)."""
+        lay, design, deals = self.layout_, self.design_, dataset.deals
+        theta = random.normal_draws(random.stream(seed, "params"), self.theta_, self.cov_, n_draws)
+        th_L, th_S, log_k = lay.split(theta)
+        F = design.fixed(deals)
+        R, unseen = design.random(deals)
+        Z_L = np.hstack([F, R])
+        Z_S = np.hstack([F, R]) if self.timing_effects else F
+        eta_L, eta_S = th_L @ Z_L.T, th_S @ Z_S.T
+        G = len(self.groups)
+        for g, group in enumerate(self.groups):
+            values = deals[group].astype(str).to_numpy()
+            for level in np.unique(values[unseen[:, g]]):
+                rng = random.stream(seed, "new-level", group, level)
+                at = values == level
+                eta_L[:, at] += rng.normal(0, np.sqrt(self.tau2_[g]), (n_draws, 1))
+                if self.timing_effects:
+                    eta_S[:, at] += rng.normal(0, np.sqrt(self.tau2_[G + 1 + g]), (n_draws, 1))
+        if self.agency_ is not None:  # a vintage not seen at fit: from the last one, moved as the agency moved
+            step, variance = self.agency_.new_level_steps(design, deals)
+            values = deals[self.agency_.group].astype(str).to_numpy()
+            z = np.zeros((n_draws, len(deals)))
+            for level in np.unique(values[variance > 0]):
+                z[:, values == level] = random.stream(seed, "agency-level", level).standard_normal((n_draws, 1))
+            eta_L += step + z * np.sqrt(variance)
+        return eta_L, eta_S, log_k
+
+    def _predict(self, dataset: Dataset, horizon: int, n_draws: int, seed: int) -> CurveForecast:
+        ids = dataset.deal_ids
+        eta_L, eta_S, log_k = self._shared_draws(dataset, n_draws, seed)
+        rates, cum_obs, n_obs = observed_rates(dataset, horizon)
+        weight = dataset.deals["n_borrowers"].to_numpy(float) / (self.phi_ * self.cum_dispersion_)
+        u, v = self.layout_.deal_vc
+        prior = (self.tau2_[u], self.tau2_[v])
+        draws = np.empty((n_draws, len(ids), horizon))
+        expected = np.empty_like(draws)
+        chunk = max(1, CHUNK_CELLS // (n_draws * max(horizon, 1)))
+        for start in range(0, len(ids), chunk):
+            part = slice(start, start + chunk)
+            width = max(int(n_obs[part].max(initial=0)), 1)
+            mask = (np.arange(1, width + 1)[None, :] <= n_obs[part, None]).astype(float)
+            mode, cov = deal_posterior(self.curve, eta_L[:, part], eta_S[:, part], log_k, rates[part, :width], mask,
+                                       weight[part], prior)
+            z = random.per_deal(seed, "deal-effects", ids[part], lambda rng: rng.standard_normal((n_draws, 2)))
+            uv = mode + np.einsum("sdij,sdj->sdi", np.linalg.cholesky(cov), z)
+            L = expit(eta_L[:, part] + uv[..., 0])
+            G = curves.cdf(self.curve, np.arange(0, horizon + 1, dtype=float)[None, None, :],
+                           np.exp(eta_S[:, part] + uv[..., 1])[..., None], np.exp(log_k)[:, None, None])
+            G_obs = np.take_along_axis(G, np.broadcast_to(n_obs[part][None, :, None], G.shape[:2] + (1,)), axis=-1)
+            future = L[..., None] * (G[..., 1:] - G_obs)
+            unit = self.phi_ * self.cum_dispersion_ / dataset.deals["n_borrowers"].to_numpy(float)[part]
+            draws[:, part] = realized_paths(cum_obs[part], n_obs[part], future, unit, ids[part], seed)
+            expected[:, part] = L[..., None] * G[..., 1:]
+        return CurveForecast(ids, draws.mean(axis=0), draws, n_obs, expected=expected)
+
+    # --------------------------------------------------------------------------------------------- report
+    def _summary_rows(self, alpha: float):
+        """Level (logit of eventual gross recovery) and timing (log of the curve's scale, periods) coefficients in
+        the covariates' own units, group effects, the log shape; then effect sds, dispersion phi and its cumulative
+        factor c, and with agency_prior the agency's step into each vintage (where the fitted step is centred)."""
+        import pandas as pd
+        lay, design = self.layout_, self.design_
+        A = np.eye(lay.size)
+        q = lay.n_fixed_cols
+        for block in (lay.level, lay.timing):
+            A[block.start:block.start + q, block.start:block.start + q] = design.to_original_units()
+        coef, se = A @ self.theta_, np.sqrt(np.diag(A @ self.cov_ @ A.T))
+        names = ["intercept"] + design.active_
+        rand = [f"{g}={level}" for g, level in design.random_names()]
+        terms = [("level", n) for n in names + rand] + [("timing", n) for n in names]
+        terms += [("timing", n) for n in rand] if self.timing_effects else []
+        terms += [("timing", "log_shape")] if lay.has_shape else []
+        rows = [estimate_rows([b for b, _ in terms], [t for _, t in terms], coef, se, alpha, df=self.df_),
+                value_rows("sd", lay.vc_names, np.sqrt(self.tau2_)),
+                value_rows("dispersion", ["phi", "cum_dispersion"], [self.phi_, self.cum_dispersion_])]
+        if self.agency_ is not None:
+            centre = self.theta_mean_[lay.level_groups]
+            rows.append(value_rows("agency_step", [r for r, c in zip(rand, centre) if c != 0], centre[centre != 0]))
+        return pd.concat(rows, ignore_index=True)
+
+    def check_state(self) -> None:
+        super().check_state()
+        P = self.layout_.size
+        if self.theta_.shape != (P,) or self.cov_.shape != (P, P) or len(self.tau2_) != len(self.layout_.vc_names):
+            raise ValueError("parameter arrays do not match the model's layout")
+        if len(self.design_.center_) != len(self.design_.active_) or self.layout_.n_fixed_cols != 1 + len(
+                self.design_.active_) or self.layout_.n_random != len(self.design_.random_names()):
+            raise ValueError("the design does not match the parameter layout")
+        if np.any(self.tau2_ <= 0) or self.phi_ <= 0 or self.cum_dispersion_ <= 0:
+            raise ValueError("variances must be positive")
+
+
+def _cells(dataset: Dataset) -> Cells:
+    """Observed deal-periods as rates of opb, weighted by each deal's borrowers."""
+    h = dataset.history
+    amounts = h.amounts.reindex(dataset.deal_ids).to_numpy()
+    deal, period = np.nonzero(np.isfinite(amounts))
+    opb = dataset.deals["opb"].to_numpy(float)
+    return Cells(deal, period + 1.0, amounts[deal, period] / opb[deal],
+                 dataset.deals["n_borrowers"].to_numpy(float)[deal], len(opb))
+
+
+def _start(layout: Layout, cells: Cells) -> np.ndarray:
+    """Level from the pooled observed rate, scale of a year: a neutral start the fit must move away from."""
+    theta = np.zeros(layout.size)
+    pooled = np.sum(cells.w * cells.r) / np.sum(cells.w) * cells.t.max() / 2
+    theta[0] = logit(np.clip(2.0 * pooled, 0.02, 0.6))
+    theta[layout.timing.start] = np.log(12.0)
+    return theta
+
+
+__all__ = ["DEAL", "DecayCurveModel", "FitError"]

@@ -1,0 +1,32 @@
+"""Random numbers by purpose: parameter draws, a group level's unseen effect, a deal's own effects and noise.
+
+Each purpose has its own stream, seeded by (random_state, purpose, key). Draw k of the parameters is then the same
+for every deal whatever else is forecast with it, so forecasts can be made in chunks of deals (identical to one
+call), a deal's forecast never moves because another deal was added, and sums over deals of draw k are honest
+draws of the sum.
+"""
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+
+
+def stream(random_state: int, purpose: str, *key) -> np.random.Generator:
+    words = [zlib.crc32(str(part).encode("utf-8")) for part in (purpose, *key)]
+    return np.random.default_rng([int(random_state) & 0xFFFFFFFF, *words])
+
+
+def per_deal(random_state: int, purpose: str, deal_ids, draw) -> np.ndarray:
+    """``draw(rng)`` for each deal from its own stream, stacked on axis 1: (draws, deals, ...)."""
+    parts = [draw(stream(random_state, purpose, deal)) for deal in deal_ids]
+    return np.stack(parts, axis=1) if parts else np.empty((0, 0))
+
+
+def normal_draws(rng: np.random.Generator, mean: np.ndarray, cov: np.ndarray, n: int) -> np.ndarray:
+    """n draws of N(mean, cov); cov symmetric positive semi-definite (eigenvalues below zero from rounding are 0)."""
+    if len(mean) == 0:
+        return np.zeros((n, 0))
+    values, vectors = np.linalg.eigh((cov + cov.T) / 2)
+    root = vectors * np.sqrt(np.clip(values, 0.0, None))
+    return mean + rng.standard_normal((n, len(mean))) @ root.T

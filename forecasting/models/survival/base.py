@@ -1,0 +1,152 @@
+"""What the loan-level and pool-level survival models share: features, the mixture fit, frailties, summaries.
+
+Both fit the Weibull mixture model of fitter.py, each unit's first payment the event:
+
+    S(t | x) = pi(x) + (1 - pi(x)) exp(-(t / lam(z)) ^ rho)      logit pi = x' gamma + u_d,  log lam = z' beta + v_d
+
+pi is the share that never pays (``never_pay_share``). x = the covariates and one indicator per group level (ordered
+groups as steps from the previous level, as in the decay model), each level with a N(0, group_sd^2) prior (a ridge
+penalty): shrunk toward the intercept by a fixed prior, not by an amount learned from the data as in the decay
+model. z = the covariates, and at loan level the unordered group levels (originator: servicers collect at their own
+speed). u_d and v_d are the deal's frailties (frailty.py).
+"""
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit
+
+from forecasting.data.dataset import Dataset
+from forecasting.models import random
+from forecasting.models.base import Diagnostics, EstimatorTags, RecoveryEstimator
+from forecasting.models.design import Design
+from forecasting.models.options import Columns, Name, PositiveFloat
+from forecasting.models.summary import estimate_rows, value_rows
+from forecasting.models.survival.cells import DEAL
+from forecasting.models.survival.fitter import fit_mixture
+from forecasting.models.survival.frailty import Evidence, frailty_sds, posterior_draws
+
+
+class MixtureSurvival(RecoveryEstimator):
+    """Base of SurvivalLoanModel and SurvivalPoolModel (module docstring)."""
+
+    _tags = EstimatorTags(gives_expected_curve=True, gives_never_pay_share=True)
+    level: ClassVar[str] = ""
+    timing_on_groups: ClassVar[bool] = False  # timing on the unordered group levels too
+
+    def __init__(self, name: Name = "survival",
+                 covariates: Columns = ("log_avg_balance", "wa_delinquency_months"),
+                 groups: Columns = ("originator", "vintage"), ordered_groups: Columns = ("vintage",),
+                 group_sd: PositiveFloat = 1.0):
+        self.name = name
+        self.covariates = covariates
+        self.groups = groups
+        self.ordered_groups = ordered_groups
+        self.group_sd = group_sd
+
+    @classmethod
+    def check_options(cls, options) -> list[tuple[str, str]]:
+        unknown = [g for g in options.ordered_groups if g not in options.groups]
+        return [("ordered_groups", f"{', '.join(map(repr, unknown))} not in the model's groups")] if unknown else []
+
+    # ------------------------------------------------------------------------------------------- features
+    def _row_covariates(self) -> tuple[str, ...]:
+        return tuple(self.covariates)
+
+    def _timing_columns(self) -> np.ndarray:
+        """Which group-level columns enter the timing: the unordered groups' where ``timing_on_groups``."""
+        names = self.design_.random_names()
+        return np.array([self.timing_on_groups and g not in self.ordered_groups for g, _ in names], dtype=bool)
+
+    def _designs(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """(X_scale, X_never) of rows that carry the covariates and group columns."""
+        F = self.design_.fixed(frame)
+        R = self.design_.random(frame)[0]
+        return np.hstack([F, R[:, self.timing_mask_]]), np.hstack([F, R])
+
+    def _split(self, draws: np.ndarray) -> dict[str, np.ndarray]:
+        """Parameter vectors (draws, coefficients) by block: log scale, log shape, logit never-pay share."""
+        a = 1 + len(self.design_.active_) + int(self.timing_mask_.sum())
+        return {"scale": draws[:, :a], "shape": draws[:, a:a + 1], "never_pay": draws[:, a + 1:]}
+
+    # ------------------------------------------------------------------------------------------------ fit
+    def _fit_rows(self, rows: pd.DataFrame, evidence: Callable[[], Evidence], counts: dict) -> Diagnostics:
+        """Fit on ``rows`` (the covariates, group columns, duration, event, weight and the deal, DEAL); then the
+        frailty sds from ``evidence()``, what each training deal's periods say about its frailties."""
+        self.design_ = Design(self._row_covariates(), tuple(self.groups), tuple(self.ordered_groups)).fit(rows)
+        self.timing_mask_ = self._timing_columns()
+        notes = [f"{self.name}: {self.design_.dropped_reason(counts['deals'])}"] if self.design_.dropped_ else []
+        X_scale, X_never = self._designs(rows)
+        ridge = 0.5 / self.group_sd**2
+        q = 1 + len(self.design_.active_)
+        ridge_never = np.r_[np.zeros(q), np.full(X_never.shape[1] - q, ridge)]
+        ridge_scale = np.r_[np.zeros(q), np.full(X_scale.shape[1] - q, ridge)]
+        fit = fit_mixture(X_scale, X_never, rows["duration"], rows["event"], rows["weight"], rows[DEAL].to_numpy(),
+                          ridge_scale, ridge_never)
+        self.fit_ = fit
+        if not fit.converged:
+            notes.append(f"{self.name}: the optimiser stopped before full convergence ({fit.message})")
+        if fit.cov_type != "cluster-robust":
+            notes.append(f"{self.name}: {fit.n_clusters} deals for {fit.n_free} unpenalised parameters, too few for "
+                         f"cluster-robust standard errors; the model-based ones, which take a deal's loans as "
+                         f"independent, are too narrow")
+        self.frailty_sd_, self.timing_frailty_sd_ = frailty_sds(fit.params, evidence())
+        return Diagnostics(fit.converged, None, tuple(notes), {**counts, "cells": len(rows)}, fit.message)
+
+    # -------------------------------------------------------------------------------------------- predict
+    def _param_draws(self, n: int, seed: int) -> dict[str, np.ndarray]:
+        return self._split(random.normal_draws(random.stream(seed, "params"), self.fit_.params, self.fit_.cov, n))
+
+    def _frailty_draws(self, evidence: Evidence, params: dict[str, np.ndarray], deal_ids, seed: int,
+                       shift: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Each deal's frailties (u, v) per draw, from its posterior given its first t0 periods."""
+        n = len(params["shape"])
+        uniforms = random.per_deal(seed, "frailty", deal_ids, lambda rng: rng.random((n, 3)))
+        return posterior_draws(self.fit_.params, evidence, self.frailty_sd_, self.timing_frailty_sd_, uniforms, shift)
+
+    # --------------------------------------------------------------------------------------------- report
+    def never_pay_share(self, dataset: Dataset) -> pd.Series:  # pragma: no cover - abstract
+        """Estimated share of each deal's principal that never pays (the fitted pi, frailty at its prior mean)."""
+        raise NotImplementedError
+
+    def _never_pay(self, frame: pd.DataFrame) -> np.ndarray:
+        return expit(self._designs(frame)[1] @ self._split(self.fit_.params[None])["never_pay"][0])
+
+    def _summary_rows(self, alpha: float) -> pd.DataFrame:
+        """scale: log Weibull scale of time to first payment; shape: log Weibull shape; never_pay: logit of the
+        never-pay share; coefficients in the covariates' own units, standard errors cluster-robust by deal;
+        frailty_sd: the sds of the deals' own effects on never_pay and scale (method of moments, no standard
+        error)."""
+        d = self.design_
+        q = 1 + len(d.active_)
+        A_scale = np.eye(len(self.fit_.params))
+        names = ["intercept"] + d.active_
+        rand = [f"{g}={level}" for g, level in d.random_names()]
+        scale_terms = names + [r for r, keep in zip(rand, self.timing_mask_) if keep]
+        start_never = len(scale_terms) + 1
+        for start in (0, start_never):
+            A_scale[start:start + q, start:start + q] = d.to_original_units()
+        coef, se = A_scale @ self.fit_.params, np.sqrt(np.diag(A_scale @ self.fit_.cov @ A_scale.T))
+        blocks = ["scale"] * len(scale_terms) + ["shape"] + ["never_pay"] * (q + len(rand))
+        terms = scale_terms + ["log_shape"] + names + rand
+        rows = [estimate_rows(blocks, terms, coef, se, alpha),
+                value_rows("frailty_sd", ["never_pay (deal)", "scale (deal)"],
+                           [self.frailty_sd_, self.timing_frailty_sd_])]
+        return pd.concat(rows, ignore_index=True)
+
+    def check_state(self) -> None:
+        super().check_state()
+        p = len(self.fit_.params)
+        a = 1 + len(self.design_.active_) + int(np.sum(self.timing_mask_))
+        if self.fit_.cov.shape != (p, p) or p != a + 2 + len(self.design_.active_) + len(self.design_.random_names()):
+            raise ValueError("parameter arrays do not match the model's design")
+        if not (self.frailty_sd_ > 0 and self.timing_frailty_sd_ > 0):
+            raise ValueError("frailty sds must be positive")
+
+
+def warn_quietly(message: str) -> None:
+    warnings.warn(message, RuntimeWarning, stacklevel=3)
