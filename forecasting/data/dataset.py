@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
@@ -17,9 +18,11 @@ from forecasting.data.history import RecoveryHistory
 from forecasting.data.io import find_table, read_table, write_table
 from forecasting.data.periods import observed_periods
 from forecasting.data.problems import InputError, Problem
+from forecasting.data.yamlfile import read_yaml
 from forecasting.outputs import output_set
 
 META_FILE = "dataset.yaml"
+MAX_META_BYTES = 64 << 10
 
 
 class DatasetMeta(BaseModel):
@@ -43,7 +46,8 @@ def _typed(table: pd.DataFrame | None, stem: str) -> pd.DataFrame | None:
         return None
     fixes = {c: table[c].astype(str) for c in TEXT_COLUMNS[stem] if c in table and table[c].dtype != object}
     fixes.update({c: table[c].astype(str) for c in TEXT_COLUMNS[stem]
-                  if c in table and table[c].dtype == object and not all(isinstance(v, str) for v in table[c])})
+                  if c in table and table[c].dtype == object
+                  and pd.api.types.infer_dtype(table[c], skipna=False) != "string"})
     if "period" in table and table["period"].dtype.kind != "i":
         fixes["period"] = table["period"].astype(np.int64)
     return table.assign(**fixes) if fixes else table
@@ -145,9 +149,9 @@ def _read_meta(directory: Path) -> tuple[DatasetMeta | None, list[Problem]]:
     if not path.is_file():
         return None, [Problem(META_FILE, None, None, "missing file (needs name, as_of, period_months, currency)")]
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        return None, [Problem(META_FILE, None, None, f"is not valid YAML: {str(exc).splitlines()[0]}")]
+        raw = read_yaml(path, MAX_META_BYTES)
+    except InputError as err:
+        return None, err.problems
     if not isinstance(raw, dict):
         return None, [Problem(META_FILE, None, None, "must be a mapping of keys to values")]
     try:
@@ -198,6 +202,9 @@ def check_dataset(directory: Path | str, require_collections: bool = True) -> tu
                 problems += checks.check_loan_collections(tables["loan_collections"], tables["loans"],
                                                           tables["collections"], files["loan_collections"],
                                                           files["collections"])
+    if deals is not None and not problems:
+        for warning in checks.implausible_deals(deals, files["deals"]):
+            warnings.warn(str(warning), UserWarning, stacklevel=2)
     if problems or meta is None or deals is None:
         return None, sorted(set(problems), key=lambda p: (p.file, p.row or 0, p.column or "", p.reason))
     collections = tables["collections"]

@@ -5,9 +5,11 @@ the parser; types are parsed in :mod:`forecasting.data.validate`.
 """
 from __future__ import annotations
 
+import csv
 import io
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from forecasting.data.problems import Problem
@@ -35,8 +37,7 @@ def read_table(path: Path, encoding: str = "utf-8") -> tuple[pd.DataFrame | None
         elif path.suffix == ".parquet":
             frame, problems = pd.read_parquet(path), []
         else:
-            frame = pd.read_excel(path, dtype=str, keep_default_na=False, na_values=[""], engine="openpyxl")
-            problems = []
+            frame, problems = _read_excel(path), []
     except Exception as exc:  # any parser failure is the user's file, not our bug: report it on one line
         return None, [Problem(name, None, None, f"cannot be read as {path.suffix[1:]}: {_short(exc)}")]
     if frame is None:
@@ -46,17 +47,24 @@ def read_table(path: Path, encoding: str = "utf-8") -> tuple[pd.DataFrame | None
     problems += [Problem(name, 1, c, "column given twice (after mapping aliases)") for c in duplicated]
     if len(duplicated):
         return None, problems
+    lines = frame.attrs.get("lines")
     frame.index = pd.RangeIndex(len(frame))
+    if lines is not None:
+        frame.attrs["lines"] = lines
     return frame, problems
 
 
 def _read_csv(path: Path, encoding: str) -> tuple[pd.DataFrame | None, list[Problem]]:
+    """Records as text with the file line each starts on (``frame.attrs['lines']``): blank lines and quoted
+    newlines do not shift a reported row. A record with more or fewer fields than the header is an error (a file cut
+    mid-row loses its trailing fields otherwise), as are NUL bytes anywhere."""
     raw = path.read_bytes()
     name = path.name
     if raw.startswith(UTF16_32_BOMS):
         return None, [Problem(name, None, None, "is UTF-16/UTF-32 (byte-order mark found); save it as 'CSV UTF-8'")]
-    if b"\x00" in raw[:65536]:
-        return None, [Problem(name, None, None, "is binary, not a text CSV file (NUL bytes found)")]
+    if b"\x00" in raw:
+        at = raw.index(b"\x00")
+        return None, [Problem(name, None, None, f"is binary, not a text CSV file (NUL byte at offset {at:,})")]
     try:
         text = raw.decode("utf-8-sig" if encoding.lower().replace("-", "") == "utf8" else encoding)
     except UnicodeDecodeError as exc:
@@ -65,8 +73,43 @@ def _read_csv(path: Path, encoding: str) -> tuple[pd.DataFrame | None, list[Prob
                                                 f"or set 'encoding: gb18030' in dataset.yaml")]
     if not text.strip():
         return None, [Problem(name, None, None, "is empty (no header row)")]
-    frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""], skipinitialspace=True)
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    header, rows, lines, problems = None, [], [], []
+    start = 1
+    try:
+        for record in reader:
+            if not record or all(not cell.strip() for cell in record) and len(record) <= 1:
+                start = reader.line_num + 1
+                continue
+            if header is None:
+                header = [cell.strip() for cell in record]
+            elif len(record) != len(header):
+                problems.append(Problem(name, start, None, f"row has {len(record)} field(s), the header has "
+                                                           f"{len(header)} (a cut or malformed row)"))
+            else:
+                rows.append(record)
+                lines.append(start)
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        problems.append(Problem(name, reader.line_num, None, f"is not valid CSV: {exc}"))
+    if header is None or problems:
+        return None, problems or [Problem(name, None, None, "is empty (no header row)")]
+    frame = pd.DataFrame(rows, columns=header, dtype=object) if rows else pd.DataFrame(columns=header, dtype=object)
+    frame = frame.apply(lambda c: c.str.strip()).replace("", None) if len(frame) else frame
+    frame.attrs["lines"] = np.asarray(lines, dtype=np.int64)  # an array: pandas deep-copies attrs on every operation
     return frame, []
+
+
+def _read_excel(path: Path) -> pd.DataFrame:
+    """The first sheet as text, its first row the header as written (pandas would rename a repeated header)."""
+    sheet = pd.read_excel(path, header=None, dtype=str, keep_default_na=False, na_values=[""], engine="openpyxl")
+    if sheet.empty:
+        return pd.DataFrame()
+    frame = sheet.iloc[1:].reset_index(drop=True)
+    frame.columns = ["" if pd.isna(c) else str(c).strip() for c in sheet.iloc[0]]
+    frame = frame.dropna(how="all")
+    frame.attrs["lines"] = frame.index.to_numpy(dtype=np.int64) + 2
+    return frame.reset_index(drop=True).apply(lambda c: c.str.strip() if c.dtype == object else c)
 
 
 def _short(exc: Exception) -> str:

@@ -1,4 +1,4 @@
-"""The data contract (CONTRACT.md section 1) declared once, as data.
+"""The data contract (docs/contract.md section 1) declared once, as data.
 
 Each table is a list of :class:`ColumnSpec`; :func:`pandera_schema` turns a table's spec into a pandera schema that
 checks types and per-cell rules. Rules spanning rows or tables (contiguous periods, sums, keys) live in
@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-Kind = Literal["text", "int", "float", "date"]
+Kind = Literal["text", "int", "float", "rate", "date"]  # rate: a float that may be written as a percentage
+MAX_PERIOD = 1200  # periods: 100 years of months
 
 
 def _finite(s: pd.Series) -> pd.Series:
@@ -27,7 +28,6 @@ def _whole(s: pd.Series) -> pd.Series:
 
 FINITE = pa.Check(_finite, element_wise=False, error="must be a finite number")
 WHOLE = pa.Check(_whole, element_wise=False, error="must be a whole number")
-NOT_BLANK = pa.Check(lambda s: s.str.len() > 0, error="must not be blank")  # parse() has stripped it
 
 
 @dataclass(frozen=True)
@@ -46,34 +46,35 @@ def _col(name: str, kind: Kind, *checks: pa.Check, required: bool = True, unique
 
 TABLES: dict[str, list[ColumnSpec]] = {
     "deals": [
-        _col("deal_id", "text", NOT_BLANK, unique=True, rule="required, unique"),
-        _col("originator", "text", NOT_BLANK, rule="required"),
-        _col("vintage", "int", WHOLE, pa.Check.in_range(1990, 2100), rule="issue year, 1990-2100"),
+        _col("deal_id", "text", unique=True, rule="required, unique"),
+        _col("originator", "text", rule="required"),
+        _col("vintage", "int", WHOLE, pa.Check.in_range(1950, 2100), rule="issue year, 1950-2100"),
         _col("cutoff_date", "date", rule="a date (YYYY-MM-DD)"),
         _col("opb", "float", FINITE, pa.Check.gt(0), rule="> 0"),
         _col("n_borrowers", "int", WHOLE, pa.Check.ge(1), rule="whole number >= 1"),
         _col("avg_balance", "float", FINITE, pa.Check.gt(0), required=False,
              rule="> 0; within 1% of opb / n_borrowers"),
         _col("wa_delinquency_months", "float", FINITE, pa.Check.ge(0), rule=">= 0"),
-        _col("est_gross_recovery", "float", pa.Check.in_range(0, 1), required=False, rule="in [0, 1]"),
+        _col("est_gross_recovery", "rate", pa.Check.in_range(0, 1), required=False, rule="in [0, 1]; '16.5%' allowed"),
         _col("issue_size", "float", FINITE, pa.Check.ge(0), required=False, rule=">= 0"),
     ],
     "collections": [
-        _col("deal_id", "text", NOT_BLANK, rule="must exist in deals"),
-        _col("period", "int", WHOLE, pa.Check.ge(1), rule=">= 1, contiguous from 1 per deal, ends by as_of"),
+        _col("deal_id", "text", rule="must exist in deals"),
+        _col("period", "int", WHOLE, pa.Check.in_range(1, MAX_PERIOD),
+             rule=f">= 1 (at most {MAX_PERIOD}), contiguous from 1 per deal, ends by as_of"),
         _col("gross_collections", "float", FINITE, pa.Check.ge(0), rule=">= 0; a deal's total <= its opb"),
     ],
     "loans": [
-        _col("deal_id", "text", NOT_BLANK, rule="must exist in deals"),
-        _col("loan_id", "text", NOT_BLANK, rule="unique within its deal"),
+        _col("deal_id", "text", rule="must exist in deals"),
+        _col("loan_id", "text", rule="unique within its deal"),
         _col("balance", "float", FINITE, pa.Check.gt(0), rule="> 0"),
         _col("months_delinquent", "float", FINITE, pa.Check.ge(0), rule=">= 0"),
         _col("borrower_id", "text", required=False, rule="optional"),
     ],
     "loan_collections": [
-        _col("deal_id", "text", NOT_BLANK, rule="with loan_id, must exist in loans"),
-        _col("loan_id", "text", NOT_BLANK, rule="with deal_id, must exist in loans"),
-        _col("period", "int", WHOLE, pa.Check.ge(1), rule=">= 1"),
+        _col("deal_id", "text", rule="with loan_id, must exist in loans"),
+        _col("loan_id", "text", rule="with deal_id, must exist in loans"),
+        _col("period", "int", WHOLE, pa.Check.in_range(1, MAX_PERIOD), rule=f">= 1 (at most {MAX_PERIOD})"),
         _col("amount", "float", FINITE, pa.Check.ge(0), rule=">= 0; per deal and period sums to collections"),
     ],
 }
@@ -111,7 +112,7 @@ def pandera_schema(table: str) -> pa.DataFrameSchema:
     """Per-cell rules of a table, for data already parsed to the contract's types (see ``validate.parse``)."""
     columns = {}
     for spec in TABLES[table]:
-        dtype = {"text": object, "int": float, "float": float, "date": "datetime64[ns]"}[spec.kind]
+        dtype = {"text": object, "int": float, "float": float, "rate": float, "date": "datetime64[ns]"}[spec.kind]
         columns[spec.name] = pa.Column(
             dtype, checks=list(spec.checks), nullable=True, unique=spec.unique, required=spec.required
         )

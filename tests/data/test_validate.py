@@ -147,9 +147,10 @@ def test_gbk_accepted_when_declared(pool_dir):
     (pool_dir / "deals.csv").write_bytes(text.encode("gbk"))
     coll = (pool_dir / "collections.csv").read_text().replace("A-2021-1,", "建鑫-2021-1,")
     (pool_dir / "collections.csv").write_bytes(coll.encode("gbk"))
-    with open(pool_dir / "dataset.yaml", "a") as f:
-        f.write("encoding: gb18030\n")
-    assert runner.invoke(app, ["validate", str(pool_dir)]).exit_code == 0
+    meta = pool_dir / "dataset.yaml"
+    meta.write_text(meta.read_text().replace("encoding: utf-8", "encoding: gb18030"))
+    result = runner.invoke(app, ["validate", str(pool_dir)])
+    assert result.exit_code == 0, result.output
 
 
 def test_utf16_byte_order_mark(pool_dir):
@@ -192,3 +193,80 @@ def test_excel_and_parquet_tables(pool_dir):
     (pool_dir / "collections.csv").unlink()
     dataset, problems = check_dataset(pool_dir)
     assert problems == [] and len(dataset.deals) == 29
+
+
+def write_lines(path, stem, lines):
+    (path / f"{stem}.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_decimal_comma_is_refused_not_multiplied(pool_dir):
+    edit(pool_dir, "collections", lambda f: f.assign(gross_collections=f["gross_collections"].where(f.index != 4, "59999999,97")))
+    assert_problem(pool_dir, "collections.csv:6:gross_collections: ambiguous number '59999999,97'")
+
+
+def test_percent_on_an_amount_is_refused(pool_dir):
+    edit(pool_dir, "collections", lambda f: f.assign(gross_collections=f["gross_collections"].where(f.index != 0, "50%")))
+    assert_problem(pool_dir, "collections.csv:2:gross_collections: a percentage is not a valid amount")
+
+
+def test_ambiguous_day_month_dates_are_refused(pool_dir):
+    edit(pool_dir, "deals", lambda f: f.assign(cutoff_date=f["cutoff_date"].where(f.index != 0, "01/02/2021")))
+    assert_problem(pool_dir, "deals.csv:2:cutoff_date: ambiguous date '01/02/2021'")
+
+
+def test_a_row_cut_short_is_refused(pool_dir):
+    text = (pool_dir / "collections.csv").read_text().rstrip("\n")
+    (pool_dir / "collections.csv").write_text(text.rsplit(",", 1)[0] + "\n")
+    n = len(text.splitlines())
+    assert_problem(pool_dir, f"collections.csv:{n}:-: row has 2 field(s), the header has 3")
+
+
+def test_a_header_given_twice_is_refused(pool_dir):
+    text = (pool_dir / "deals.csv").read_text().splitlines()
+    (pool_dir / "deals.csv").write_text("\n".join([text[0] + ",opb"] + [row + ",1" for row in text[1:]]) + "\n")
+    assert_problem(pool_dir, "deals.csv:1:opb: column given twice")
+
+
+def test_line_numbers_count_blank_lines_and_quoted_newlines(pool_dir):
+    text = (pool_dir / "deals.csv").read_text().splitlines()
+    header, first, second = text[0], text[1], text[2]
+    columns = header.split(",")
+    cells = second.split(",")
+    cells[columns.index("opb")] = "lots"
+    noted = first.split(",")
+    noted[columns.index("originator")] = '"A\nwith a note"'
+    (pool_dir / "deals.csv").write_text("\n".join([header, "", ",".join(noted), "", ",".join(cells)] + text[3:]) + "\n")
+    assert_problem(pool_dir, "deals.csv:6:opb: expected a number, got 'lots'")
+
+
+def test_nul_bytes_far_into_a_file_are_binary(pool_dir):
+    path = pool_dir / "collections.csv"
+    path.write_bytes(path.read_bytes() + b"x" * 70_000 + b"\x00\n")
+    assert_problem(pool_dir, "collections.csv:-:-: is binary")
+
+
+def test_huge_periods_are_refused_not_a_traceback(pool_dir):
+    edit(pool_dir, "collections", lambda f: f.assign(period=f["period"].where(f.index != 2, "1e19")))
+    assert_problem(pool_dir, "collections.csv:4:period: must be between 1 and 1200")
+
+
+def test_parquet_types_are_handled_or_refused(pool_dir):
+    deals = pd.read_csv(pool_dir / "deals.csv")
+    deals["cutoff_date"] = pd.to_datetime(deals["cutoff_date"]).dt.tz_localize("Asia/Shanghai")
+    (pool_dir / "deals.csv").unlink()
+    deals.to_parquet(pool_dir / "deals.parquet")
+    dataset, problems = check_dataset(pool_dir)
+    assert problems == [] and dataset.deals["cutoff_date"].dt.tz is None
+    deals["cutoff_date"] = pd.to_datetime(deals["cutoff_date"]).dt.strftime("%Y%m%d").astype(int)
+    deals["wa_delinquency_months"] = pd.to_timedelta(deals["wa_delinquency_months"], unit="D")
+    deals.to_parquet(pool_dir / "deals.parquet")
+    assert_problem(pool_dir, "deals.parquet:2:cutoff_date: a number is not a date")
+    assert_problem(pool_dir, "deals.parquet:2:wa_delinquency_months: expected a number, got a duration")
+
+
+def test_an_implausible_average_balance_is_a_warning(pool_dir):
+    edit(pool_dir, "deals", lambda f: f.assign(n_borrowers=f["n_borrowers"].where(f.index != 0, f["opb"].str.split(".").str[0]),
+                                                avg_balance=f["avg_balance"].where(f.index != 0, "1")))
+    result = runner.invoke(app, ["validate", str(pool_dir)])
+    assert result.exit_code == 0, result.stderr
+    assert "warning: deals.csv:2:n_borrowers: deal 'A-2021-1': 1.00 CNY per borrower is implausible" in result.stderr
