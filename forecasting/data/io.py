@@ -54,6 +54,27 @@ def read_table(path: Path, encoding: str = "utf-8") -> tuple[pd.DataFrame | None
     return frame, problems
 
 
+class FileLines:
+    """The file line each row of a table starts on, kept in ``frame.attrs``. Immutable, so pandas' deep copy of
+    attrs on every operation is free (a list was copied element by element), and compared as one value (pandas
+    compares attrs when it concatenates; an array would be ambiguous)."""
+
+    def __init__(self, lines):
+        self.array = np.asarray(lines, dtype=np.int64)
+        self.array.setflags(write=False)
+
+    def __len__(self) -> int:
+        return len(self.array)
+
+    def __deepcopy__(self, memo) -> FileLines:
+        return self
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, FileLines) and np.array_equal(self.array, other.array)
+
+    __hash__ = None
+
+
 def _read_csv(path: Path, encoding: str) -> tuple[pd.DataFrame | None, list[Problem]]:
     """Records as text with the file line each starts on (``frame.attrs['lines']``): blank lines and quoted
     newlines do not shift a reported row. A record with more or fewer fields than the header is an error (a file cut
@@ -96,7 +117,7 @@ def _read_csv(path: Path, encoding: str) -> tuple[pd.DataFrame | None, list[Prob
         return None, problems or [Problem(name, None, None, "is empty (no header row)")]
     frame = pd.DataFrame(rows, columns=header, dtype=object) if rows else pd.DataFrame(columns=header, dtype=object)
     frame = frame.apply(lambda c: c.str.strip()).replace("", None) if len(frame) else frame
-    frame.attrs["lines"] = np.asarray(lines, dtype=np.int64)  # an array: pandas deep-copies attrs on every operation
+    frame.attrs["lines"] = FileLines(lines)
     return frame, []
 
 
@@ -108,7 +129,7 @@ def _read_excel(path: Path) -> pd.DataFrame:
     frame = sheet.iloc[1:].reset_index(drop=True)
     frame.columns = ["" if pd.isna(c) else str(c).strip() for c in sheet.iloc[0]]
     frame = frame.dropna(how="all")
-    frame.attrs["lines"] = frame.index.to_numpy(dtype=np.int64) + 2
+    frame.attrs["lines"] = FileLines(frame.index.to_numpy(dtype=np.int64) + 2)
     return frame.reset_index(drop=True).apply(lambda c: c.str.strip() if c.dtype == object else c)
 
 

@@ -34,7 +34,7 @@ def liner(frame: pd.DataFrame):
     lines = frame.attrs.get("lines")
     if lines is None or len(lines) != len(frame):
         return line
-    lines = np.asarray(lines, dtype=int)
+    lines = lines.array
     return lambda index: lines[np.asarray(index, dtype=int)] if not np.isscalar(index) else int(lines[int(index)])
 
 
