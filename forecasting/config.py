@@ -124,7 +124,7 @@ class Config(Strict):
             if message:
                 registry.warn_deprecated(f"models.{i}.kind: {message}")
             kind = entry.get("kind")
-            if kind not in registry.REGISTRY:
+            if not isinstance(kind, str) or kind not in registry.REGISTRY:
                 errors.append(InitErrorDetails(type="value_error", loc=(i, "kind"), input=kind, ctx={"error": ValueError(
                     f"unknown kind {kind!r}; choose from {', '.join(sorted(registry.REGISTRY))}")}))
                 continue

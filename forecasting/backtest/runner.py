@@ -80,6 +80,12 @@ def run_fold(fold: Fold, specs: list, horizon: int, quantiles: list[float], n_dr
 def run_backtest(config: Config, dataset: Dataset, progress=None) -> pd.DataFrame:
     """backtest_predictions (docs/outputs.md) for every scheme, fold, model and baseline."""
     horizon = max(config.backtest.horizons)
+    first = dataset.deals["cutoff_date"].min()
+    for date in config.backtest.as_of_dates if "as_of" in config.backtest.schemes else []:
+        if pd.Timestamp(date) > dataset.as_of or pd.Timestamp(date) < first:
+            raise InputError(Problem("config", None, "backtest.as_of_dates", f"{date} is outside the data (first "
+                                                                             f"cut-off {first:%Y-%m-%d}, as of "
+                                                                             f"{dataset.as_of:%Y-%m-%d})"))
     folds = make_folds(dataset, config.backtest.schemes, config.backtest.as_of_dates)
     if not folds:
         raise InputError(Problem("config", None, "backtest", "no folds: check schemes and as_of_dates"))

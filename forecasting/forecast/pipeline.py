@@ -3,6 +3,7 @@ interface (models/base.py) and tags."""
 from __future__ import annotations
 
 import hashlib
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -126,6 +127,8 @@ def forecast_dataset(path: Path) -> Dataset:
     problems += parse_problems + checks.check_deals(deals, path.name)
     if problems:
         raise InputError(problems)
+    for warning in checks.implausible_deals(deals, path.name):
+        warnings.warn(str(warning), UserWarning, stacklevel=2)
     deals = complete_deals(deals)
     as_of = deals["cutoff_date"].max().date()
     return Dataset(DatasetMeta(name=path.stem, as_of=as_of), deals, empty_collections())

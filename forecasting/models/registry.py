@@ -69,7 +69,7 @@ def build(spec: BaseModel):
 def translate_deprecated(entry: dict, has_loans: bool | None = None) -> tuple[dict, str | None]:
     """A config entry with a deprecated kind in today's terms, and the deprecation message (None if current)."""
     kind = entry.get("kind")
-    if kind not in DEPRECATED:
+    if not isinstance(kind, str) or kind not in DEPRECATED:
         return entry, None
     message, translate = DEPRECATED[kind]
     return translate(dict(entry), has_loans), message

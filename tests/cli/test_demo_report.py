@@ -11,6 +11,8 @@ from typer.testing import CliRunner
 from forecasting.cli.main import app
 from forecasting.resources import resource_text
 
+pytestmark = pytest.mark.slow  # the whole demo flow (about 100 s); CI runs it
+
 
 @pytest.fixture(scope="module")
 def demo_dir(tmp_path_factory):

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 from scipy.special import expit, logit
 
 from forecasting.data.dataset import Dataset
@@ -32,12 +33,14 @@ from forecasting.models.decay.layout import DEAL, Layout
 from forecasting.models.decay.likelihood import Cells, QuasiLikelihood
 from forecasting.models.decay.posterior import deal_posterior
 from forecasting.models.design import Design
+from forecasting.models.fit_checks import check_recovered
 from forecasting.models.options import Columns, Curve, Name, PositiveInt
 from forecasting.models.paths import observed_rates, realized_paths
 from forecasting.models.registry import register
 from forecasting.models.summary import estimate_rows, value_rows
 
 START_TAU2 = 0.1
+OVERDISPERSED = 10.0  # a pool whose dispersion factor exceeds this is named in the fit's warnings
 CHUNK_CELLS = 4_000_000  # draws x deals x periods handled at once in predict
 
 
@@ -48,8 +51,8 @@ class DecayCurveModel(RecoveryEstimator):
     def __init__(self, name: Name = "decay", curve: Curve = "weibull",
                  covariates: Columns = ("log_avg_balance", "wa_delinquency_months"),
                  groups: Columns = ("originator", "vintage"), ordered_groups: Columns = ("vintage",),
-                 agency_prior: bool = False, timing_effects: bool = True, max_iter: PositiveInt = 500,
-                 tol: float = 1e-4):
+                 agency_prior: bool = False, timing_effects: bool = True, shape_effects: bool = True,
+                 max_iter: PositiveInt = 500, tol: float = 1e-4):
         self.name = name
         self.curve = curve
         self.covariates = covariates
@@ -57,6 +60,7 @@ class DecayCurveModel(RecoveryEstimator):
         self.ordered_groups = ordered_groups
         self.agency_prior = agency_prior
         self.timing_effects = timing_effects
+        self.shape_effects = shape_effects
         self.max_iter = max_iter
         self.tol = tol
 
@@ -80,17 +84,24 @@ class DecayCurveModel(RecoveryEstimator):
 
     # ------------------------------------------------------------------------------------------------ fit
     def _fit(self, dataset: Dataset) -> Diagnostics:
+        check_recovered(dataset)
+        seasoned = dataset.history.observed_periods.reindex(dataset.deal_ids).to_numpy() > 0
+        notes = []
+        if not seasoned.all():  # a pool with nothing observed cannot inform the fit; it is forecast from the others
+            notes.append(f"{self.name}: fitted on the {int(seasoned.sum())} pool(s) with collections; "
+                         f"{int((~seasoned).sum())} without any are forecast as new pools")
+            dataset = dataset.subset(dataset.deal_ids[seasoned])
         deals = dataset.deals
         design = Design(tuple(self.covariates), tuple(self.groups), tuple(self.ordered_groups)).fit(deals)
-        notes = [f"{self.name}: {design.dropped_reason(len(deals))}"] if design.dropped_ else []
+        notes += [f"{self.name}: {design.dropped_reason(len(deals))}"] if design.dropped_ else []
         layout = Layout(1 + len(design.active_), tuple(int(g) for g in design.group_of_random()), tuple(self.groups),
-                        self.timing_effects, curves.HAS_SHAPE[self.curve])
+                        self.timing_effects, curves.HAS_SHAPE[self.curve],
+                        nested := Layout.nesting_group(tuple(self.groups), tuple(self.ordered_groups), design.levels_),
+                        shape_effects=self.shape_effects and curves.HAS_SHAPE[self.curve] and nested is not None)
         F, R = design.fixed(deals), design.random(deals)[0]
         Z_L = np.hstack([F, R])
         Z_S = np.hstack([F, R]) if self.timing_effects else F
         cells = _cells(dataset)
-        if len(cells.r) == 0 or not np.any(cells.r > 0):
-            raise FitError("no collections above zero to fit on: the recovery level cannot be estimated")
         theta_mean = np.zeros(layout.size)
         agency = AgencySteps.fit(design, deals) if self.agency_prior else None
         if agency is not None:
@@ -109,6 +120,14 @@ class DecayCurveModel(RecoveryEstimator):
         self.theta_mean_, self.cum_dispersion_ = theta_mean, c
         self.deal_ids_ = list(dataset.deal_ids)
         self.deal_effects_ = est.deal_effects
+        self.deal_dispersion_ = est.psi
+        self.nesting_levels_ = ([] if layout.nested is None else
+                                list(deals[self.groups[layout.nested]].astype(str)))
+        own = np.flatnonzero(est.psi > OVERDISPERSED)
+        if len(own):
+            shown = ", ".join(f"{self.deal_ids_[i]} x{est.psi[i]:.1f}" for i in own[np.argsort(-est.psi[own])][:3])
+            notes.append(f"{self.name}: {len(own)} pool(s) vary over {OVERDISPERSED:g} times more than their borrower "
+                         f"counts imply ({shown}); their weight and forecast noise follow their own dispersion")
         if not est.converged:
             notes.append(f"{self.name}: variance components did not settle ({est.message}); estimates may be "
                          f"unreliable")
@@ -132,12 +151,13 @@ class DecayCurveModel(RecoveryEstimator):
         deals)."""
         lay, design, deals = self.layout_, self.design_, dataset.deals
         theta = random.normal_draws(random.stream(seed, "params"), self.theta_, self.cov_, n_draws)
-        th_L, th_S, log_k = lay.split(theta)
+        th_L, th_S, _ = lay.split(theta)
         F = design.fixed(deals)
         R, unseen = design.random(deals)
         Z_L = np.hstack([F, R])
         Z_S = np.hstack([F, R]) if self.timing_effects else F
         eta_L, eta_S = th_L @ Z_L.T, th_S @ Z_S.T
+        log_k = self._deal_log_shape(theta, deals, R, unseen, seed)
         G = len(self.groups)
         for g, group in enumerate(self.groups):
             values = deals[group].astype(str).to_numpy()
@@ -156,11 +176,29 @@ class DecayCurveModel(RecoveryEstimator):
             eta_L += step + z * np.sqrt(variance)
         return eta_L, eta_S, log_k
 
+    def _deal_log_shape(self, theta: np.ndarray, deals, R: np.ndarray, unseen: np.ndarray, seed: int) -> np.ndarray:
+        """Per draw and deal, the curve's log shape: the common one plus the deal's originator's effect (a fresh
+        draw of it, one per level, for an originator not seen at fit)."""
+        lay = self.layout_
+        if not lay.shape_effects:
+            return np.repeat(lay.log_shape(theta, None)[:, None], len(deals), axis=1) if lay.has_shape else \
+                np.zeros((len(theta), len(deals)))
+        cols = lay.nested_index[:, 0] - lay.level_groups.start
+        level = np.where(unseen[:, lay.nested], -1, np.argmax(R[:, cols], axis=1))
+        log_k = lay.log_shape(theta, level)
+        group = self.groups[lay.nested]
+        values = deals[group].astype(str).to_numpy()
+        sd = np.sqrt(self.tau2_[len(lay.vc_names) - 1])
+        for name in np.unique(values[level < 0]):
+            log_k[:, values == name] += random.stream(seed, "new-level-shape", group, name).normal(0, sd, (len(theta), 1))
+        return log_k
+
     def _predict(self, dataset: Dataset, horizon: int, n_draws: int, seed: int) -> CurveForecast:
         ids = dataset.deal_ids
         eta_L, eta_S, log_k = self._shared_draws(dataset, n_draws, seed)
         rates, cum_obs, n_obs = observed_rates(dataset, horizon)
-        weight = dataset.deals["n_borrowers"].to_numpy(float) / (self.phi_ * self.cum_dispersion_)
+        scale = self.phi_ * self.cum_dispersion_ * self._psi(dataset)  # variance per unit of expected cash x borrowers
+        weight = dataset.deals["n_borrowers"].to_numpy(float) / scale
         u, v = self.layout_.deal_vc
         prior = (self.tau2_[u], self.tau2_[v])
         draws = np.empty((n_draws, len(ids), horizon))
@@ -170,26 +208,37 @@ class DecayCurveModel(RecoveryEstimator):
             part = slice(start, start + chunk)
             width = max(int(n_obs[part].max(initial=0)), 1)
             mask = (np.arange(1, width + 1)[None, :] <= n_obs[part, None]).astype(float)
-            mode, cov = deal_posterior(self.curve, eta_L[:, part], eta_S[:, part], log_k, rates[part, :width], mask,
+            mode, cov = deal_posterior(self.curve, eta_L[:, part], eta_S[:, part], log_k[:, part], rates[part, :width], mask,
                                        weight[part], prior)
             z = random.per_deal(seed, "deal-effects", ids[part], lambda rng: rng.standard_normal((n_draws, 2)))
             uv = mode + np.einsum("sdij,sdj->sdi", np.linalg.cholesky(cov), z)
             L = expit(eta_L[:, part] + uv[..., 0])
             G = curves.cdf(self.curve, np.arange(0, horizon + 1, dtype=float)[None, None, :],
-                           np.exp(eta_S[:, part] + uv[..., 1])[..., None], np.exp(log_k)[:, None, None])
+                           np.exp(eta_S[:, part] + uv[..., 1])[..., None], np.exp(log_k[:, part])[..., None])
             G_obs = np.take_along_axis(G, np.broadcast_to(n_obs[part][None, :, None], G.shape[:2] + (1,)), axis=-1)
             future = L[..., None] * (G[..., 1:] - G_obs)
-            unit = self.phi_ * self.cum_dispersion_ / dataset.deals["n_borrowers"].to_numpy(float)[part]
+            unit = scale[part] / dataset.deals["n_borrowers"].to_numpy(float)[part]
             draws[:, part] = realized_paths(cum_obs[part], n_obs[part], future, unit, ids[part], seed)
             expected[:, part] = L[..., None] * G[..., 1:]
         return CurveForecast(ids, draws.mean(axis=0), draws, n_obs, expected=expected)
+
+    def _psi(self, dataset: Dataset) -> np.ndarray:
+        """Each deal's dispersion factor: its own where it was fitted; for a new pool the mean of its originator's
+        (the nesting group's level's) fitted pools, or of every fitted pool."""
+        known = pd.Series(self.deal_dispersion_, index=self.deal_ids_)
+        factor = known.reindex(dataset.deal_ids)
+        if factor.isna().any() and self.layout_.nested is not None:
+            group = self.groups[self.layout_.nested]
+            by_level = known.groupby(np.asarray(self.nesting_levels_)).mean()
+            factor = factor.fillna(pd.Series(dataset.deals[group].astype(str).map(by_level).to_numpy(),
+                                             index=dataset.deal_ids))
+        return factor.fillna(float(np.mean(self.deal_dispersion_))).to_numpy()
 
     # --------------------------------------------------------------------------------------------- report
     def _summary_rows(self, alpha: float):
         """Level (logit of eventual gross recovery) and timing (log of the curve's scale, periods) coefficients in
         the covariates' own units, group effects, the log shape; then effect sds, dispersion phi and its cumulative
         factor c, and with agency_prior the agency's step into each vintage (where the fitted step is centred)."""
-        import pandas as pd
         lay, design = self.layout_, self.design_
         A = np.eye(lay.size)
         q = lay.n_fixed_cols
@@ -201,9 +250,14 @@ class DecayCurveModel(RecoveryEstimator):
         terms = [("level", n) for n in names + rand] + [("timing", n) for n in names]
         terms += [("timing", n) for n in rand] if self.timing_effects else []
         terms += [("timing", "log_shape")] if lay.has_shape else []
+        if lay.shape_effects:
+            group = self.groups[lay.nested]
+            terms += [("shape", f"{group}={level}") for level in design.levels_[group]]
         rows = [estimate_rows([b for b, _ in terms], [t for _, t in terms], coef, se, alpha, df=self.df_),
                 value_rows("sd", lay.vc_names, np.sqrt(self.tau2_)),
-                value_rows("dispersion", ["phi", "cum_dispersion"], [self.phi_, self.cum_dispersion_])]
+                value_rows("dispersion", ["phi", "cum_dispersion", "pool_factor_median", "pool_factor_max"],
+                           [self.phi_, self.cum_dispersion_, np.median(self.deal_dispersion_),
+                            np.max(self.deal_dispersion_)])]
         if self.agency_ is not None:
             centre = self.theta_mean_[lay.level_groups]
             rows.append(value_rows("agency_step", [r for r, c in zip(rand, centre) if c != 0], centre[centre != 0]))

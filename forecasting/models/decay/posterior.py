@@ -27,7 +27,7 @@ def deal_posterior(curve: str, eta_L: np.ndarray, eta_S: np.ndarray, log_k: np.n
     prior = np.array([1.0 / prior_var[0], 1.0 / prior_var[1]])
     t = np.arange(1, rates.shape[-1] + 1, dtype=float)
     w = (weight[:, None] * mask)[None]
-    k = np.exp(log_k)[:, None, None]
+    k = np.exp(log_k)[..., None]  # (draws, deals, 1)
     uv = np.zeros(eta_L.shape + (2,))
     for _ in range(MAX_ITER):
         L = expit(eta_L + uv[..., 0])[..., None]

@@ -22,7 +22,7 @@ from scipy.special import expit
 
 from forecasting.data.dataset import Dataset
 from forecasting.models import random
-from forecasting.models.base import Diagnostics, EstimatorTags, RecoveryEstimator
+from forecasting.models.base import Diagnostics, EstimatorTags, FitError, RecoveryEstimator
 from forecasting.models.design import Design
 from forecasting.models.options import Columns, Name, PositiveFloat
 from forecasting.models.summary import estimate_rows, value_rows
@@ -77,6 +77,8 @@ class MixtureSurvival(RecoveryEstimator):
     def _fit_rows(self, rows: pd.DataFrame, evidence: Callable[[], Evidence], counts: dict) -> Diagnostics:
         """Fit on ``rows`` (the covariates, group columns, duration, event, weight and the deal, DEAL); then the
         frailty sds from ``evidence()``, what each training deal's periods say about its frailties."""
+        if not (rows["event"] > 0).any():
+            raise FitError("no first payments to fit on: no unit of any pool has paid")
         self.design_ = Design(self._row_covariates(), tuple(self.groups), tuple(self.ordered_groups)).fit(rows)
         self.timing_mask_ = self._timing_columns()
         notes = [f"{self.name}: {self.design_.dropped_reason(counts['deals'])}"] if self.design_.dropped_ else []

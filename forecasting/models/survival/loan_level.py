@@ -20,6 +20,7 @@ from forecasting.data.dataset import Dataset
 from forecasting.models.base import EstimatorTags
 from forecasting.models.curve_forecast import CurveForecast
 from forecasting.models.design import covariate_values
+from forecasting.models.fit_checks import check_recovered
 from forecasting.models.paths import observed_rates, realized_paths
 from forecasting.models.registry import register
 from forecasting.models.survival.base import MixtureSurvival
@@ -61,6 +62,7 @@ class SurvivalLoanModel(MixtureSurvival):
 
     # ------------------------------------------------------------------------------------------------ fit
     def _fit(self, dataset: Dataset):
+        check_recovered(dataset)
         n_obs = observed_periods(dataset)
         table = loan_durations(dataset.loans, dataset.loan_collections, n_obs)
         table = table[table["duration"] > 0].reset_index(drop=True)

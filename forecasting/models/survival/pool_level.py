@@ -12,6 +12,7 @@ import pandas as pd
 
 from forecasting.data.dataset import Dataset
 from forecasting.models.curve_forecast import CurveForecast
+from forecasting.models.fit_checks import check_recovered
 from forecasting.models.paths import observed_rates, observed_state, realized_paths
 from forecasting.models.registry import register
 from forecasting.models.survival.base import MixtureSurvival
@@ -27,6 +28,7 @@ class SurvivalPoolModel(MixtureSurvival):
     level = "pool"
 
     def _fit(self, dataset: Dataset):
+        check_recovered(dataset)
         units = pool_units(dataset)
         rows = dataset.deals.set_index("deal_id").loc[units["deal_id"]].reset_index()
         rows = pd.concat([rows, units[["duration", "event", "weight"]]], axis=1).assign(**{DEAL: units["deal_id"]})

@@ -23,7 +23,8 @@ def system(demo):
     design = Design(model.covariates, model.groups, model.ordered_groups).fit(demo.deals)
     F, R = design.fixed(demo.deals), design.random(demo.deals)[0]
     lay = model.layout_
-    lik = QuasiLikelihood("loglogistic", lay, np.hstack([F, R]), np.hstack([F, R]), _cells(demo))
+    lik = QuasiLikelihood("loglogistic", lay, np.hstack([F, R]), np.hstack([F, R]), _cells(demo),
+                          psi=model.deal_dispersion_)
     prior = Prior.from_variances(lay, model.tau2_, model.theta_mean_)
     g_t, g_b, sys = lik.system(model.theta_, model.deal_effects_, model.phi_ * model.cum_dispersion_, prior)
     return sys, g_t, g_b, model
@@ -55,7 +56,14 @@ def test_the_information_is_the_gradients_derivative_in_expectation(system):
 def test_a_singular_deal_block_is_refused():
     from forecasting.models.decay.blocks import SingularInformation
     with pytest.raises(SingularInformation):
-        BlockSystem(np.eye(2), np.zeros((1, 2, 2)), np.zeros((1, 2, 2)))
+        BlockSystem(np.zeros((1, 2, 2)), np.zeros((1, 2, 1)), np.array([0]), np.ones(1), np.zeros(2))
+
+
+def test_the_nesting_group_is_the_largest_unordered_one(system):
+    """The demo's originators are eliminated level by level (the vintage, ordered, stays in the dense block): each
+    originator's level, timing and log-shape effects."""
+    *_, model = system
+    assert model.layout_.nested == 0 and model.layout_.nested_index.shape == (5, 3)
 
 
 def test_layout_counts():
@@ -64,3 +72,27 @@ def test_layout_counts():
     assert lay.vc_names == ["level:originator", "level:vintage", "level:deal", "timing:originator",
                             "timing:vintage", "timing:deal"]
     assert lay.deal_vc == (2, 5)
+
+
+@pytest.mark.parametrize("curve", ["exponential", "weibull", "loglogistic", "gamma"])
+def test_the_observed_information_is_the_negative_hessian(demo, curve):
+    """Newton steps use the observed information; it equals minus the derivative of the gradient (finite
+    differences), away from the optimum too."""
+    ds = demo.subset(["A-2021-1", "C-2023-1", "B-2024-1", "D-2024-1", "E-2023-1", "C-2025-1"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        model = DecayCurveModel(curve=curve).fit(ds)
+    F, R = model.design_.fixed(ds.deals), model.design_.random(ds.deals)[0]
+    lik = QuasiLikelihood(curve, model.layout_, np.hstack([F, R]), np.hstack([F, R]), _cells(ds))
+    prior = Prior.from_variances(model.layout_, model.tau2_, model.theta_mean_)
+    rng = np.random.default_rng(0)
+    theta = model.theta_ + rng.normal(0, 0.05, len(model.theta_))
+    b = model.deal_effects_ + rng.normal(0, 0.05, model.deal_effects_.shape)
+    dense = lik.system(theta, b, 0.8, prior, observed=True)[2].dense()
+    x0, P = np.r_[theta, b.ravel()], len(theta)
+
+    def gradient(x):
+        g_t, g_b, _ = lik.system(x[:P], x[P:].reshape(-1, 2), 0.8, prior)
+        return np.r_[g_t, g_b.ravel()]
+    numeric = np.array([(gradient(x0 + 1e-5 * e) - gradient(x0 - 1e-5 * e)) / 2e-5 for e in np.eye(len(x0))])
+    assert np.abs(dense + numeric).max() <= 1e-8 * np.abs(dense).max()
