@@ -1,4 +1,4 @@
-"""Forecast output tables of CONTRACT.md section 4, from a model's CurveForecast."""
+"""Forecast output tables of docs/contract.md section 4, from a model's CurveForecast."""
 from __future__ import annotations
 
 import numpy as np

@@ -27,7 +27,7 @@ def by_vintage(dataset: Dataset) -> pd.DataFrame:
 
 
 def beside_published(dataset: Dataset) -> pd.DataFrame:
-    """The published vintage table of MARKET_FACTS.md next to the dataset's own figures."""
+    """The published vintage table of docs/market_facts.md next to the dataset's own figures."""
     own = by_vintage(dataset)
     table = pd.DataFrame({
         "deals": own["deals"],

@@ -1,4 +1,4 @@
-"""The published facts of the market (MARKET_FACTS.md, from the Sept-2025 market report) as numbers.
+"""The published facts of the market (docs/market_facts.md, from the Sept-2025 market report) as numbers.
 
 The demo market is calibrated to these; tests and the demo's comparison table read them from here.
 """

@@ -180,9 +180,8 @@ class DecayCurveModel(RecoveryEstimator):
         """Per draw and deal, the curve's log shape: the common one plus the deal's originator's effect (a fresh
         draw of it, one per level, for an originator not seen at fit)."""
         lay = self.layout_
-        if not lay.shape_effects:
-            return np.repeat(lay.log_shape(theta, None)[:, None], len(deals), axis=1) if lay.has_shape else \
-                np.zeros((len(theta), len(deals)))
+        if not lay.shape_effects:  # log_shape gives (draws, 1): the common shape
+            return np.broadcast_to(lay.log_shape(theta, None), (len(theta), len(deals))).copy()
         cols = lay.nested_index[:, 0] - lay.level_groups.start
         level = np.where(unseen[:, lay.nested], -1, np.argmax(R[:, cols], axis=1))
         log_k = lay.log_shape(theta, level)
@@ -203,13 +202,14 @@ class DecayCurveModel(RecoveryEstimator):
         prior = (self.tau2_[u], self.tau2_[v])
         draws = np.empty((n_draws, len(ids), horizon))
         expected = np.empty_like(draws)
+        start_uv = pd.DataFrame(self.deal_effects_, index=self.deal_ids_).reindex(ids).fillna(0.0).to_numpy()
         chunk = max(1, CHUNK_CELLS // (n_draws * max(horizon, 1)))
         for start in range(0, len(ids), chunk):
             part = slice(start, start + chunk)
             width = max(int(n_obs[part].max(initial=0)), 1)
             mask = (np.arange(1, width + 1)[None, :] <= n_obs[part, None]).astype(float)
             mode, cov = deal_posterior(self.curve, eta_L[:, part], eta_S[:, part], log_k[:, part], rates[part, :width], mask,
-                                       weight[part], prior)
+                                       weight[part], prior, start_uv[part])
             z = random.per_deal(seed, "deal-effects", ids[part], lambda rng: rng.standard_normal((n_draws, 2)))
             uv = mode + np.einsum("sdij,sdj->sdi", np.linalg.cholesky(cov), z)
             L = expit(eta_L[:, part] + uv[..., 0])

@@ -16,26 +16,43 @@ from forecasting.models import curves
 from forecasting.models.decay.likelihood import MIN_MEAN
 
 MAX_ITER = 50
-TOL = 1e-8
+TOL = 1e-7  # largest Newton step left (logit / log units): far below any effect's posterior sd
 
 
 def deal_posterior(curve: str, eta_L: np.ndarray, eta_S: np.ndarray, log_k: np.ndarray, rates: np.ndarray,
-                   mask: np.ndarray, weight: np.ndarray, prior_var: tuple[float, float]
-                   ) -> tuple[np.ndarray, np.ndarray]:
+                   mask: np.ndarray, weight: np.ndarray, prior_var: tuple[float, float],
+                   start: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Mode (draws, deals, 2) and covariance (draws, deals, 2, 2) of (u, v). ``rates`` and ``mask`` (deals,
-    periods): observed period rates and where they are observed; ``weight``: n_borrowers / (phi c) per deal."""
+    periods): observed period rates and where they are observed; ``weight``: n_borrowers / (phi c) per deal;
+    ``start`` (deals, 2): where the scoring starts (the fit's own posterior modes converge in a few steps).
+    Only deals with an observed period are iterated; the others keep the prior."""
     prior = np.array([1.0 / prior_var[0], 1.0 / prior_var[1]])
-    t = np.arange(1, rates.shape[-1] + 1, dtype=float)
+    uv = np.zeros(eta_L.shape + (2,))
+    cov = np.broadcast_to(np.diag(1.0 / prior), eta_L.shape + (2, 2)).copy()
+    seen = mask.any(axis=1)
+    if not seen.any():
+        return uv, cov
+    if start is not None:
+        uv[:, seen] = start[seen][None]
+    sub_uv, sub_cov = _scoring(curve, eta_L[:, seen], eta_S[:, seen], log_k[:, seen], rates[seen], mask[seen],
+                               weight[seen], prior, uv[:, seen])
+    uv[:, seen], cov[:, seen] = sub_uv, sub_cov
+    return uv, cov
+
+
+def _scoring(curve, eta_L, eta_S, log_k, rates, mask, weight, prior, uv):
+    """Fisher scoring on (u, v), vectorised over draws and deals; G and its scale derivative are evaluated once per
+    step on the period ends 0..T and differenced."""
+    t = np.arange(0, rates.shape[-1] + 1, dtype=float)
     w = (weight[:, None] * mask)[None]
     k = np.exp(log_k)[..., None]  # (draws, deals, 1)
-    uv = np.zeros(eta_L.shape + (2,))
     for _ in range(MAX_ITER):
         L = expit(eta_L + uv[..., 0])[..., None]
         lam = np.exp(eta_S + uv[..., 1])[..., None]
-        g = curves.cdf(curve, t, lam, k) - curves.cdf(curve, t - 1, lam, k)
+        g = np.diff(curves.cdf(curve, t, lam, k), axis=-1)
         m = np.maximum(L * g, MIN_MEAN)
         d_u = m * (1 - L)
-        d_v = L * (curves.dcdf_dlogscale(curve, t, lam, k) - curves.dcdf_dlogscale(curve, t - 1, lam, k))
+        d_v = L * np.diff(curves.dcdf_dlogscale(curve, t, lam, k), axis=-1)
         score = w * (rates[None] / m - 1.0)
         grad = np.stack([np.sum(score * d_u, -1), np.sum(score * d_v, -1)], -1) - prior * uv
         W = w / m

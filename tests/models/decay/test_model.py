@@ -212,3 +212,15 @@ def test_a_constant_covariate_is_left_out_and_said(pool_level):
     with pytest.warns(RuntimeWarning, match="'wa_delinquency_months' does not vary across the 29 deal"):
         model = DecayCurveModel(curve="weibull").fit(ds)
     assert "wa_delinquency_months" not in set(model.summary()["term"])
+
+
+@pytest.mark.parametrize("curve", ["exponential", "weibull"])
+def test_one_originator_forecasts_every_pool(demo, curve):
+    """Fitted on one originator's pools (no level of a nesting group to give shape effects to), the model forecasts
+    every pool, seasoned and new, other originators included: finite, bounded, monotone."""
+    one = demo.subset(list(demo.deals.loc[demo.deals["originator"] == "A", "deal_id"]))
+    model = quiet_fit(DecayCurveModel(curve=curve), one)
+    assert not model.layout_.shape_effects
+    fc = model.predict(demo, 24, n_draws=200, random_state=0)
+    assert fc.draws.shape == (200, len(demo.deal_ids), 24)
+    assert np.isfinite(fc.draws).all() and (np.diff(fc.draws, axis=-1) >= -1e-12).all() and fc.draws.max() <= 1
