@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from forecasting.backtest.calibration import ks_critical, ks_statistic
+
 
 def outer_quantiles(predictions: pd.DataFrame) -> tuple[str, str]:
     cols = sorted(c for c in predictions.columns if c.startswith("p") and c[1:].isdigit())
@@ -24,11 +26,18 @@ def _summarise(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     out = pd.DataFrame({"n": g.size(), "mae": g["error"].apply(lambda e: e.abs().mean()),
                         "rmse": g["error"].apply(lambda e: np.sqrt((e**2).mean())), "bias": g["error"].mean(),
                         "coverage": g["inside"].mean()})
+    if "pit" in rows:
+        out["coverage_50"] = g["pit"].apply(lambda p: p.between(0.25, 0.75).mean())
+        out["coverage_80"] = g["pit"].apply(lambda p: p.between(0.1, 0.9).mean())
+        out["ks"] = g["pit"].apply(lambda p: ks_statistic(p.to_numpy(float)))
+        out["ks_critical"] = [ks_critical(int(n)) for n in out["n"]]
+        out["crps"] = g["crps"].mean()
     return out.reset_index()
 
 
 def metrics(predictions: pd.DataFrame, horizons: list[int]) -> pd.DataFrame:
-    """scheme, model, role, horizon, n, mae, rmse, bias, coverage (docs/outputs.md)."""
+    """scheme, model, role, horizon, n, mae, rmse, bias, coverage, and from the paths coverage_50, coverage_80, ks,
+    ks_critical, crps (docs/outputs.md)."""
     rows = scored(predictions, horizons).rename(columns={"period": "horizon"})
     return _summarise(rows, ["scheme", "model", "role", "horizon"])
 
@@ -41,8 +50,9 @@ def metrics_by(predictions: pd.DataFrame, horizons: list[int], deals: pd.DataFra
     for by in ("vintage", "originator"):
         part = _summarise(rows, ["scheme", "model", "role", "horizon", by]).rename(columns={by: "level"})
         parts.append(part.assign(group=by))
-    return pd.concat(parts, ignore_index=True)[["scheme", "model", "role", "horizon", "group", "level", "n", "mae",
-                                                "rmse", "bias", "coverage"]]
+    first = ["scheme", "model", "role", "horizon", "group", "level"]
+    out = pd.concat(parts, ignore_index=True)
+    return out[first + [c for c in out.columns if c not in first]]
 
 
 def ae_index(predictions: pd.DataFrame) -> pd.DataFrame:

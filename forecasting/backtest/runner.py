@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed, parallel_config
 
+from forecasting.backtest import calibration
 from forecasting.backtest.schemes import Fold, make_folds
 from forecasting.config import Config
 from forecasting.data.dataset import Dataset
@@ -53,6 +54,7 @@ def run_fold(fold: Fold, specs: list, horizon: int, quantiles: list[float], n_dr
     Returns the rows and the fit warnings (read from each estimator's diagnostics, since a worker's own warnings
     would be printed raw and ``warnings.catch_warnings`` is not thread-safe)."""
     frames, notes = [], []
+    truth = actual.pivot(index="deal_id", columns="period", values="actual_cum_rate")
     for spec in specs:
         model = registry.build(spec)
         try:
@@ -70,11 +72,15 @@ def run_fold(fold: Fold, specs: list, horizon: int, quantiles: list[float], n_dr
         table.insert(0, "model", model.name)
         table.insert(1, "role", ROLE_BASELINE if model.tags.is_baseline else ROLE_MODEL)
         table.insert(3, "observed_periods", np.repeat(fc.observed_periods, horizon))
+        outcome = truth.reindex(index=fc.deal_ids, columns=range(1, horizon + 1)).to_numpy(float)
+        table["pit"] = calibration.pit(fc.draws, outcome).ravel()  # scored: realized cash, what actuals are
+        table["crps"] = calibration.crps(fc.draws, outcome).ravel()
         frames.append(table.drop(columns="observed"))
     out = pd.concat(frames, ignore_index=True)
     out.insert(0, "fold", fold.fold)
     out.insert(0, "scheme", fold.scheme)
-    return out.merge(actual, on=["deal_id", "period"], how="left"), notes
+    out = out.merge(actual, on=["deal_id", "period"], how="left")
+    return out[[c for c in out.columns if c not in ("pit", "crps")] + ["pit", "crps"]], notes
 
 
 def run_backtest(config: Config, dataset: Dataset, progress=None) -> pd.DataFrame:

@@ -44,12 +44,14 @@ def reference(dataset):
 def test_every_model_and_baseline_is_scored(reference):
     assert set(reference["model"]) == {"decay", "baseline_chainladder", "baseline_agency", "baseline_vintage_mean"}
     assert list(reference.columns) == ["scheme", "fold", "model", "role", "deal_id", "observed_periods", "period",
-                                       "predicted_cum_rate", "p10", "p50", "p90", "actual_cum_rate"]
+                                       "predicted_cum_rate", "p10", "p50", "p90", "actual_cum_rate", "pit", "crps"]
     roles = reference.drop_duplicates("model").set_index("model")["role"]
     assert roles["decay"] == "model" and (roles.drop("decay") == "baseline").all()
     table = bm.metrics(reference, [12, 24])
-    assert {"scheme", "model", "role", "horizon", "n", "mae", "rmse", "bias", "coverage"} <= set(table.columns)
-    assert (table["n"] > 0).all()
+    assert {"scheme", "model", "role", "horizon", "n", "mae", "rmse", "bias", "coverage", "coverage_50", "coverage_80",
+            "ks", "ks_critical", "crps"} <= set(table.columns)
+    assert (table["n"] > 0).all() and table["crps"].gt(0).all() and table["ks"].between(0, 1).all()
+    assert (table["coverage_50"] <= table["coverage_80"]).all()
 
 
 def test_garbage_after_the_as_of_date_changes_nothing(dataset, reference):
@@ -61,8 +63,9 @@ def test_garbage_after_the_as_of_date_changes_nothing(dataset, reference):
     spoiled = replace(dataset, collections=garbage)
     cfg = config()
     cfg.backtest.schemes = ["as_of"]
-    again = run_backtest(cfg, spoiled).drop(columns="actual_cum_rate")
-    before = reference[reference["scheme"] == "as_of"].drop(columns="actual_cum_rate").reset_index(drop=True)
+    scores = ["actual_cum_rate", "pit", "crps"]  # scored against the (spoiled) actuals; the forecasts must not move
+    again = run_backtest(cfg, spoiled).drop(columns=scores)
+    before = reference[reference["scheme"] == "as_of"].drop(columns=scores).reset_index(drop=True)
     pd.testing.assert_frame_equal(again, before, check_exact=True)
 
 

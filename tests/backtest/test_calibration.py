@@ -1,0 +1,39 @@
+"""PIT, CRPS and KS against values computed by hand."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from forecasting.backtest.calibration import crps, ks_critical, ks_statistic, pit
+
+
+def test_pit_is_the_mid_rank():
+    draws = np.array([0.1, 0.2, 0.2, 0.4])[:, None]
+    assert pit(draws, np.array([0.2]))[0] == pytest.approx((1 + 0.5 * 2) / 4)
+    assert pit(draws, np.array([0.05]))[0] == 0 and pit(draws, np.array([0.5]))[0] == 1
+    assert np.isnan(pit(draws, np.array([np.nan]))[0])
+
+
+def test_crps_of_two_draws():
+    """E|X - y| - E|X - X'| / 2 with X uniform on {0, 1}, y = 0.25: (0.25 + 0.75) / 2 - 0.5 / 2 = 0.25."""
+    assert crps(np.array([[0.0], [1.0]]), np.array([0.25]))[0] == pytest.approx(0.25)
+    assert crps(np.full((5, 1), 0.3), np.array([0.5]))[0] == pytest.approx(0.2)  # a point forecast: |x - y|
+
+
+def test_crps_matches_the_normal_closed_form():
+    rng = np.random.default_rng(0)
+    draws = rng.normal(0, 1, (200_000, 1))
+    y = 0.7
+    exact = y * (2 * stats.norm.cdf(y) - 1) + 2 * stats.norm.pdf(y) - 1 / np.sqrt(np.pi)
+    assert crps(draws, np.array([y]))[0] == pytest.approx(exact, abs=3e-3)
+
+
+def test_ks_on_uniform_and_on_narrow_bands():
+    rng = np.random.default_rng(1)
+    n = 2000
+    assert ks_statistic(rng.uniform(size=n)) < ks_critical(n)
+    # bands too narrow: actuals fall outside the draws too often, PITs pile up at 0 and 1
+    draws = rng.normal(0, 0.5, (1000, n))
+    assert ks_statistic(pit(draws, rng.normal(0, 1, n))) > ks_critical(n)
+    assert ks_critical(200) == pytest.approx(1.36 / np.sqrt(200), rel=0.02)
