@@ -1,0 +1,100 @@
+"""Issue 17's real-data benchmark: the CAS Loss Reserve Database, paid losses, accident years 1988-1997.
+
+Meyers' 200 triangles (50 per line: commercial auto CA, personal auto PA, workers' comp WC, other liability OL,
+chosen by his screens as shipped with ``cas-schedule-p``), each accident year a pool (``benchmarks/cas_data.py``).
+Every estimator is fitted on the upper triangles (as of 1997) and forecasts 10 development years; each pool not yet
+at age 10 is scored at age 10 (its realized cum_rate: the quantity actuals are) on per-pool MAE, the P10-P90 and
+P25-P75 coverage of its paths, the KS distance of the PITs from uniform (with the 5% critical value for n
+independent pools: pools of one triangle are not independent, so it is a bar, not a test) and CRPS, per line and
+for all; and the MAPE of each triangle's total (sum over its pools of the forecast ultimate against the actual)
+next to the published Mack and DeepTriangle figures (Kuo 2019, Table 1).
+
+Run: .venv/bin/python benchmarks/bench_cas.py [--models decay_weibull decay_loglogistic survival_pool]
+"""
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+from cas_data import SHORT, cas_dataset
+
+from forecasting.backtest.calibration import crps, ks_critical, ks_statistic, pit
+from forecasting.models import registry
+
+KUO = pd.DataFrame({"Mack": {"CA": .060, "OL": .134, "PA": .038, "WC": .053},
+                    "DeepTriangle": {"CA": .043, "OL": .109, "PA": .025, "WC": .046}})
+ESTIMATORS = {
+    "decay_weibull": {"kind": "decay_curve", "curve": "weibull", "covariates": [], "groups": ["originator", "vintage"]},
+    "decay_loglogistic": {"kind": "decay_curve", "curve": "loglogistic", "covariates": [],
+                          "groups": ["originator", "vintage"]},
+    "survival_pool": {"kind": "survival_pool", "covariates": [], "groups": ["originator", "vintage"]},
+    "baseline_chainladder": {"kind": "chain_ladder"},
+}
+AGE = 10
+
+
+def build(name: str):
+    spec = registry.options_model(ESTIMATORS[name]["kind"])(name=name, **ESTIMATORS[name])
+    return registry.build(spec)
+
+
+def score(name: str, dataset, truth: pd.DataFrame, draws: int) -> tuple[pd.DataFrame, float]:
+    """One row per scored pool: line, originator, error, pit, crps, inside80, inside50, and ultimates in money."""
+    model = build(name)
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        model.fit(dataset)
+        fc = model.predict(dataset, AGE, n_draws=draws, random_state=0)
+    seconds = time.perf_counter() - start
+    if not model.diagnostics_.converged:
+        print(f"{name}: did not converge ({'; '.join(model.diagnostics_.warnings)})")
+    final = truth[truth["period"] == AGE].set_index("deal_id").reindex(fc.deal_ids)
+    paths = fc.draws[:, :, AGE - 1]
+    actual = final["cum_rate"].to_numpy(float)
+    opb = dataset.deals.set_index("deal_id")["opb"].reindex(fc.deal_ids).to_numpy(float)
+    p = pit(paths, actual)
+    lo, q25, q75, hi = np.quantile(paths, [0.1, 0.25, 0.75, 0.9], axis=0)
+    rows = pd.DataFrame({"deal_id": fc.deal_ids, "line": final["line"].map(SHORT).to_numpy(),
+                         "originator": dataset.deals.set_index("deal_id")["originator"].reindex(fc.deal_ids).to_numpy(),
+                         "observed": fc.observed_periods, "error": fc.mean[:, AGE - 1] - actual, "pit": p,
+                         "crps": crps(paths, actual), "inside80": (lo <= actual) & (actual <= hi),
+                         "inside50": (q25 <= actual) & (actual <= q75), "forecast_ult": fc.mean[:, AGE - 1] * opb,
+                         "actual_ult": actual * opb})
+    return rows, seconds
+
+
+def table(rows: pd.DataFrame) -> pd.DataFrame:
+    scored = rows[rows["observed"] < AGE]
+    out = {}
+    for line, part in [*scored.groupby("line"), ("all", scored)]:
+        totals = rows[rows["line"] == line] if line != "all" else rows
+        tri = totals.groupby("originator")[["forecast_ult", "actual_ult"]].sum()
+        out[line] = {"pools": len(part), "mae": part["error"].abs().mean(), "cover80": part["inside80"].mean(),
+                     "cover50": part["inside50"].mean(), "ks": ks_statistic(part["pit"].to_numpy(float)),
+                     "ks_5%": ks_critical(len(part)), "crps": part["crps"].mean(),
+                     "mape_total": (tri["forecast_ult"] / tri["actual_ult"] - 1).abs().mean()}
+    return pd.DataFrame(out).T
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=list(ESTIMATORS))
+    parser.add_argument("--draws", type=int, default=1000)
+    args = parser.parse_args()
+    dataset, truth = cas_dataset("meyers")
+    print(f"CAS 1988-1997 paid, Meyers' selection: {len(dataset.deals)} pools, "
+          f"{dataset.deals['originator'].nunique()} triangles")
+    for name in args.models:
+        rows, seconds = score(name, dataset, truth, args.draws)
+        print(f"\n{name} (fit + forecast {seconds:.1f} s)")
+        print(table(rows).to_string(float_format=lambda v: f"{v:.3f}"))
+    print("\nPublished MAPE of triangle totals (Kuo 2019, Table 1):")
+    print(KUO.to_string(float_format=lambda v: f"{v:.3f}"))
+
+
+if __name__ == "__main__":
+    main()
