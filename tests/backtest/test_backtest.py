@@ -69,6 +69,7 @@ def test_garbage_after_the_as_of_date_changes_nothing(dataset, reference):
     pd.testing.assert_frame_equal(again, before, check_exact=True)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("parallel", [{"backend": "loky", "n_jobs": 2}, {"backend": "threading", "n_jobs": 2}])
 def test_same_results_for_every_backend_and_n_jobs(dataset, reference, parallel):
     pd.testing.assert_frame_equal(run_backtest(config(**parallel), dataset), reference, check_exact=True)
@@ -82,6 +83,7 @@ def test_a_models_forecasts_do_not_depend_on_the_other_models(dataset, reference
                                   reference[reference["model"] == "decay"].reset_index(drop=True))
 
 
+@pytest.mark.slow
 def test_same_results_on_a_dask_cluster(dataset, reference):
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \

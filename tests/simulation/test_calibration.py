@@ -173,6 +173,7 @@ def test_realized_collections_track_the_truth(market):
     assert (realized - expected).abs().mean() < 0.01
 
 
+@pytest.mark.slow
 def test_deterministic_for_a_seed():
     a, b = simulate_market(7), simulate_market(7)
     pd.testing.assert_frame_equal(a.dataset.collections, b.dataset.collections)
