@@ -224,3 +224,15 @@ def test_one_originator_forecasts_every_pool(demo, curve):
     fc = model.predict(demo, 24, n_draws=200, random_state=0)
     assert fc.draws.shape == (200, len(demo.deal_ids), 24)
     assert np.isfinite(fc.draws).all() and (np.diff(fc.draws, axis=-1) >= -1e-12).all() and fc.draws.max() <= 1
+
+
+@pytest.mark.slow
+def test_a_2000_pool_market_converges():
+    """Issue 16's check: 2,000 simulated pools (pool level, no loans) fit to convergence; the time is the
+    benchmark's (benchmarks/bench_scale.py), not asserted here."""
+    data = simulate_pools("weibull", 11, n_deals=2000)
+    model = quiet_fit(DecayCurveModel(curve="weibull", covariates=("x",), groups=()), data)
+    assert model.diagnostics_.converged, model.diagnostics_.warnings
+    s = labelled(model.summary())
+    truth = true_parameters("weibull")
+    assert (np.abs(s.loc[truth.index, "coef"] - truth) < 4 * s.loc[truth.index, "se"]).all()
