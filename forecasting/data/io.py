@@ -47,10 +47,7 @@ def read_table(path: Path, encoding: str = "utf-8") -> tuple[pd.DataFrame | None
     problems += [Problem(name, 1, c, "column given twice (after mapping aliases)") for c in duplicated]
     if len(duplicated):
         return None, problems
-    lines = frame.attrs.get("lines")
-    frame.index = pd.RangeIndex(len(frame))
-    if lines is not None:
-        frame.attrs["lines"] = lines
+    frame.index = pd.RangeIndex(len(frame))  # attrs (the file lines) are kept
     return frame, problems
 
 

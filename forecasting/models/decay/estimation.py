@@ -91,18 +91,19 @@ def fit_effects(lik: QuasiLikelihood, theta: np.ndarray, b: np.ndarray, phi_c: f
     observed information is not positive definite, a backtracking line search on both."""
     value = lik.penalised(theta, b, phi_c, prior)
     for _ in range(MAX_NEWTON):
+        fisher = None  # the expected-information system at (theta, b), once built
         try:
             g_t, g_b, system = lik.system(theta, b, phi_c, prior, observed=True)
         except SingularInformation:
-            g_t, g_b, system = lik.system(theta, b, phi_c, prior)
+            g_t, g_b, system = fisher = lik.system(theta, b, phi_c, prior)
         step_t, step_b = system.solve(g_t, g_b)
         decrement = 0.5 * (g_t @ step_t + np.sum(g_b * step_b))
         if decrement < 0:  # observed information indefinite along the step: take the Fisher direction
-            g_t, g_b, system = lik.system(theta, b, phi_c, prior)
+            g_t, g_b, system = fisher = lik.system(theta, b, phi_c, prior)
             step_t, step_b = system.solve(g_t, g_b)
             decrement = 0.5 * (g_t @ step_t + np.sum(g_b * step_b))
         if decrement < max(NEWTON_TOL, NEWTON_RTOL * abs(value)):
-            return theta, b, lik.system(theta, b, phi_c, prior)[2]
+            return theta, b, (fisher or lik.system(theta, b, phi_c, prior))[2]
         alpha = min(1.0, MAX_STEP / max(np.abs(step_t).max(initial=0), np.abs(step_b).max(initial=0)))
         while alpha > 1e-10:
             new_t, new_b = theta + alpha * step_t, b + alpha * step_b

@@ -164,7 +164,6 @@ class QuasiLikelihood:
             sel = np.zeros((A.shape[1], nested.shape[1]))
             sel[lay.nested_predictors, np.arange(nested.shape[1])] = 1.0
             group = self.nested_level
-            g_theta[nested] = np.zeros(nested.shape)
             np.add.at(g_theta, nested[group], s_ext @ sel)
             prec_g = prior.theta_precision[nested]
         g_theta -= prior.theta_precision * (theta - prior.theta_mean)
