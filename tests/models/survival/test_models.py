@@ -134,7 +134,7 @@ def fitted(request, survival_loan, survival_pool, demo, pool_level):
     return {"loan": (survival_loan, demo), "pool": (survival_pool, pool_level)}[request.param]
 
 
-@pytest.mark.parametrize("fitted", ["loan", "pool"], indirect=True)
+@pytest.mark.parametrize("fitted", [pytest.param("loan", marks=pytest.mark.slow), "pool"], indirect=True)
 def test_forecasts_monotone_bounded_and_respect_observed(fitted):
     model, ds = fitted
     young = ds.subset(ds.deals.loc[ds.deals["vintage"] >= 2024, "deal_id"])
