@@ -32,6 +32,10 @@ ESTIMATORS = {
                           "groups": ["originator", "vintage"]},
     "survival_pool": {"kind": "survival_pool", "covariates": [], "groups": ["originator", "vintage"]},
     "baseline_chainladder": {"kind": "chain_ladder"},
+    # each triangle's own pattern, as Mack and the published figures use it (the pooled one is the whole market's)
+    "mack_by_triangle": {"kind": "chain_ladder", "by": "originator"},
+    "bootstrap_odp_by_triangle": {"kind": "bootstrap_odp", "by": "originator"},
+    "cape_cod_by_triangle": {"kind": "cape_cod", "by": "originator"},
 }
 AGE = 10
 

@@ -24,7 +24,14 @@ from forecasting.data.history import RecoveryHistory
 from forecasting.data.problems import InputError, Problem
 from forecasting.forecast import pipeline as _pipeline
 from forecasting.models.base import EstimatorTags, FitError, NotFittedError, RecoveryEstimator
-from forecasting.models.baselines import AgencyBaseline, ChainLadderBaseline, VintageMeanBaseline
+from forecasting.models.baselines import (
+    AgencyBaseline,
+    BootstrapODP,
+    BornhuetterFerguson,
+    CapeCod,
+    MackChainLadder,
+    VintageMeanBaseline,
+)
 from forecasting.models.curve_forecast import CurveForecast
 from forecasting.models.decay import DecayCurveModel
 from forecasting.models.registry import REGISTRY, register
@@ -32,8 +39,9 @@ from forecasting.models.survival import SurvivalLoanModel, SurvivalPoolModel
 from forecasting.simulation.demo import demo_dataset, demo_market
 from forecasting.simulation.market import simulate_market
 
-__all__ = ["REGISTRY", "AgencyBaseline", "ChainLadderBaseline", "Config", "CurveForecast", "Dataset",
-           "DecayCurveModel", "EstimatorTags", "FitError", "InputError", "NotFittedError", "Problem",
+__all__ = ["REGISTRY", "AgencyBaseline", "BootstrapODP", "BornhuetterFerguson", "CapeCod", "Config", "CurveForecast",
+           "Dataset",
+           "DecayCurveModel", "EstimatorTags", "FitError", "InputError", "MackChainLadder", "NotFittedError", "Problem",
            "RecoveryEstimator", "RecoveryHistory", "SurvivalLoanModel", "SurvivalPoolModel", "VintageMeanBaseline",
            "backtest", "check_dataset", "demo_dataset", "demo_market", "fit", "forecast", "load_config",
            "load_dataset", "register", "simulate_market"]

@@ -12,7 +12,7 @@ from forecasting.backtest.runner import run_backtest
 from forecasting.backtest.schemes import make_folds
 from forecasting.config import Config
 from forecasting.data.periods import period_end
-from forecasting.models.baselines import ChainLadderBaseline
+from forecasting.models.baselines import MackChainLadder
 
 AS_OF = "2024-06-30"
 HOLDOUT_NOTE = ("measured 2026-11-27: the issue's fold (2021-2023 -> 2024) has no actuals at 24 periods on the demo "
@@ -42,7 +42,8 @@ def reference(dataset):
 
 
 def test_every_model_and_baseline_is_scored(reference):
-    assert set(reference["model"]) == {"decay", "baseline_chainladder", "baseline_agency", "baseline_vintage_mean"}
+    assert set(reference["model"]) == {"decay", "baseline_chainladder", "baseline_bootstrap_odp", "baseline_cape_cod",
+                                       "baseline_bf", "baseline_agency", "baseline_vintage_mean"}
     assert list(reference.columns) == ["scheme", "fold", "model", "role", "deal_id", "observed_periods", "period",
                                        "predicted_cum_rate", "p10", "p50", "p90", "actual_cum_rate", "pit", "crps"]
     roles = reference.drop_duplicates("model").set_index("model")["role"]
@@ -118,11 +119,12 @@ def test_vintage_holdout_trains_only_on_earlier_vintages_as_they_stood(dataset):
 
 
 def test_chain_ladder_factors_are_volume_weighted(dataset):
-    cl = ChainLadderBaseline().fit(dataset)
-    cum = dataset.history.amounts.cumsum(axis=1)
+    cl = MackChainLadder().fit(dataset)
+    cum = dataset.history.amounts.cumsum(axis=1).where(dataset.history.amounts.notna())
+    ldf = cl.states_["(all pools)"]["pattern"].ldf
     for p in (1, 2, 10):
         both = cum[p].notna() & cum[p + 1].notna()
-        assert cl.factors_[p - 1] == pytest.approx(cum.loc[both, p + 1].sum() / cum.loc[both, p].sum())
+        assert ldf[p - 1] == pytest.approx(cum.loc[both, p + 1].sum() / cum.loc[both, p].sum())
     fc = cl.predict(dataset.subset(dataset.deal_ids[:1]).without_history(), 24, n_draws=50)
     assert (np.diff(fc.mean[0]) >= 0).all() and (np.diff(fc.draws, axis=-1) >= 0).all()
 

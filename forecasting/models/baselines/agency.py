@@ -1,5 +1,6 @@
 """The rating agency's estimate: each deal's est_gross_recovery spread over time by the portfolio's chain-ladder
-timing; the spread comes from the training deals' actual-to-agency ratios at their latest period (12+ periods)."""
+timing (the share p(t) = 1 / CDF(t) of chainladder's development pattern, its tail included); the spread comes from
+the training deals' actual-to-agency ratios at their latest period (12+ periods)."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,7 +9,7 @@ import pandas as pd
 from forecasting.data.dataset import Dataset
 from forecasting.models import random
 from forecasting.models.base import Diagnostics, EstimatorTags, RecoveryEstimator
-from forecasting.models.baselines.chain_ladder import ChainLadderBaseline
+from forecasting.models.baselines import triangle
 from forecasting.models.baselines.common import continue_curve
 from forecasting.models.curve_forecast import CurveForecast
 from forecasting.models.options import Name
@@ -27,10 +28,8 @@ class AgencyBaseline(RecoveryEstimator):
         self.name = name
 
     def _fit(self, dataset: Dataset) -> Diagnostics:
-        cl = ChainLadderBaseline()
-        cl._fit(dataset)
-        factors = np.cumprod(cl._factor_draws(TIMING_PERIODS, 1, None)[0])
-        self.timing_ = factors / factors[-1]  # portfolio timing: share of the ultimate collected by period
+        pattern = triangle.fit_pattern(triangle.origin_triangle(dataset)[0], tail=True)
+        self.timing_ = np.exp(-pattern.log_cdf(TIMING_PERIODS))  # portfolio timing: share of the ultimate by period
         h, est = dataset.history, dataset.agency_estimates
         n_obs = h.observed_periods
         ratios = [h.cum_rate.at[d, n_obs[d]] / (est[d] * self.timing_[n_obs[d] - 1])

@@ -1,0 +1,161 @@
+"""Development patterns from chainladder-python: the triangle of a set of pools and its fitted factors.
+
+The pools are summed by cut-off period into one origin row each (collections in CNY, cumulative), the triangle the
+reserving methods are defined on. chainladder fits the volume-weighted development factors f_k (age k to k + 1),
+Mack's sigma_k and the factors' standard errors, and an exponential tail curve, f_k - 1 = exp(a + b k), which
+continues the factors past the triangle's last age. A pool's projection then needs only its own latest
+cumulative amount and age, so every pool of every origin is projected with one shared pattern.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from forecasting.data.dataset import Dataset
+from forecasting.models.base import FitError
+
+GRAIN = {1: "M", 3: "Q", 12: "Y"}
+TAIL_PERIODS = 600  # periods the tail curve is carried past the horizon: what is left beyond is below 1e-9
+MIN_ORIGINS = 2
+
+
+def origin_start(cutoff: pd.Series) -> pd.Series:
+    """The first day of each pool's first collection period: its origin in the triangle."""
+    return (pd.to_datetime(cutoff) + pd.Timedelta(days=1)).dt.to_period("M").dt.to_timestamp()
+
+
+def month_key(dates) -> np.ndarray:
+    """Months since year 0 (an integer a fitted state can keep) of dates."""
+    dates = pd.DatetimeIndex(dates)
+    return (dates.year * 12 + dates.month - 1).to_numpy(np.int64)
+
+
+def origin_triangle(dataset: Dataset, exposure: pd.Series | None = None):
+    """The dataset's pools summed by cut-off period: (cumulative collections Triangle, exposure Triangle or None).
+
+    ``exposure`` (per deal, CNY) is summed the same way, as the sample_weight of Cape Cod or BF."""
+    import chainladder as cl
+    h = dataset.history
+    months = h.period_months
+    start = origin_start(h.cutoff)
+    long = h.amounts.stack().rename("collections").reset_index()
+    long.columns = ["deal_id", "period", "collections"]
+    long["origin"] = long["deal_id"].map(start)
+    long["valuation"] = [o + pd.DateOffset(months=int(p) * months) - pd.Timedelta(days=1)
+                         for o, p in zip(long["origin"], long["period"])]
+    grouped = long.groupby(["origin", "valuation"], as_index=False)["collections"].sum()
+    if grouped["origin"].nunique() < MIN_ORIGINS:
+        raise FitError(f"a triangle needs at least {MIN_ORIGINS} cut-off periods with collections; "
+                       f"got {grouped['origin'].nunique()}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tri = cl.Triangle(grouped, origin="origin", development="valuation", columns="collections",
+                          cumulative=False, origin_format=None).incr_to_cum()
+        weight = None
+        if exposure is not None:
+            seen = exposure.index.intersection(long["deal_id"].unique())
+            per_origin = exposure[seen].groupby(start.reindex(seen)).sum().rename("exposure").reset_index()
+            per_origin.columns = ["origin", "exposure"]
+            per_origin["valuation"] = tri.valuation_date
+            weight = cl.Triangle(per_origin, origin="origin", development="valuation", columns="exposure",
+                                 cumulative=True)
+    if tri.development_grain != GRAIN[months] or tri.origin_grain != GRAIN[months]:
+        raise FitError(f"the triangle's grain ({tri.origin_grain}/{tri.development_grain}) is not the data's "
+                       f"{months}-month periods")
+    return tri, weight
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """A fitted development pattern: per age k = 1..K-1 the factor, Mack's sigma and the factor's standard error
+    (chainladder's ldf_, sigma_, std_err_), and the tail curve's intercept and slope (None: no tail)."""
+
+    ldf: np.ndarray
+    sigma: np.ndarray
+    std_err: np.ndarray
+    tail: tuple[float, float] | None
+
+    def factors(self, n: int) -> np.ndarray:
+        """Factors for ages 1..n: the fitted ones, then the tail curve (1 with no tail)."""
+        return extend_factors(self.ldf[None], None if self.tail is None else np.array([self.tail]), n)[0]
+
+    def log_cdf(self, n: int) -> np.ndarray:
+        """log of the cumulative factor from age t to ultimate, t = 1..n (ultimate: n + TAIL_PERIODS)."""
+        return log_to_ultimate(self.factors(n + TAIL_PERIODS)[None], n)[0]
+
+    def variances(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """sigma_k^2 and std_err_k^2 for ages 1..n: chainladder's, then extended log-linearly in k (as chainladder
+        extrapolates the last sigma), zero where the pattern has no tail."""
+        return extend_log_linear(self.sigma ** 2, n, self.tail is not None), \
+            extend_log_linear(self.std_err ** 2, n, self.tail is not None)
+
+
+def extend_factors(ldf: np.ndarray, tail: np.ndarray | None, n: int) -> np.ndarray:
+    """(sims, K-1) fitted factors and per sim (intercept, slope) -> (sims, n) factors for ages 1..n."""
+    sims, k = ldf.shape
+    out = np.ones((sims, n))
+    out[:, :min(k, n)] = ldf[:, :n]
+    if tail is not None and n > k:
+        ages = np.arange(k + 1, n + 1)
+        grow = tail[:, 1:2] < 0  # a tail curve that does not decay is no tail
+        out[:, k:] = np.where(grow, 1.0 + np.exp(tail[:, 0:1] + tail[:, 1:2] * ages), 1.0)
+    return out
+
+
+def log_to_ultimate(factors: np.ndarray, n: int) -> np.ndarray:
+    """(sims, N) factors -> (sims, n) log cumulative factors from age t = 1..n to age N + 1."""
+    rest = np.cumsum(np.log(factors)[:, ::-1], axis=1)[:, ::-1]
+    return rest[:, :n]
+
+
+def extend_log_linear(values: np.ndarray, n: int, extrapolate: bool) -> np.ndarray:
+    out = np.zeros(n)
+    k = min(len(values), n)
+    out[:k] = values[:k]
+    if extrapolate and n > len(values):
+        ok = values > 0
+        if ok.sum() >= 2:
+            slope, intercept = np.polyfit(np.flatnonzero(ok) + 1.0, np.log(values[ok]), 1)
+            out[len(values):] = np.exp(intercept + slope * np.arange(len(values) + 1, n + 1))
+    return out
+
+
+def fit_pattern(tri, tail: bool) -> Pattern:
+    """chainladder's Development (volume-weighted) and, with ``tail``, its exponential TailCurve."""
+    import chainladder as cl
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # chainladder warns on the empty cells of a monthly triangle
+        dev = cl.Development().fit(tri)
+        ldf, sigma, std_err = (np.nan_to_num(np.asarray(getattr(dev, a).values, float).ravel()) for a in
+                               ("ldf_", "sigma_", "std_err_"))
+        curve = None
+        if tail:
+            fitted = cl.TailCurve(curve="exponential").fit(dev.transform(tri))
+            curve = (float(np.ravel(fitted.intercept_.values)[0]), float(np.ravel(fitted.slope_.values)[0]))
+    if not np.isfinite(ldf).all() or (ldf <= 0).any():
+        raise FitError("development factors are not finite and positive (a cut-off period with no collections "
+                       "at its first age?)")
+    return Pattern(np.where(ldf > 0, ldf, 1.0), sigma, std_err, curve)
+
+
+def bootstrap_patterns(tri, n_sims: int, seed: int, tail: bool) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, float]:
+    """chainladder's BootstrapODPSample: per simulated triangle, its factors (sims, K-1), tail curve (sims, 2) and
+    latest diagonal (sims, origins); and the ODP scale phi (Var = phi x mean)."""
+    import chainladder as cl
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        boot = cl.BootstrapODPSample(n_sims=n_sims, random_state=seed).fit(tri)
+        sims = boot.resampled_triangles_
+        dev = cl.Development().fit(sims)
+        ldf = np.asarray(dev.ldf_.values, float)[:, 0, 0, :]
+        curve = None
+        if tail:
+            fitted = cl.TailCurve(curve="exponential").fit(dev.transform(sims))
+            curve = np.column_stack([np.asarray(fitted.intercept_.values, float).ravel(),
+                                     np.asarray(fitted.slope_.values, float).ravel()])
+        latest = np.asarray(sims.latest_diagonal.values, float)[:, 0, :, 0]
+    ldf = np.where(np.isfinite(ldf) & (ldf > 0), ldf, 1.0)
+    return ldf, curve, latest, float(np.ravel(boot.scale_)[0])
