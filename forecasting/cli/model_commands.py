@@ -52,12 +52,20 @@ def forecast(
                                          max=MAX_HORIZON)] = None,
     model: Annotated[str, typer.Option(help="which model of the artifact (default: the artifact's chosen model, "
                                             "else its first)")] = None,
+    paths: Annotated[int, typer.Option("--paths", help="write forecast_paths.parquet with this many joint paths "
+                                                       "per deal (the quantiles then come from them too)",
+                                       min=1, max=100_000)] = None,
+    shock: Annotated[str, typer.Option("--shock", help="START:END:FACTOR: future collections of the periods "
+                                                       "ending in that window times FACTOR, e.g. "
+                                                       "2026-01:2026-06:70%")] = None,
     force: FORCE = False,
 ) -> None:
     """Forecast every deal of a dataset: new pools from features, seasoned pools from features plus collections."""
     from forecasting.artifacts import load_models
     from forecasting.data.io import write_table
+    from forecasting.forecast.paths import PathsWriter, PortfolioTotals
     from forecasting.forecast.pipeline import forecast_dataset, forecast_tables
+    from forecasting.forecast.scenarios import BASE, Scenario, Shock
     from forecasting.outputs import check_target, output_set
     from forecasting.reporting.plots import fan_chart
 
@@ -69,18 +77,27 @@ def forecast(
                                                "the artifact's first model; --model picks another")
     if name not in models:
         raise option_problem("--model", f"{name!r} is not in the artifact ({', '.join(models)})")
+    scenario = BASE if shock is None else Scenario(name="shock", shock=Shock.parse(shock))
     dataset = forecast_dataset(data)
     cfg = manifest.config
-    with status(f"forecasting {len(dataset.deals)} pool(s) with {name}"):
-        curves, summary = forecast_tables(models[name], dataset, horizon or cfg["horizon"], cfg["quantiles"],
-                                          cfg.get("seed", 0))
-    summary = summary.assign(model=name)
+    totals = PortfolioTotals()
     with output_set(out, "forecast", force, protect) as staging:
+        writer = PathsWriter(staging / "forecast_paths.parquet") if paths else None
+        with status(f"forecasting {len(dataset.deals)} pool(s) with {name}"):
+            try:
+                curves, summary = forecast_tables(models[name], dataset, horizon or cfg["horizon"], cfg["quantiles"],
+                                                  cfg.get("seed", 0), n_draws=paths or 1000, scenario=scenario,
+                                                  sinks=(totals,) + ((writer,) if writer else ()))
+            finally:
+                if writer:
+                    writer.close()
+        summary = summary.assign(model=name)
         write_table(curves, staging / "forecast_curves.csv")
         write_table(summary, staging / "forecast_summary.csv")
+        write_table(totals.table(cfg["quantiles"]).assign(model=name), staging / "portfolio_summary.csv")
         for vintage, deals in summary.groupby("vintage"):
             fan_chart(curves[curves["deal_id"].isin(deals["deal_id"])], deals, f"{name}: vintage {vintage}",
                       staging / f"fan_vintage_{vintage}.png")
-    typer.echo(f"model: {name} ({why})")
+    typer.echo(f"model: {name} ({why})" + ("" if shock is None else f"; scenario: shock {shock}"))
     typer.echo(table_text(summary.set_index("deal_id").drop(columns=["opb", "model"])))
     typer.echo(f"wrote {out}")

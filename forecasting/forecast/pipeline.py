@@ -15,7 +15,9 @@ from forecasting.data.dataset import Dataset, DatasetMeta, complete_deals, empty
 from forecasting.data.io import read_table
 from forecasting.data.problems import InputError, Problem
 from forecasting.data.yamlfile import read_yaml
+from forecasting.forecast import scenarios
 from forecasting.forecast.checks import check_forecast
+from forecasting.forecast.scenarios import BASE, Scenario
 from forecasting.forecast.tables import forecast_curves, forecast_summary
 from forecasting.models import registry
 from forecasting.models.base import FitError
@@ -70,26 +72,42 @@ def chunks(dataset: Dataset, horizon: int, n_draws: int):
         yield dataset if len(ids) <= size else dataset.subset(ids[start:start + size])
 
 
-def forecast_chunks(model, dataset: Dataset, horizon: int, n_draws: int = 1000, seed: int = 0):
-    """(chunk dataset, CurveForecast) for every chunk; identical to one call (random streams are keyed by purpose)."""
+def forecast_chunks(model, dataset: Dataset, horizon: int, n_draws: int = 1000, seed: int = 0,
+                    scenario: Scenario = BASE):
+    """(chunk dataset, CurveForecast) for every chunk; identical to one call (random streams are keyed by purpose).
+    A scenario (forecast/scenarios.py) changes the future of the paths, the point forecast and the expected curve."""
     for part in chunks(dataset, horizon, n_draws):
-        yield part, model.predict(part, horizon, n_draws=n_draws, random_state=seed)
+        fc = model.predict(part, horizon, n_draws=n_draws, random_state=seed)
+        yield part, fc if scenario == BASE else stressed(fc, part, scenario)
+
+
+def stressed(fc: CurveForecast, dataset: Dataset, scenario: Scenario) -> CurveForecast:
+    def under(paths):
+        return None if paths is None else scenarios.apply(scenario, paths, fc.observed_periods,
+                                                          dataset.history.cutoff.reindex(fc.deal_ids),
+                                                          dataset.meta.period_months)
+    return CurveForecast(fc.deal_ids, under(fc.mean[None])[0], under(fc.draws), fc.observed_periods, under(fc.expected))
 
 
 def forecast_tables(model, dataset: Dataset, horizon: int, quantiles: list[float], seed: int = 0,
-                    n_draws: int = 1000) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """forecast_curves and forecast_summary (docs/outputs.md) for every deal of the dataset, checked."""
+                    n_draws: int = 1000, scenario: Scenario = BASE, sinks: tuple = ()
+                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """forecast_curves and forecast_summary (docs/outputs.md) for every deal of the dataset, checked; each sink
+    (forecast/paths.py: the paths file, the portfolio totals) gets every checked chunk."""
     curves, summaries = [], []
-    for part, fc in forecast_chunks(model, dataset, horizon, n_draws, seed):
+    for part, fc in forecast_chunks(model, dataset, horizon, n_draws, seed, scenario):
         check_forecast(fc, model.name, quantiles)
         curves.append(forecast_curves(fc, part, quantiles))
         summaries.append(forecast_summary(fc, part, quantiles))
+        for sink in sinks:
+            sink.add(fc, part)
     return pd.concat(curves, ignore_index=True), pd.concat(summaries, ignore_index=True)
 
 
-def forecast(model, dataset: Dataset, horizon: int, n_draws: int = 1000, seed: int = 0) -> CurveForecast:
+def forecast(model, dataset: Dataset, horizon: int, n_draws: int = 1000, seed: int = 0,
+             scenario: Scenario = BASE) -> CurveForecast:
     """One CurveForecast for every deal (for the API and small datasets: it holds every path in memory)."""
-    parts = list(forecast_chunks(model, dataset, horizon, n_draws, seed))
+    parts = list(forecast_chunks(model, dataset, horizon, n_draws, seed, scenario))
     if len(parts) == 1:
         return parts[0][1]
     fcs = [fc for _, fc in parts]

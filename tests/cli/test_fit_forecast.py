@@ -93,3 +93,30 @@ def test_artifact_from_another_version_is_refused(artifact, tmp_path, _pool_leve
     (copy / "manifest.json").write_text(json.dumps(manifest))
     result = runner.invoke(app, ["forecast", str(copy), "--data", str(_pool_level_dir), "--out", str(tmp_path / "o")])
     assert result.exit_code == 2 and "refit the model" in result.stderr
+
+
+def test_forecast_writes_joint_paths_and_applies_a_shock(artifact, tmp_path, _pool_level_dir):
+    base = runner.invoke(app, ["forecast", str(artifact), "--data", str(_pool_level_dir), "--out", str(tmp_path / "b"),
+                               "--paths", "50"])
+    shocked = runner.invoke(app, ["forecast", str(artifact), "--data", str(_pool_level_dir), "--out",
+                                  str(tmp_path / "s"), "--paths", "50", "--shock", "2025-10:2026-03:50%"])
+    assert base.exit_code == 0 and shocked.exit_code == 0, base.output + shocked.output
+    paths = pd.read_parquet(tmp_path / "b" / "forecast_paths.parquet")
+    assert list(paths.columns) == ["draw", "deal_id", "period", "period_end", "observed", "cum_rate", "collections"]
+    assert len(paths) == 50 * 29 * 24 and paths["draw"].nunique() == 50
+    portfolio = pd.read_csv(tmp_path / "b" / "portfolio_summary.csv")
+    assert set(portfolio["grouping"]) == {"vintage", "originator", "portfolio"}
+    total = portfolio.loc[portfolio["grouping"] == "portfolio", "recovery"].iloc[0]
+    last = paths[paths["period"] == 24].merge(pd.read_csv(tmp_path / "b" / "forecast_summary.csv")[["deal_id", "opb"]])
+    assert (last["cum_rate"] * last["opb"]).sum() / 50 == pytest.approx(total, rel=1e-5)
+    low = pd.read_parquet(tmp_path / "s" / "forecast_paths.parquet")
+    window = (paths["period_end"] >= "2025-10-01") & (paths["period_end"] <= "2026-03-31") & (paths["observed"] == 0)
+    assert window.any()
+    assert (low.loc[window, "collections"] <= paths.loc[window, "collections"] * 0.5 + 1).all()
+    assert (low.loc[~window, "collections"] - paths.loc[~window, "collections"]).abs().max() < 1.0
+
+
+def test_a_bad_shock_exits_2(artifact, tmp_path, _pool_level_dir):
+    result = runner.invoke(app, ["forecast", str(artifact), "--data", str(_pool_level_dir), "--out", str(tmp_path / "x"),
+                                 "--shock", "2025-06:2025-01:0.5"])
+    assert result.exit_code == 2 and "--shock" in result.output and not (tmp_path / "x").exists()

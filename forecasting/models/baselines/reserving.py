@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.data.dataset import Dataset
+from forecasting.data.periods import month_index
 from forecasting.models import random
 from forecasting.models.base import Diagnostics, EstimatorTags, FitError, RecoveryEstimator
 from forecasting.models.baselines import triangle
@@ -166,7 +167,7 @@ class BootstrapBaseline(TriangleBaseline):
                  "ages": ages[rows], "latest": latest[:, rows],
                  "exposure": np.asarray(weight.values, float).ravel()[rows],
                  "point_latest": values[rows, ages[rows] - 1],
-                 "origins": triangle.month_key(tri.origin.to_timestamp(how="s"))[rows]}
+                 "origins": month_index(tri.origin.to_timestamp(how="s"))[rows]}
         state["level"] = self._level(state, tri, weight)
         return state
 
@@ -222,7 +223,7 @@ class BootstrapODP(BootstrapBaseline):
         level is kept), developed by the triangle's factors."""
         level = latest
         if state["sim"] is not None:
-            row = pd.Index(state["origins"]).get_indexer(triangle.month_key(triangle.origin_start(dataset.history.cutoff)))
+            row = pd.Index(state["origins"]).get_indexer(month_index(triangle.origin_start(dataset.history.cutoff)))
             with np.errstate(divide="ignore", invalid="ignore"):
                 ratio = state["latest"][state["sim"]][:, row] / state["point_latest"][row]
             level = latest * np.where((row >= 0) & np.isfinite(ratio), ratio, 1.0)

@@ -27,12 +27,6 @@ def origin_start(cutoff: pd.Series) -> pd.Series:
     return (pd.to_datetime(cutoff) + pd.Timedelta(days=1)).dt.to_period("M").dt.to_timestamp()
 
 
-def month_key(dates) -> np.ndarray:
-    """Months since year 0 (an integer a fitted state can keep) of dates."""
-    dates = pd.DatetimeIndex(dates)
-    return (dates.year * 12 + dates.month - 1).to_numpy(np.int64)
-
-
 def origin_triangle(dataset: Dataset, exposure: pd.Series | None = None):
     """The dataset's pools summed by cut-off period: (cumulative collections Triangle, exposure Triangle or None).
 

@@ -1,0 +1,95 @@
+"""Joint forecast paths and what they add up to: forecast_paths.parquet and portfolio_summary.csv.
+
+Draw k of every deal comes from the same parameter draw (models/random.py), so summing draw k over any set of deals
+gives a draw of that set's total: a vintage's, an originator's or a portfolio's recovery has a distribution, not
+only each pool. The paths are written chunk by chunk (the forecast's own chunks), so memory stays bounded.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from forecasting.data.dataset import Dataset
+from forecasting.data.periods import period_end
+from forecasting.models.curve_forecast import CurveForecast, quantile_name
+
+PATH_COLUMNS = ["draw", "deal_id", "period", "period_end", "observed", "cum_rate", "collections"]
+GROUPINGS = ("vintage", "originator")
+
+
+def paths_frame(fc: CurveForecast, dataset: Dataset) -> pd.DataFrame:
+    """Long table of every path: draw, deal_id, period, period_end (date), observed (0/1), cum_rate and the period's
+    collections in the data's currency (float32: a path is a draw, its seventh digit carries nothing)."""
+    S, D, H = fc.draws.shape
+    deals = dataset.deals.set_index("deal_id").reindex(fc.deal_ids)
+    opb = deals["opb"].to_numpy(float)
+    cum = fc.draws.astype(np.float32)
+    collections = np.diff(fc.draws, axis=-1, prepend=0.0) * opb[None, :, None]
+    periods = np.arange(1, H + 1)
+    ends = period_end(deals["cutoff_date"].repeat(H), np.tile(periods, D), dataset.meta.period_months)
+    return pd.DataFrame({
+        "draw": np.repeat(np.arange(S, dtype=np.int32), D * H),
+        "deal_id": pd.Categorical(np.tile(np.repeat(fc.deal_ids.to_numpy(), H), S), categories=fc.deal_ids),
+        "period": np.tile(periods.astype(np.int16), S * D),
+        "period_end": np.tile(ends.to_numpy(), S),
+        "observed": np.tile((periods[None, :] <= fc.observed_periods[:, None]).ravel().astype(np.int8), S),
+        "cum_rate": cum.ravel(), "collections": collections.astype(np.float32).ravel()})
+
+
+class PathsWriter:
+    """forecast_paths.parquet, one row group per chunk of deals."""
+
+    def __init__(self, path: Path):
+        self.path, self._writer = Path(path), None
+
+    def add(self, fc: CurveForecast, dataset: Dataset) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+        table = pa.Table.from_pandas(paths_frame(fc, dataset), preserve_index=False)
+        table = table.cast(table.schema.set(1, pa.field("deal_id", pa.string())))
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.path, table.schema, compression="zstd")
+        self._writer.write_table(table)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+
+
+class PortfolioTotals:
+    """Per draw, the recovery (cum collections at the horizon, currency) summed by vintage, by originator and over
+    all deals; accumulated chunk by chunk."""
+
+    def __init__(self):
+        self._sums: dict[tuple[str, str], np.ndarray] = {}
+        self._info: dict[tuple[str, str], list[float]] = {}
+
+    def add(self, fc: CurveForecast, dataset: Dataset) -> None:
+        deals = dataset.deals.set_index("deal_id").reindex(fc.deal_ids)
+        opb = deals["opb"].to_numpy(float)
+        final = fc.draws[:, :, -1] * opb[None]
+        groups = {g: deals[g].astype(str).to_numpy() for g in GROUPINGS if g in deals}
+        groups["portfolio"] = np.full(len(opb), "all")
+        for grouping, labels in groups.items():
+            for label in np.unique(labels):
+                rows = labels == label
+                key = (grouping, label)
+                self._sums[key] = self._sums.get(key, 0.0) + final[:, rows].sum(axis=1)
+                n, total = self._info.get(key, [0, 0.0])
+                self._info[key] = [n + int(rows.sum()), total + float(opb[rows].sum())]
+
+    def table(self, quantiles: list[float]) -> pd.DataFrame:
+        """portfolio_summary.csv: grouping, group, deals, opb, recovery (mean) with its quantiles, and as rates."""
+        rows = []
+        for (grouping, label), sums in self._sums.items():
+            n, opb = self._info[(grouping, label)]
+            row = {"grouping": grouping, "group": label, "deals": n, "opb": opb, "recovery": sums.mean()}
+            row.update({quantile_name(q, "recovery_"): np.quantile(sums, q) for q in quantiles})
+            row["recovery_rate"] = sums.mean() / opb
+            row.update({quantile_name(q, "recovery_rate_"): np.quantile(sums, q) / opb for q in quantiles})
+            rows.append(row)
+        order = {g: i for i, g in enumerate((*GROUPINGS, "portfolio"))}
+        return pd.DataFrame(rows).sort_values(["grouping", "group"], key=lambda s: s.map(order) if s.name == "grouping"
+                                              else s).reset_index(drop=True)
