@@ -44,7 +44,7 @@ __all__ = ["REGISTRY", "AgencyBaseline", "BootstrapODP", "BornhuetterFerguson", 
            "DecayCurveModel", "EstimatorTags", "FitError", "InputError", "MackChainLadder", "NotFittedError", "Problem",
            "RecoveryEstimator", "RecoveryHistory", "SurvivalLoanModel", "SurvivalPoolModel", "VintageMeanBaseline",
            "backtest", "check_dataset", "demo_dataset", "demo_market", "fit", "forecast", "load_config",
-           "load_dataset", "register", "simulate_market"]
+           "load_dataset", "register", "simulate_market", "structure"]
 
 
 def load_config(path: str | Path) -> Config:
@@ -58,10 +58,26 @@ def fit(config: Config, dataset: Dataset) -> dict:
     return _pipeline.fit_models(config, dataset)
 
 
-def forecast(model, dataset: Dataset, horizon: int = 60, quantiles: list[float] = (0.1, 0.5, 0.9), seed: int = 0
-             ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """forecast_curves and forecast_summary tables (docs/outputs.md) for every deal of the dataset."""
-    return _pipeline.forecast_tables(model, dataset, horizon, list(quantiles), seed)
+def forecast(model, dataset: Dataset, horizon: int = 60, quantiles: list[float] = (0.1, 0.5, 0.9), seed: int = 0,
+             paths: int | None = None, scenario=None):
+    """forecast_curves and forecast_summary tables (docs/outputs.md) for every deal of the dataset; with ``paths``,
+    also the joint paths (the rows of forecast_paths.parquet: draw k of every deal from one parameter draw) and the
+    curves' quantiles from those paths. ``scenario``: a forecasting.forecast.scenarios.Scenario stress."""
+    from forecasting.forecast.paths import PathsFrames
+    from forecasting.forecast.scenarios import BASE
+    frames = PathsFrames()
+    curves, summary = _pipeline.forecast_tables(model, dataset, horizon, list(quantiles), seed, n_draws=paths or 1000,
+                                                scenario=scenario or BASE, sinks=(frames,) if paths else ())
+    return (curves, summary) if not paths else (curves, summary, frames.frame())
+
+
+def structure(model, dataset: Dataset, scenarios: list | None = None, n_paths: int = 1000, seed: int = 0,
+              price: float = 1.0) -> dict[str, pd.DataFrame]:
+    """The structure analysis (docs/structure.md): tranche_summary, breakeven, cashflows, cashflows_portfolio and
+    haircut_sweep tables for every deal with tranches, under ``base`` and each scenario."""
+    from forecasting.forecast.scenarios import BASE
+    from forecasting.structure.flow import structure as _structure
+    return _structure(model, dataset, [BASE, *(scenarios or [])], n_paths, seed, price)
 
 
 def backtest(config: Config, dataset: Dataset) -> tuple[pd.DataFrame, pd.DataFrame]:

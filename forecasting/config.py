@@ -16,6 +16,7 @@ from pydantic_core import InitErrorDetails
 import forecasting.models  # noqa: F401 - registers every family
 from forecasting.data.problems import InputError, Problem
 from forecasting.data.yamlfile import read_yaml
+from forecasting.forecast.scenarios import Scenario
 from forecasting.models import registry
 from forecasting.models.options import Name
 
@@ -79,6 +80,13 @@ class ParallelConfig(Strict):
         return value
 
 
+class StructureConfig(Strict):
+    """The report's structure analysis (when the data have tranches): stress scenarios besides ``base``."""
+    paths: int = Field(1000, ge=10, le=100_000)
+    scenarios: list[Scenario] = Field(default_factory=list, max_length=50)
+    price: float = Field(1.0, gt=0, le=10)
+
+
 class Config(Strict):
     name: Name
     data: str = "demo"
@@ -89,6 +97,7 @@ class Config(Strict):
     forecast_model: str | None = None  # which model the report forecasts with; None: the rule in workflow.py
     backtest: BacktestConfig = Field(default_factory=BacktestConfig)
     parallel: ParallelConfig = Field(default_factory=ParallelConfig)
+    structure: StructureConfig = Field(default_factory=StructureConfig)
     seed: int = Field(0, ge=0, le=2**32 - 1)
 
     @field_validator("quantiles")

@@ -73,6 +73,29 @@ def _survival_section(models: dict, dataset: Dataset, out: Path) -> tuple[list[s
     return images, tables
 
 
+def _structure_section(config: Config, model, dataset: Dataset, new: pd.DataFrame, out: Path, step: Step) -> dict:
+    """The structure analysis of every deal with tranches (structure/), written into ``out``; the report's lines on
+    the newest pools' senior tranches."""
+    from forecasting.structure.flow import structure
+    from forecasting.structure.report import senior_lines, write_structure
+    step(f"running the tranches through {len(config.structure.scenarios) + 1} scenario(s)")
+    tables = structure(model, dataset, config.structure.scenarios, config.structure.paths, config.seed,
+                       config.structure.price)
+    out.mkdir(parents=True, exist_ok=True)
+    deals = list(new["deal_id"])
+    charts = write_structure(tables, out, model.name, deals)
+    summary = tables["tranche_summary"]
+    shown = summary[summary["deal_id"].isin(deals) & (summary["priority_rank"] == 1)]
+    be = tables["breakeven"][["scenario", "deal_id", "priority_rank", "multiple"]]
+    shown = shown.merge(be, on=["scenario", "deal_id", "priority_rank"], how="left")
+    columns = ["scenario", "deal_id", "tranche", "balance", "p_repaid", "payoff_months_p10", "payoff_months_p50",
+               "payoff_months_p90", "expected_loss", "multiple"]
+    return dict(structure_images=[embed(charts["payoff"]), embed(charts["haircut"])],
+                structure_lines=senior_lines(tables, deals), structure_paths=config.structure.paths,
+                scenario_names=", ".join(["base"] + [s.name for s in config.structure.scenarios]),
+                structure_table=html_table(shown[columns], index=False))
+
+
 def run_report(config: Config, dataset: Dataset, out: Path, step: Step = lambda _: None, progress=None,
                models: dict | None = None, backtest: bool = True) -> pd.DataFrame:
     """Fit (unless ``models`` are given), backtest, forecast and write the report folder into ``out`` (a staging
@@ -103,6 +126,9 @@ def run_report(config: Config, dataset: Dataset, out: Path, step: Step = lambda 
     by_orig = plots.curves_by_group(dataset, "originator", out / "curves_by_originator.png", "Recovery by originator")
     survival_images, survival_tables = _survival_section(models, dataset, out)
 
+    structure_context = {} if dataset.tranches is None else _structure_section(config, models[chosen], dataset, new,
+                                                                                out / "structure", step)
+
     step("writing report")
     overview = beside_published(dataset)
     sheets = {"summary": summary, "curves": curves, "market": overview.reset_index()}
@@ -120,5 +146,6 @@ def run_report(config: Config, dataset: Dataset, out: Path, step: Step = lambda 
                new_vintage=newest, horizon=config.horizon, model_name=chosen, model_choice=why,
                forecasts=html_table(new_pools_table(new.drop(columns="model"))), fan_images=[embed(fan)],
                rank_horizon=rank_horizon, summary=html_table(models[chosen].summary(), index=False),
-               survival_images=survival_images, survival_tables=survival_tables, **backtest_context)
+               survival_images=survival_images, survival_tables=survival_tables, **backtest_context,
+               **structure_context)
     return summary

@@ -2,7 +2,12 @@
 never a traceback (cli/errors.py); every command writes its outputs as one set (forecasting/outputs.py)."""
 from __future__ import annotations
 
-from forecasting.cli import data_commands, model_commands, report_commands  # noqa: F401 - they add the commands
+from forecasting.cli import (  # noqa: F401 - they add the commands
+    data_commands,
+    model_commands,
+    report_commands,
+    structure_commands,
+)
 from forecasting.cli.app import app
 
 __all__ = ["app"]

@@ -37,7 +37,8 @@ class DatasetMeta(BaseModel):
 
 
 TEXT_COLUMNS = {"deals": ("deal_id", "originator"), "collections": ("deal_id",), "loans": ("deal_id", "loan_id"),
-                "loan_collections": ("deal_id", "loan_id")}
+                "loan_collections": ("deal_id", "loan_id"), "tranches": ("deal_id", "tranche")}
+TABLE_STEMS = ("deals", "collections", "loans", "loan_collections", "tranches")
 
 
 def _typed(table: pd.DataFrame | None, stem: str) -> pd.DataFrame | None:
@@ -55,7 +56,8 @@ def _typed(table: pd.DataFrame | None, stem: str) -> pd.DataFrame | None:
 
 @dataclass(frozen=True)
 class Dataset:
-    """The domain object every estimator takes: deals, their recovery history, optional loan tape.
+    """The domain object every estimator takes: deals, their recovery history, optional loan tape and the
+    securities' tranches (the structure analysis).
 
     Ids are text and periods integers in every table, whatever the source gave (so no caller re-casts them)."""
 
@@ -64,9 +66,10 @@ class Dataset:
     collections: pd.DataFrame
     loans: pd.DataFrame | None = None
     loan_collections: pd.DataFrame | None = None
+    tranches: pd.DataFrame | None = None
 
     def __post_init__(self):
-        for stem in ("deals", "collections", "loans", "loan_collections"):
+        for stem in TABLE_STEMS:
             object.__setattr__(self, stem, _typed(getattr(self, stem), stem))
 
     @property
@@ -97,7 +100,7 @@ class Dataset:
         ids = set(map(str, deal_ids))
         part = lambda t: None if t is None else t[t["deal_id"].isin(ids)].reset_index(drop=True)  # noqa: E731
         return replace(self, deals=part(self.deals), collections=part(self.collections), loans=part(self.loans),
-                       loan_collections=part(self.loan_collections))
+                       loan_collections=part(self.loan_collections), tranches=part(self.tranches))
 
     def without_history(self) -> Dataset:
         """The same deals as new pools: nothing collected yet (their loan tapes kept)."""
@@ -117,9 +120,10 @@ class Dataset:
             limit = table["deal_id"].map(n_obs)
             return table[limit.notna() & (table["period"] <= limit.fillna(0))].reset_index(drop=True)
 
-        loans = None if self.loans is None else self.loans[self.loans["deal_id"].isin(deals["deal_id"])].reset_index(drop=True)
+        known = lambda t: None if t is None else t[t["deal_id"].isin(deals["deal_id"])].reset_index(drop=True)  # noqa: E731
         return replace(self, meta=self.meta.model_copy(update={"as_of": as_of.date()}), deals=deals,
-                       collections=keep(self.collections), loans=loans, loan_collections=keep(self.loan_collections))
+                       collections=keep(self.collections), loans=known(self.loans),
+                       loan_collections=keep(self.loan_collections), tranches=known(self.tranches))
 
     def write(self, directory: Path | str, fmt: str = "csv", extra: dict[str, pd.DataFrame] | None = None) -> Path:
         """Write the dataset's files into ``directory`` (created; for a staging directory of an output set).
@@ -128,7 +132,7 @@ class Dataset:
         directory.mkdir(parents=True, exist_ok=True)
         meta = self.meta.model_dump(mode="json")
         (directory / META_FILE).write_text(yaml.safe_dump(meta, sort_keys=False, allow_unicode=True), encoding="utf-8")
-        for stem in ("deals", "collections", "loans", "loan_collections"):
+        for stem in TABLE_STEMS:
             table = getattr(self, stem)
             if table is not None:
                 write_table(table, directory / f"{stem}.{fmt}")
@@ -169,7 +173,7 @@ def check_dataset(directory: Path | str, require_collections: bool = True) -> tu
     encoding = meta.encoding if meta else "utf-8"
     tables: dict[str, pd.DataFrame | None] = {}
     files: dict[str, str] = {}
-    for stem in ("deals", "collections", "loans", "loan_collections"):
+    for stem in TABLE_STEMS:
         path, found_problems = find_table(directory, stem)
         problems += found_problems
         files[stem] = path.name if path else f"{stem}.csv"
@@ -202,6 +206,8 @@ def check_dataset(directory: Path | str, require_collections: bool = True) -> tu
                 problems += checks.check_loan_collections(tables["loan_collections"], tables["loans"],
                                                           tables["collections"], files["loan_collections"],
                                                           files["collections"])
+        if tables["tranches"] is not None:
+            problems += checks.check_tranches(tables["tranches"], deals, files["tranches"])
     if deals is not None and not problems:
         for warning in checks.implausible_deals(deals, files["deals"]):
             warnings.warn(str(warning), UserWarning, stacklevel=2)
@@ -210,7 +216,7 @@ def check_dataset(directory: Path | str, require_collections: bool = True) -> tu
     collections = tables["collections"]
     if collections is None:
         collections = empty_collections()
-    return _finish(meta, deals, collections, tables["loans"], tables["loan_collections"]), []
+    return _finish(meta, deals, collections, tables["loans"], tables["loan_collections"], tables["tranches"]), []
 
 
 def empty_collections() -> pd.DataFrame:
@@ -230,14 +236,17 @@ def complete_deals(deals: pd.DataFrame) -> pd.DataFrame:
     return deals
 
 
-def _finish(meta: DatasetMeta, deals: pd.DataFrame, collections: pd.DataFrame, loans, loan_collections) -> Dataset:
+def _finish(meta: DatasetMeta, deals: pd.DataFrame, collections: pd.DataFrame, loans, loan_collections,
+            tranches=None) -> Dataset:
     """Fill derived columns and fix dtypes of a checked dataset."""
     deals = complete_deals(deals)
     collections = collections.assign(period=collections["period"].astype(int))
     if loan_collections is not None:
         loan_collections = loan_collections.assign(period=loan_collections["period"].astype(int))
+    if tranches is not None:
+        tranches = tranches.assign(priority=tranches["priority"].astype(int)).sort_values(["deal_id", "priority"])
     return Dataset(meta, deals, collections.sort_values(["deal_id", "period"]).reset_index(drop=True), loans,
-                   loan_collections)
+                   loan_collections, None if tranches is None else tranches.reset_index(drop=True))
 
 
 def load_dataset(directory: Path | str, require_collections: bool = False) -> Dataset:

@@ -85,13 +85,21 @@ def parse(table: str, frame: pd.DataFrame, file: str) -> tuple[pd.DataFrame, lis
 
 
 def check_deals(deals: pd.DataFrame, file: str) -> list[Problem]:
-    """avg_balance, when given, must agree with opb / n_borrowers within 1%."""
-    if "avg_balance" not in deals or not {"opb", "n_borrowers"} <= set(deals.columns):
-        return []
+    """avg_balance, when given, must agree with opb / n_borrowers within 1%; legal_maturity after closing."""
     at = liner(deals)
+    problems = []
+    if "legal_maturity" in deals:
+        closing = deals["closing_date"] if "closing_date" in deals else deals.get("cutoff_date")
+        if closing is not None:
+            early = (deals["legal_maturity"].notna() & (deals["legal_maturity"] <= closing)).to_numpy()
+            problems += [Problem(file, at(i), "legal_maturity", f"{deals['legal_maturity'].iat[i]:%Y-%m-%d} is not after "
+                                                                 f"the closing date {closing.iat[i]:%Y-%m-%d}")
+                         for i in np.flatnonzero(early)]
+    if "avg_balance" not in deals or not {"opb", "n_borrowers"} <= set(deals.columns):
+        return problems
     implied = deals["opb"] / deals["n_borrowers"]
     off = (deals["avg_balance"] - implied).abs() > 0.01 * implied
-    return [Problem(file, at(i), "avg_balance", f"{deals['avg_balance'].iat[i]:g} disagrees with opb / n_borrowers "
+    return problems + [Problem(file, at(i), "avg_balance", f"{deals['avg_balance'].iat[i]:g} disagrees with opb / n_borrowers "
                                                   f"= {implied.iat[i]:g} by more than 1%") for i in np.flatnonzero(off)]
 
 
@@ -173,6 +181,23 @@ def check_loans(loans: pd.DataFrame, deals: pd.DataFrame, file: str) -> list[Pro
     at = liner(loans)
     return _unknown(loans[["deal_id"]], deals[["deal_id"]], file, "deal_id", "deal", at) + \
         _duplicates(loans, ["deal_id", "loan_id"], file, at)
+
+
+def check_tranches(tranches: pd.DataFrame, deals: pd.DataFrame, file: str) -> list[Problem]:
+    """Tranches of known deals, one per (deal_id, priority), together no larger than the deal's opb."""
+    if not {"deal_id", "priority", "balance"} <= set(tranches.columns) or not {"deal_id", "opb"} <= set(deals.columns):
+        return []  # the missing columns are reported already
+    at = liner(tranches)
+    problems = _unknown(tranches[["deal_id"]], deals[["deal_id"]], file, "deal_id", "deal", at) + \
+        _duplicates(tranches, ["deal_id", "priority"], file, at)
+    total = tranches.groupby("deal_id")["balance"].sum()
+    opb = deals.drop_duplicates("deal_id").set_index("deal_id")["opb"]  # a duplicate deal_id is reported already
+    over = total[total > opb.reindex(total.index) * (1 + 1e-9)]
+    for deal, amount in over.items():
+        i = int(np.flatnonzero((tranches["deal_id"] == deal).to_numpy())[-1])
+        problems.append(Problem(file, at(i), "balance", f"deal {deal!r}: tranches sum to {amount:,.2f}, above its opb "
+                                                        f"{opb[deal]:,.2f}"))
+    return problems
 
 
 def check_loan_collections(lc: pd.DataFrame, loans: pd.DataFrame, coll: pd.DataFrame, file: str,

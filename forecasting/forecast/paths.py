@@ -58,6 +58,19 @@ class PathsWriter:
             self._writer.close()
 
 
+class PathsFrames:
+    """The joint paths kept in memory as one table (for the Python API; the CLI writes them with PathsWriter)."""
+
+    def __init__(self):
+        self._frames: list[pd.DataFrame] = []
+
+    def add(self, fc: CurveForecast, dataset: Dataset) -> None:
+        self._frames.append(paths_frame(fc, dataset))
+
+    def frame(self) -> pd.DataFrame:
+        return pd.concat(self._frames, ignore_index=True)
+
+
 class PortfolioTotals:
     """Per draw, the recovery (cum collections at the horizon, currency) summed by vintage, by originator and over
     all deals; accumulated chunk by chunk."""

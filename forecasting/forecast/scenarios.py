@@ -83,3 +83,30 @@ def apply(scenario: Scenario, paths: np.ndarray, observed: np.ndarray, cutoff: p
         lo, hi = month_index([scenario.shock.start])[0], month_index([scenario.shock.end])[0]
         factor = factor * np.where(future & (months >= lo) & (months <= hi), scenario.shock.factor, 1.0)
     return np.minimum(np.cumsum(increments * factor[None], axis=-1), 1.0)
+
+
+def load_scenarios(path) -> list[Scenario]:
+    """A scenarios file (YAML: ``scenarios:`` a list of {name, haircut, delay_months, shock: {start, end, factor}}),
+    with ``base`` first whether or not the file names it. Every problem names the file and the key."""
+    from pydantic import ValidationError
+
+    from forecasting.data.yamlfile import read_yaml
+    raw = read_yaml(path)
+    name = getattr(path, "name", str(path))
+    entries = raw.get("scenarios") if isinstance(raw, dict) else None
+    if not isinstance(entries, list) or not entries:
+        raise InputError(Problem(name, None, "scenarios", "must be a non-empty list of scenarios"))
+    problems, out = [], [BASE]
+    for i, entry in enumerate(entries):
+        try:
+            scenario = Scenario.model_validate(entry)
+        except ValidationError as err:
+            problems += [Problem(name, None, ".".join(map(str, ("scenarios", i, *e["loc"]))), e["msg"]) for e in err.errors()]
+            continue
+        if scenario.name in {s.name for s in out} and scenario != BASE:
+            problems.append(Problem(name, None, f"scenarios.{i}.name", f"{scenario.name!r} is given twice"))
+        elif scenario != BASE:
+            out.append(scenario)
+    if problems:
+        raise InputError(problems)
+    return out

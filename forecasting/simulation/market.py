@@ -11,6 +11,7 @@ from forecasting.data.periods import observed_periods
 from forecasting.simulation import facts
 from forecasting.simulation.process import RecoveryProcess, expected_level, prior_level, prior_timing
 from forecasting.simulation.roster import roster
+from forecasting.simulation.tranches import illustrative_structure
 
 DEFAULT_SEED = 2025
 TRUTH_PERIODS = 84
@@ -188,7 +189,8 @@ def simulate_market(seed: int = DEFAULT_SEED, replicas: int = 1, process: Recove
 
     meta = DatasetMeta(name=f"simulated-seed{seed}" + (f"-x{replicas}" if replicas > 1 else ""),
                        as_of=as_of.date(), period_months=1, currency="CNY")
-    dataset = Dataset(meta, deals_out, collections, loans.drop(columns="_deal"), loan_collections)
+    deals_out, tranches = illustrative_structure(deals_out, seed)
+    dataset = Dataset(meta, deals_out, collections, loans.drop(columns="_deal"), loan_collections, tranches)
     effects = pd.DataFrame({"deal_id": deals["deal_id"], "level_effect": u, "speed_effect": w})
     redraw = _PaymentDraw(loans, deals["deal_id"].to_numpy(), logit, u, scale, process)
     return SimulatedMarket(dataset, truth, effects, redraw)

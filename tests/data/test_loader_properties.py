@@ -43,7 +43,7 @@ def test_random_tables_never_raise(tmp_path_factory, deals, coll):
 
 
 @settings_
-@given(blob=st.binary(max_size=400), which=st.sampled_from(["deals.csv", "collections.csv", "dataset.yaml"]))
+@given(blob=st.binary(max_size=400), which=st.sampled_from(["deals.csv", "collections.csv", "dataset.yaml", "tranches.csv"]))
 def test_random_bytes_never_raise(tmp_path_factory, _pool_level_dir, blob, which):
     path = tmp_path_factory.mktemp("bytes") / "d"
     shutil.copytree(_pool_level_dir, path)

@@ -157,6 +157,8 @@ def test_gbk_accepted_when_declared(pool_dir):
     (pool_dir / "deals.csv").write_bytes(text.encode("gbk"))
     coll = (pool_dir / "collections.csv").read_text().replace("A-2021-1,", "建鑫-2021-1,")
     (pool_dir / "collections.csv").write_bytes(coll.encode("gbk"))
+    tranches = (pool_dir / "tranches.csv").read_text(encoding="utf-8").replace("A-2021-1,", "建鑫-2021-1,")
+    (pool_dir / "tranches.csv").write_bytes(tranches.encode("gbk"))
     meta = pool_dir / "dataset.yaml"
     meta.write_text(meta.read_text().replace("encoding: utf-8", "encoding: gb18030"))
     result = runner.invoke(app, ["validate", str(pool_dir)])
@@ -256,3 +258,18 @@ def test_an_implausible_average_balance_is_a_warning(pool_dir):
     result = runner.invoke(app, ["validate", str(pool_dir)])
     assert result.exit_code == 0, result.stderr
     assert "warning: deals.csv:2:n_borrowers: deal 'A-2021-1': 1.00 CNY per borrower is implausible" in result.stderr
+
+
+@pytest.mark.parametrize("stem, row, column, value, expected", [
+    ("tranches", 0, "deal_id", "Z-1999-1", "tranches.csv:2:deal_id: deal 'Z-1999-1' is not in the deals table"),
+    ("tranches", 1, "priority", "1", "tranches.csv:3:priority: duplicate (deal_id, priority)"),
+    ("tranches", 0, "balance", "-5", "tranches.csv:2:balance: must be >= 0"),
+    ("tranches", 0, "coupon", "-1%", "tranches.csv:2:coupon: must be between 0 and 1"),
+    ("tranches", 0, "balance", "9e12", "tranches.csv:3:balance: deal 'A-2021-1': tranches sum to"),
+    ("deals", 0, "legal_maturity", "2021-01-31", "deals.csv:2:legal_maturity: 2021-01-31 is not after the closing "
+                                                 "date 2021-09-30"),
+    ("deals", 0, "payment_frequency_months", "5", "deals.csv:2:payment_frequency_months"),
+])
+def test_a_bad_tranche_or_deal_term_names_its_cell(pool_dir, stem, row, column, value, expected):
+    set_cell(pool_dir, stem, row, column, value)
+    assert_problem(pool_dir, expected)

@@ -1,0 +1,120 @@
+"""The structure analysis (``npas structure``, ``fc.structure``): forecast paths to legal maturity, each scenario
+applied, dated cash through the waterfall, and the tables of docs/outputs.md section 5.
+
+Paths are made chunk by chunk of deals (the forecast's chunks), each chunk run through every scenario, so memory
+stays bounded for any number of deals; draw k of every deal shares one parameter draw, so the portfolio tables
+(sums over deals per draw) keep the dependence between pools.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+import pandas as pd
+
+from forecasting.config import MAX_HORIZON
+from forecasting.data.dataset import Dataset
+from forecasting.forecast import scenarios as stress
+from forecasting.forecast.pipeline import forecast_chunks
+from forecasting.forecast.scenarios import BASE, Scenario
+from forecasting.structure import cashflows, measures, waterfall
+from forecasting.structure.terms import Terms, deal_terms
+
+HAIRCUTS = np.round(np.arange(0.0, 0.95, 0.1), 2)  # the sweep behind the p_repaid-against-haircut chart
+QUANTILES = (0.1, 0.5, 0.9)
+
+
+def structure(model, dataset: Dataset, scenarios: list[Scenario] = (BASE,), n_paths: int = 1000, seed: int = 0,
+              price: float = 1.0) -> dict[str, pd.DataFrame]:
+    """cashflows, cashflows_portfolio, tranche_summary, breakeven and haircut_sweep tables for every deal with
+    tranches, under each scenario (``base`` first)."""
+    terms = deal_terms(dataset)
+    data = dataset.subset(terms.deal_ids)
+    horizon = min(cashflows.horizon_to_maturity(terms, data), MAX_HORIZON)
+    scenarios = [BASE] + [s for s in scenarios if s != BASE]
+    tables = defaultdict(list)
+    portfolio = _Portfolio()
+    expected = defaultdict(list)  # per scenario, each chunk's expected cash: the break-even runs once on all deals
+    for part, fc in forecast_chunks(model, data, horizon, n_paths, seed):
+        rows = terms.deal_ids.get_indexer(fc.deal_ids)
+        sub = terms.subset(rows)
+        opb = part.deals.set_index("deal_id")["opb"].reindex(fc.deal_ids).to_numpy(float)
+        dates = cashflows.date_of_period(sub, part, horizon)
+        cutoff = part.history.cutoff.reindex(fc.deal_ids)
+        for scenario in scenarios:
+            paths = stress.apply(scenario, fc.draws, fc.observed_periods, cutoff, part.meta.period_months)
+            cash = cashflows.cash_by_date(paths, opb, dates, sub.max_dates)
+            w = waterfall.run(sub, cash)
+            tables["tranche_summary"].append(measures.tranche_summary(sub, w, price).assign(scenario=scenario.name))
+            tables["cashflows"].append(_cashflow_rows(sub, cash, w).assign(scenario=scenario.name))
+            portfolio.add(scenario.name, sub, part, cash)
+            mean = stress.apply(scenario, fc.mean[None], fc.observed_periods, cutoff, part.meta.period_months)
+            seen, future = cashflows.split_observed(mean, fc.observed_periods)
+            expected[scenario.name].append((rows, cashflows.cash_by_date(seen, opb, dates, terms.max_dates)[0],
+                                            cashflows.cash_by_date(future, opb, dates, terms.max_dates)[0],
+                                            seen[0, :, -1], future[0, :, -1]))
+        for haircut in HAIRCUTS:
+            cut = stress.apply(Scenario(name="sweep", haircut=haircut), fc.draws, fc.observed_periods, cutoff,
+                               part.meta.period_months)
+            repaid = waterfall.run(sub, cashflows.cash_by_date(cut, opb, dates, sub.max_dates)).repaid_on > 0
+            real = np.arange(sub.balance.shape[1])[None, :] < sub.residual[:, None]
+            d, k = np.nonzero(real)
+            tables["haircut_sweep"].append(pd.DataFrame({"deal_id": sub.deal_ids.to_numpy()[d], "tranche": sub.names[d, k],
+                                                         "haircut": haircut, "p_repaid": repaid[:, d, k].mean(axis=0)}))
+    for scenario in scenarios:
+        rows, *parts = (np.concatenate(p) for p in zip(*expected[scenario.name]))
+        tables["breakeven"].append(measures.breakeven(terms.subset(rows), *parts).assign(scenario=scenario.name))
+    out = {name: _scenario_first(pd.concat(parts, ignore_index=True)) for name, parts in tables.items()}
+    out["cashflows_portfolio"] = portfolio.table()
+    return out
+
+
+def _scenario_first(table: pd.DataFrame) -> pd.DataFrame:
+    return table[["scenario"] + [c for c in table.columns if c != "scenario"]] if "scenario" in table else table
+
+
+def _cashflow_rows(terms: Terms, cash: np.ndarray, w: waterfall.Waterfall) -> pd.DataFrame:
+    """Per deal and payment date: collections (mean and quantiles over paths) and each tranche's mean interest and
+    principal (columns by priority rank: tranche_1_interest, ...)."""
+    dates = terms.payment_dates()
+    d = terms.deal_ids.get_indexer(dates["deal_id"])
+    j = dates["date_index"].to_numpy() - 1
+    values = cash[:, d, j]
+    out = dates.assign(collections_mean=values.mean(axis=0),
+                       **{f"collections_p{round(q * 100):02d}": np.quantile(values, q, axis=0) for q in QUANTILES})
+    for k in range(terms.balance.shape[1]):
+        real = k <= terms.residual[d]
+        out[f"tranche_{k + 1}_interest"] = np.where(real, w.interest[:, d, k, j].mean(axis=0), np.nan)
+        out[f"tranche_{k + 1}_principal"] = np.where(real, w.principal[:, d, k, j].mean(axis=0), np.nan)
+    out["residual_excess"] = w.excess[:, d, j].mean(axis=0)
+    return out
+
+
+class _Portfolio:
+    """Per scenario, draw and calendar payment month, collections summed by vintage, originator and portfolio."""
+
+    def __init__(self):
+        self.sums: dict[tuple, np.ndarray] = {}
+
+    def add(self, scenario: str, terms: Terms, dataset: Dataset, cash: np.ndarray) -> None:
+        deals = dataset.deals.set_index("deal_id").reindex(terms.deal_ids)
+        months = terms.payment_month(np.arange(1, cash.shape[-1] + 1))
+        live = np.arange(1, cash.shape[-1] + 1)[None, :] <= terms.n_dates[:, None]
+        labels = {"vintage": deals["vintage"].astype(str).to_numpy(), "originator": deals["originator"].astype(str).to_numpy(),
+                  "portfolio": np.full(len(deals), "all")}
+        for d in range(len(terms.deal_ids)):
+            for j in np.flatnonzero(live[d]):
+                for grouping, label in labels.items():
+                    key = (scenario, grouping, label[d], int(months[d, j]))
+                    self.sums[key] = self.sums.get(key, 0.0) + cash[:, d, j]
+
+    def table(self) -> pd.DataFrame:
+        rows = []
+        for (scenario, grouping, label, month), values in self.sums.items():
+            year, month0 = divmod(month, 12)
+            rows.append({"scenario": scenario, "grouping": grouping, "group": label,
+                         "date": pd.Timestamp(year=year, month=month0 + 1, day=1) + pd.offsets.MonthEnd(0),
+                         "collections_mean": values.mean(),
+                         **{f"collections_p{round(q * 100):02d}": np.quantile(values, q) for q in QUANTILES}})
+        return pd.DataFrame(rows).sort_values(["scenario", "grouping", "group", "date"]).reset_index(drop=True)
+

@@ -1,0 +1,59 @@
+"""The priority of payments on every path at once (numpy over paths and deals; loops over dates and tranches only).
+
+On each payment date j, the collections since the last date (less the senior fees, ``fee_rate`` of them) pay, in
+priority order, each tranche's interest due (coupon x outstanding balance x months between dates / 12, plus any
+interest unpaid before), then each tranche's principal in priority order; whatever is left after every balance
+is paid goes to the residual tranche. A tranche is repaid on the first date its balance and arrears are both nil
+(within half a cent).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from forecasting.structure.terms import Terms
+
+CENT = 0.005  # CNY: a balance below half a cent is paid
+
+
+@dataclass(frozen=True)
+class Waterfall:
+    """What each tranche received on each date, per path: (paths, deals, tranches, dates), and per path and deal the
+    residual excess by date, each tranche's balance and unpaid interest at legal maturity and the date index on
+    which it was repaid (0: not by legal maturity)."""
+
+    interest: np.ndarray
+    principal: np.ndarray
+    excess: np.ndarray  # (paths, deals, dates)
+    outstanding: np.ndarray  # (paths, deals, tranches) at legal maturity
+    arrears: np.ndarray  # (paths, deals, tranches) at legal maturity
+    repaid_on: np.ndarray  # (paths, deals, tranches) int
+
+
+def run(terms: Terms, cash: np.ndarray) -> Waterfall:
+    """``cash``: collections (paths, deals, dates) in CNY falling due on each payment date."""
+    S, D, J = cash.shape
+    T = terms.balance.shape[1]
+    balance = np.broadcast_to(terms.balance, (S, D, T)).copy()
+    arrears = np.zeros((S, D, T))
+    interest, principal = np.zeros((S, D, T, J)), np.zeros((S, D, T, J))
+    excess = np.zeros((S, D, J))
+    repaid_on = np.where(balance <= CENT, -1, 0)  # -1: nothing was ever owed (padding)
+    rate = terms.coupon * terms.frequency[:, None] / 12.0
+    live = np.arange(1, J + 1)[None, :] <= terms.n_dates[:, None]  # (deals, dates): a date up to legal maturity
+    for j in range(J):  # after a deal's legal maturity nothing is paid and nothing accrues: its state stays final
+        available = cash[:, :, j] * (1.0 - terms.fee_rate)[None, :] * live[None, :, j]
+        for k in range(T):
+            due = arrears[:, :, k] + balance[:, :, k] * (rate[:, k] * live[:, j])[None, :]
+            paid = np.minimum(available, due)
+            interest[:, :, k, j], arrears[:, :, k] = paid, due - paid
+            available = available - paid
+        for k in range(T):
+            paid = np.minimum(available, balance[:, :, k])
+            principal[:, :, k, j], balance[:, :, k] = paid, balance[:, :, k] - paid
+            available = available - paid
+        excess[:, :, j] = available
+        done = (balance <= CENT) & (arrears <= CENT) & (repaid_on == 0)
+        repaid_on[done & live[None, :, j, None]] = j + 1
+    return Waterfall(interest, principal, excess, balance, arrears, np.maximum(repaid_on, 0))
