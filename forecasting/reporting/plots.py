@@ -10,7 +10,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from forecasting.reporting.fonts import use_cjk_font  # noqa: E402
+
 DPI = 200
+use_cjk_font()
 
 
 def save(fig, path: Path) -> Path:
