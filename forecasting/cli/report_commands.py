@@ -68,6 +68,17 @@ def _print_new_pools(summary: pd.DataFrame, horizon: int) -> None:
     typer.echo(new_pools_table(new.drop(columns=["originator", "model"])).to_string(float_format=lambda x: f"{x:.1%}"))
 
 
+def _print_structure(out: Path, summary: pd.DataFrame) -> None:
+    """The newest pools' senior tranches from the report's structure analysis, when the data had tranches."""
+    from forecasting.structure.report import senior_lines
+    path = out / "structure" / "tranche_summary.csv"
+    if path.exists():
+        new = summary.loc[summary["vintage"] == summary["vintage"].max(), "deal_id"]
+        typer.echo("\nSenior tranches of the newest pools (base scenario; docs/structure.md):")
+        for line in senior_lines({"tranche_summary": pd.read_csv(path)}, list(new)):
+            typer.echo(f"  {line}")
+
+
 @app.command("report")
 @command
 def report_command(
@@ -90,6 +101,7 @@ def report_command(
     with output_set(out, "report", force, protect) as staging:
         summary = _run_report(cfg, dataset, staging, models, backtest="backtest" in cfg.model_fields_set)
     _print_new_pools(summary, cfg.horizon)
+    _print_structure(out, summary)
     typer.echo(f"\nreport: {out / 'report.html'}  workbook: {out / 'forecast.xlsx'}")
 
 
@@ -129,4 +141,5 @@ def demo(
         typer.echo(by_originator(checked).to_string() + "\n")
         summary = _run_report(cfg, checked, staging)
     _print_new_pools(summary, cfg.horizon)
+    _print_structure(out, summary)
     typer.echo(f"\nreport: {out / 'report.html'}  workbook: {out / 'forecast.xlsx'}  backtest: {out / 'backtest'}")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 from jinja2 import Template
 
-from forecasting.reporting.workbook import is_rate
+from forecasting.reporting.workbook import is_amount, is_rate
 from forecasting.resources import resource_text
 
 
@@ -16,11 +16,14 @@ def embed(path: Path) -> str:
 
 
 def html_table(table: pd.DataFrame, index: bool = True) -> str:
-    """A table with rates shown as percentages and other floats with thousands separators."""
+    """A table with rates shown as percentages, amounts and whole numbers without decimals, other floats with
+    thousands separators and two decimals."""
     shown = table.copy()
     for column in shown.columns:
         if pd.api.types.is_float_dtype(shown[column]):
-            fmt = "{:.1%}" if is_rate(str(column)) else "{:,.2f}"
+            values = shown[column].dropna()
+            whole = len(values) and bool((values == values.round()).all())
+            fmt = "{:.1%}" if is_rate(str(column)) else "{:,.0f}" if whole or is_amount(str(column)) else "{:,.2f}"
             shown[column] = shown[column].map(lambda v, f=fmt: "" if pd.isna(v) else f.format(v))
     return shown.to_html(index=index, border=0)
 

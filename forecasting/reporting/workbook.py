@@ -15,7 +15,7 @@ from forecasting.data.io import neutralise_formulas
 RATE_PREFIXES = ("cum_rate", "gross_recovery", "observed_cum_rate", "est_gross_recovery", "predicted_cum_rate",
                  "actual_cum_rate", "mae", "rmse", "bias", "coverage", "opb_share", "expected_gross_recovery",
                  "p_repaid", "expected_loss", "coupon", "irr_", "breakeven_gross_recovery", "base_gross_recovery",
-                 "recovery_rate", "senior_fee_rate", "haircut")
+                 "recovery_rate", "senior_fee_rate", "haircut", "expected", "cash_forecast", "agency_estimate")
 AMOUNT_PREFIXES = ("opb", "collections", "issue_size", "balance", "recovery", "tranche_", "residual_excess")
 MAX_WIDTH = 40
 
