@@ -32,6 +32,8 @@ ESTIMATORS = {
     "decay_weibull": {"kind": "decay_curve", "curve": "weibull", "covariates": [], "groups": ["originator", "vintage"]},
     "decay_loglogistic": {"kind": "decay_curve", "curve": "loglogistic", "covariates": [],
                           "groups": ["originator", "vintage"]},
+    "decay_weibull_calendar": {"kind": "decay_curve", "curve": "weibull", "covariates": [],
+                               "groups": ["originator", "vintage"], "calendar_effects": True},
     "survival_pool": {"kind": "survival_pool", "covariates": [], "groups": ["originator", "vintage"]},
     "baseline_chainladder": {"kind": "chain_ladder"},
     # each triangle's own pattern, as Mack and the published figures use it (the pooled one is the whole market's)

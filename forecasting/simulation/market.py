@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.data.dataset import Dataset, DatasetMeta
-from forecasting.data.periods import observed_periods
+from forecasting.data.periods import month_index, observed_periods
 from forecasting.simulation import facts
 from forecasting.simulation.process import RecoveryProcess, expected_level, prior_level, prior_timing
 from forecasting.simulation.roster import roster
@@ -66,15 +66,30 @@ class _PaymentDraw:
     level_effect: np.ndarray
     scale: np.ndarray
     process: RecoveryProcess
+    cutoff_month: np.ndarray  # per deal, months since year 0
 
     def __call__(self, rng: np.random.Generator) -> pd.DataFrame:
         pay = _payments(self.loans, self.logit, self.level_effect, self.scale, self.process, rng)
+        pay = calendar_shocked(pay, self.loans["_deal"].to_numpy(), self.cutoff_month, self.process)
         deal = self.loans["_deal"].to_numpy()[pay["row"].to_numpy()]
         k = len(self.deal_ids)
         sums = np.bincount(deal * TRUTH_PERIODS + pay["period"].to_numpy() - 1, pay["amount"].to_numpy(),
                            minlength=k * TRUTH_PERIODS)
         return pd.DataFrame(sums.reshape(k, TRUTH_PERIODS), index=pd.Index(self.deal_ids, name="deal_id"),
                             columns=pd.RangeIndex(1, TRUTH_PERIODS + 1, name="period"))
+
+
+def calendar_shocked(pay: pd.DataFrame, loan_deal: np.ndarray, cutoff_month: np.ndarray, process: RecoveryProcess
+                     ) -> pd.DataFrame:
+    """Payments with the process's calendar shock applied: those of the periods ending in its window times its
+    factor (the same for every pool and loan: the common risk the models' calendar effects are tested on)."""
+    if process.calendar_shock is None:
+        return pay
+    start, end, factor = process.calendar_shock
+    lo, hi = (pd.Period(m, "M") for m in (start, end))
+    month = cutoff_month[loan_deal[pay["row"].to_numpy()]] + pay["period"].to_numpy()
+    inside = (month >= lo.year * 12 + lo.month - 1) & (month <= hi.year * 12 + hi.month - 1)
+    return pay.assign(amount=np.where(inside, pay["amount"].to_numpy() * factor, pay["amount"].to_numpy()))
 
 
 def _loans(deals: pd.DataFrame, process: RecoveryProcess, rng: np.random.Generator) -> pd.DataFrame:
@@ -148,6 +163,8 @@ def simulate_market(seed: int = DEFAULT_SEED, replicas: int = 1, process: Recove
     base_scale = process.weibull_scale * np.exp(process.speed(originator))
     scale = base_scale * np.exp(w)
     pay = _payments(loans, logit, u, scale, process, rng)
+    cutoff_month = month_index(deals["cutoff_date"])
+    pay = calendar_shocked(pay, d_index, cutoff_month, process)
 
     opb = np.bincount(d_index, balance, minlength=k)
     wa_delinquency = np.bincount(d_index, balance * loans["months_delinquent"].to_numpy(), minlength=k) / opb
@@ -192,5 +209,5 @@ def simulate_market(seed: int = DEFAULT_SEED, replicas: int = 1, process: Recove
     deals_out, tranches = illustrative_structure(deals_out, seed)
     dataset = Dataset(meta, deals_out, collections, loans.drop(columns="_deal"), loan_collections, tranches)
     effects = pd.DataFrame({"deal_id": deals["deal_id"], "level_effect": u, "speed_effect": w})
-    redraw = _PaymentDraw(loans, deals["deal_id"].to_numpy(), logit, u, scale, process)
+    redraw = _PaymentDraw(loans, deals["deal_id"].to_numpy(), logit, u, scale, process, cutoff_month)
     return SimulatedMarket(dataset, truth, effects, redraw)

@@ -56,6 +56,8 @@ class RecoveryProcess:
     instalment_gap: float = 2.0
     balance_sigma: float = 0.9
     delinquency_floor: float = 3.0  # non-performing: at least 90 days past due
+    # a common calendar shock (start month, end month, factor) on every pool's collections: off in the demo
+    calendar_shock: tuple[str, str, float] | None = None
 
     def payer_logit(self, originator: np.ndarray, vintage: np.ndarray, balance: np.ndarray,
                     months_delinquent: np.ndarray) -> np.ndarray:

@@ -23,10 +23,12 @@ import pandas as pd
 from scipy.special import expit, logit
 
 from forecasting.data.dataset import Dataset
+from forecasting.data.periods import month_index
 from forecasting.models import curves, random
 from forecasting.models.base import Diagnostics, EstimatorTags, FitError, RecoveryEstimator
 from forecasting.models.curve_forecast import CurveForecast
 from forecasting.models.decay.agency import AgencySteps
+from forecasting.models.decay.calendar import CalendarEffects
 from forecasting.models.decay.dispersion import cum_dispersion
 from forecasting.models.decay.estimation import VarianceEstimation
 from forecasting.models.decay.layout import DEAL, Layout
@@ -42,6 +44,7 @@ from forecasting.models.summary import estimate_rows, value_rows
 START_TAU2 = 0.1
 OVERDISPERSED = 10.0  # a pool whose dispersion factor exceeds this is named in the fit's warnings
 CHUNK_CELLS = 4_000_000  # draws x deals x periods handled at once in predict
+CALENDAR_ROUNDS = 8  # backfitting rounds of the calendar effects at most
 
 
 @register("decay_curve")
@@ -52,7 +55,7 @@ class DecayCurveModel(RecoveryEstimator):
                  covariates: Columns = ("log_avg_balance", "wa_delinquency_months"),
                  groups: Columns = ("originator", "vintage"), ordered_groups: Columns = ("vintage",),
                  agency_prior: bool = False, timing_effects: bool = True, shape_effects: bool = True,
-                 max_iter: PositiveInt = 500, tol: float = 1e-4):
+                 calendar_effects: bool = False, max_iter: PositiveInt = 500, tol: float = 1e-4):
         self.name = name
         self.curve = curve
         self.covariates = covariates
@@ -61,6 +64,7 @@ class DecayCurveModel(RecoveryEstimator):
         self.agency_prior = agency_prior
         self.timing_effects = timing_effects
         self.shape_effects = shape_effects
+        self.calendar_effects = calendar_effects
         self.max_iter = max_iter
         self.tol = tol
 
@@ -107,11 +111,22 @@ class DecayCurveModel(RecoveryEstimator):
         if agency is not None:
             theta_mean[layout.level_groups] = agency.step_means(design)
         c = cum_dispersion(dataset.loans, dataset.loan_collections, dataset.deal_ids)
-        lik = QuasiLikelihood(self.curve, layout, Z_L, Z_S, cells)
         start = _start(layout, cells)
-        est = VarianceEstimation(lik, theta_mean, c).run(start, np.zeros((len(deals), 2)),
-                                                         np.full(len(layout.vc_names), START_TAU2), self.max_iter,
-                                                         self.tol)
+        calendar, offset = None, np.ones(len(cells.r))
+        for _ in range(CALENDAR_ROUNDS if self.calendar_effects else 1):
+            # with calendar effects, backfitting: the model refitted with each cell's calendar factor as a known
+            # offset (rate / f, weight x f: the same quasi-likelihood with mean f m), the effects re-estimated
+            lik = QuasiLikelihood(self.curve, layout, Z_L, Z_S, replace(cells, r=cells.r / offset, w=cells.w * offset))
+            est = VarianceEstimation(lik, theta_mean, c).run(start, np.zeros((len(deals), 2)),
+                                                             np.full(len(layout.vc_names), START_TAU2), self.max_iter,
+                                                             self.tol)
+            if not self.calendar_effects:
+                break
+            previous, calendar = calendar, _calendar(dataset, cells, lik.means(est.theta, est.deal_effects),
+                                                     est.phi * c * est.psi)
+            offset = calendar.cell_factors(_cell_months(dataset, cells))
+            if previous is not None and _settled(previous, calendar):
+                break
         fixed = layout.theta_vc < 0
         if np.allclose(est.theta[fixed], start[fixed]):
             raise FitError("the fit stopped at its starting values: the data do not move it")
@@ -123,6 +138,7 @@ class DecayCurveModel(RecoveryEstimator):
         self.deal_dispersion_ = est.psi
         self.nesting_levels_ = ([] if layout.nested is None else
                                 list(deals[self.groups[layout.nested]].astype(str)))
+        self.calendar_ = calendar
         own = np.flatnonzero(est.psi > OVERDISPERSED)
         if len(own):
             shown = ", ".join(f"{self.deal_ids_[i]} x{est.psi[i]:.1f}" for i in own[np.argsort(-est.psi[own])][:3])
@@ -217,6 +233,10 @@ class DecayCurveModel(RecoveryEstimator):
                            np.exp(eta_S[:, part] + uv[..., 1])[..., None], np.exp(log_k[:, part])[..., None])
             G_obs = np.take_along_axis(G, np.broadcast_to(n_obs[part][None, :, None], G.shape[:2] + (1,)), axis=-1)
             future = L[..., None] * (G[..., 1:] - G_obs)
+            if self.calendar_ is not None:  # each future period's collections times its calendar factor
+                factors = self.calendar_.future_factors(dataset.history.cutoff.reindex(ids[part]), n_obs[part], horizon,
+                                                        dataset.meta.period_months, n_draws, seed)
+                future = np.cumsum(np.diff(np.maximum(future, 0.0), axis=-1, prepend=0.0) * factors, axis=-1)
             unit = scale[part] / dataset.deals["n_borrowers"].to_numpy(float)[part]
             draws[:, part] = realized_paths(cum_obs[part], n_obs[part], future, unit, ids[part], seed)
             expected[:, part] = L[..., None] * G[..., 1:]
@@ -258,10 +278,28 @@ class DecayCurveModel(RecoveryEstimator):
                 value_rows("dispersion", ["phi", "cum_dispersion", "pool_factor_median", "pool_factor_max"],
                            [self.phi_, self.cum_dispersion_, np.median(self.deal_dispersion_),
                             np.max(self.deal_dispersion_)])]
+        if self.calendar_ is not None:
+            rows.append(value_rows("calendar", ["sd", "mean_log_ratio", "periods"],
+                                   [self.calendar_.sigma, self.calendar_.mu, len(self.calendar_.month)]))
         if self.agency_ is not None:
             centre = self.theta_mean_[lay.level_groups]
             rows.append(value_rows("agency_step", [r for r, c in zip(rand, centre) if c != 0], centre[centre != 0]))
         return pd.concat(rows, ignore_index=True)
+
+    def plot_calendar(self, ax=None, alpha: float = 0.05):
+        """The calendar effect of each observed period with its (1 - alpha) band (calendar_effects: true)."""
+        import matplotlib.pyplot as plt
+        if self.calendar_ is None:
+            raise ValueError(f"{self.name} was fitted without calendar_effects")
+        table = self.calendar_.table(alpha)
+        if ax is None:
+            ax = plt.subplots(figsize=(8, 3.5))[1]
+        ax.fill_between(table["period_end"], np.exp(table["lower"]), np.exp(table["upper"]), alpha=0.3, color="#4a7ab0")
+        ax.plot(table["period_end"], np.exp(table["effect"]), color="#123", lw=1.2)
+        ax.axhline(1.0, color="grey", lw=0.8)
+        ax.set_ylabel("collections / model's expectation")
+        ax.set_title(f"{self.name}: calendar effect by period (sd {self.calendar_.sigma:.3f}), {1 - alpha:.0%} band")
+        return ax
 
     def check_state(self) -> None:
         super().check_state()
@@ -273,6 +311,25 @@ class DecayCurveModel(RecoveryEstimator):
             raise ValueError("the design does not match the parameter layout")
         if np.any(self.tau2_ <= 0) or self.phi_ <= 0 or self.cum_dispersion_ <= 0:
             raise ValueError("variances must be positive")
+
+
+def _cell_months(dataset: Dataset, cells: Cells) -> np.ndarray:
+    """The calendar month (since year 0) in which each cell's period ends."""
+    return month_index(dataset.history.cutoff.reindex(dataset.deal_ids))[cells.deal] + \
+        cells.t.astype(int) * dataset.meta.period_months
+
+
+def _calendar(dataset: Dataset, cells: Cells, means: np.ndarray, scale: np.ndarray) -> CalendarEffects:
+    """Calendar effects from the fitted means (calendar.py): per cell its calendar month, actual and expected
+    collections in CNY, and the expected's ODP variance (scale per deal: phi c psi_d)."""
+    opb = dataset.deals["opb"].to_numpy(float)[cells.deal]
+    n = dataset.deals["n_borrowers"].to_numpy(float)[cells.deal]
+    return CalendarEffects.fit(_cell_months(dataset, cells), cells.r * opb, means * opb,
+                               scale[cells.deal] * means / n * opb ** 2)
+
+
+def _settled(before: CalendarEffects, after: CalendarEffects) -> bool:
+    return len(before.effect) == len(after.effect) and np.max(np.abs(before.effect - after.effect), initial=0) < 0.005
 
 
 def _cells(dataset: Dataset) -> Cells:

@@ -1,0 +1,97 @@
+"""Calendar-period effects: a multiplicative shock per calendar period shared by every pool, and its future risk.
+
+Two stages (docs/models.md, "Calendar effects"). After the fit, each calendar period k's actual collections A_k
+(summed over the pools observed in it, CNY) are set against the fitted model's expected E_k, its pools' own effects
+included. With y_k = log(A_k / E_k),
+
+    y_k = mu + c_k + e_k,   c_k ~ N(0, sigma^2),   e_k ~ N(0, v_k),   v_k = Var(A_k) / E_k^2 (the ODP noise)
+
+a random-effects meta-analysis: mu and sigma^2 maximise the marginal likelihood of the y_k, and each period's
+effect is its posterior c_k = sigma^2 / (sigma^2 + v_k) (y_k - mu), variance sigma^2 v_k / (sigma^2 + v_k). The
+cohort (vintage) and age structure are the fitted model's, so a calendar effect is what is common to a calendar
+period after them (the age-period-cohort trend is not identified: mu absorbs any level, and a linear drift in k is
+read by the model as a vintage or timing effect first). Forecast paths draw each future period's factor
+exp(c - sigma^2 / 2), c ~ N(0, sigma^2), one per period and draw shared by every pool: a single pool's band widens
+little, a portfolio's as it should.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import minimize_scalar
+
+from forecasting.data.periods import month_index
+from forecasting.models import random
+
+MAX_LOG_SD = 3.0
+
+
+@dataclass(frozen=True)
+class CalendarEffects:
+    """Fitted calendar effects: per observed calendar period (month index of its end), the log ratio, its noise
+    variance, the posterior effect and its sd; and the effects' sd sigma and mean mu."""
+
+    month: np.ndarray
+    log_ratio: np.ndarray
+    noise_var: np.ndarray
+    effect: np.ndarray
+    effect_sd: np.ndarray
+    sigma: float
+    mu: float
+
+    @classmethod
+    def fit(cls, month: np.ndarray, actual: np.ndarray, expected: np.ndarray, variance: np.ndarray) -> CalendarEffects:
+        """From per-cell calendar month, actual and expected collections and the expected's noise variance."""
+        keys, where = np.unique(month, return_inverse=True)
+        A, E = np.bincount(where, actual), np.bincount(where, expected)
+        V = np.bincount(where, variance)
+        ok = (A > 0) & (E > 0)
+        y, v = np.log(A[ok] / E[ok]), V[ok] / E[ok] ** 2
+        if len(y) < 3:
+            return cls(keys[ok], y, v, np.zeros(len(y)), np.zeros(len(y)), 0.0, 0.0)
+
+        def profile(log_sd: float) -> float:  # -log likelihood with mu at its weighted mean
+            total = np.exp(2 * log_sd) + v
+            mu = np.sum(y / total) / np.sum(1 / total)
+            return 0.5 * np.sum(np.log(total) + (y - mu) ** 2 / total)
+
+        best = minimize_scalar(profile, bounds=(-12.0, np.log(MAX_LOG_SD)), method="bounded")
+        sigma2 = np.exp(2 * best.x) if best.x > -11.5 else 0.0  # the lower bound: no common effect
+        total = sigma2 + v
+        mu = float(np.sum(y / total) / np.sum(1 / total))
+        shrink = sigma2 / total
+        return cls(keys[ok], y, v, shrink * (y - mu), np.sqrt(sigma2 * v / total), float(np.sqrt(sigma2)), mu)
+
+    def cell_factors(self, month: np.ndarray) -> np.ndarray:
+        """exp(effect) of each cell's calendar period (1 where the period has no estimate)."""
+        at = np.searchsorted(self.month, month)
+        known = (at < len(self.month)) & (self.month[np.minimum(at, len(self.month) - 1)] == month)
+        return np.where(known, np.exp(self.effect[np.minimum(at, len(self.month) - 1)]), 1.0)
+
+    def table(self, alpha: float = 0.05) -> pd.DataFrame:
+        """period_end, effect, se, lower, upper (the factor exp(effect) is the period's collections against the
+        model's expectation), log_ratio (before shrinkage)."""
+        from scipy.stats import norm
+        years, month0 = np.divmod(self.month, 12)
+        ends = pd.to_datetime({"year": years, "month": month0 + 1, "day": np.ones_like(years)}) + pd.offsets.MonthEnd(0)
+        z = norm.ppf(1 - alpha / 2)
+        return pd.DataFrame({"period_end": ends.to_numpy(), "effect": self.effect, "se": self.effect_sd,
+                             "lower": self.effect - z * self.effect_sd, "upper": self.effect + z * self.effect_sd,
+                             "log_ratio": self.log_ratio - self.mu})
+
+    def future_factors(self, cutoff: pd.Series, n_obs: np.ndarray, horizon: int, period_months: int, n_draws: int,
+                       seed: int) -> np.ndarray:
+        """(draws, deals, horizon) factors on each future period's expected collections: exp(c - sigma^2 / 2) per
+        calendar period and draw, from a stream keyed by the period, so every pool (and chunk) shares it."""
+        months = month_index(cutoff)[:, None] + np.arange(1, horizon + 1)[None, :] * period_months
+        factors = np.ones((n_draws,) + months.shape)
+        if self.sigma <= 0:
+            return factors
+        future = np.arange(1, horizon + 1)[None, :] > n_obs[:, None]
+        for key in np.unique(months[future]):
+            c = random.stream(seed, "calendar", int(key)).normal(0.0, self.sigma, n_draws)
+            at = (months == key) & future
+            factors[:, at] = np.exp(c - self.sigma ** 2 / 2)[:, None]
+        return factors

@@ -1,0 +1,72 @@
+"""Calendar-period effects (issue 18): a common shock in the simulator is found, no shock gives no effect, and the
+forecast paths of different pools move together through future calendar risk."""
+from __future__ import annotations
+
+import warnings
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from forecasting.forecast.paths import paths_frame
+from forecasting.models.decay import DecayCurveModel
+from forecasting.simulation.market import simulate_market
+from forecasting.simulation.process import RecoveryProcess
+
+WINDOW = ("2023-07", "2023-12", 0.6)
+
+
+def market(shock):
+    m = simulate_market(11, replicas=3, process=RecoveryProcess(calendar_shock=shock))
+    return replace(m.dataset, loans=None, loan_collections=None)
+
+
+def fit(dataset, calendar: bool):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return DecayCurveModel(calendar_effects=calendar).fit(dataset)
+
+
+@pytest.fixture(scope="module")
+def shocked():
+    return market(WINDOW)
+
+
+def test_a_common_shock_is_found_in_its_window(shocked):
+    model = fit(shocked, True)
+    table = model.calendar_.table()
+    inside = (table["period_end"] >= "2023-07-01") & (table["period_end"] <= "2023-12-31")
+    assert model.calendar_.sigma > 0.08
+    assert table.loc[inside, "effect"].mean() < -0.3  # the truth is log(0.6) = -0.51; the pools' own effects take a part
+    assert (table.loc[inside, "effect"] < -0.2).mean() >= 0.8
+    assert table.loc[~inside, "effect"].abs().mean() < 0.1
+    summary = model.summary().set_index(["block", "term"])
+    assert summary.loc[("calendar", "sd"), "coef"] == pytest.approx(model.calendar_.sigma)
+
+
+def test_no_shock_gives_no_effect_and_the_same_forecast():
+    data = market(None)
+    with_calendar, without = fit(data, True), fit(data, False)
+    assert with_calendar.calendar_.sigma < 0.03
+    if with_calendar.calendar_.sigma == 0:
+        a = with_calendar.predict(data, 24, n_draws=50, random_state=1)
+        b = without.predict(data, 24, n_draws=50, random_state=1)
+        np.testing.assert_allclose(a.draws, b.draws)
+
+
+def test_future_calendar_risk_moves_pools_together(shocked):
+    """Collections of the same calendar month: their market total varies far more with calendar risk (one draw of
+    the month's factor for every pool), and two pools' collections in that month are correlated."""
+    totals, pair = {}, {}
+    for calendar in (False, True):
+        fc = fit(shocked, calendar).predict(shocked, 24, n_draws=500, random_state=3)
+        paths = paths_frame(fc, shocked)
+        future = paths[paths["observed"] == 0]
+        month = future.groupby(["draw", "period_end"])["collections"].sum().unstack()
+        totals[calendar] = (month.std() / month.mean()).iloc[:6].mean()
+        first = future[future["period_end"] == month.columns[2]].pivot(index="draw", columns="deal_id",
+                                                                       values="collections")
+        corr = np.corrcoef(first.to_numpy(float).T)
+        pair[calendar] = corr[np.triu_indices(len(corr), 1)].mean()
+    assert totals[True] > 2 * totals[False], totals
+    assert pair[True] > pair[False] + 0.02, pair
