@@ -20,6 +20,7 @@ from forecasting.data.io import write_table
 from forecasting.forecast.pipeline import fingerprint, fit_models, forecast_tables
 from forecasting.models.survival import kaplan_meier_by
 from forecasting.reporting import plots
+from forecasting.reporting.definitions import definitions_sheet
 from forecasting.reporting.html import embed, html_table, write_html
 from forecasting.reporting.market import beside_published, by_originator
 from forecasting.reporting.workbook import write_workbook
@@ -96,6 +97,28 @@ def _structure_section(config: Config, model, dataset: Dataset, new: pd.DataFram
                 structure_table=html_table(shown[columns], index=False))
 
 
+def _cover(config: Config, dataset: Dataset, model: str, why: str) -> pd.DataFrame:
+    """The workbook's first sheet: what this is, from what, with which model, in which units."""
+    import yaml
+    items = [("report", config.name), ("model", model), ("model choice", why), ("as of", str(dataset.meta.as_of)),
+             ("data", dataset.meta.name), ("deals", str(len(dataset.deals))), ("currency", dataset.meta.currency),
+             ("units", "amounts in currency units; rates are shares of each pool's principal at cut-off (opb)"),
+             ("period", f"{dataset.meta.period_months} month(s)"), ("horizon", f"{config.horizon} periods"),
+             ("npas", version("npas")), ("config", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False,
+                                                                  allow_unicode=True))]
+    return pd.DataFrame(items, columns=["item", "value"])
+
+
+def _triangle(dataset: Dataset) -> pd.DataFrame:
+    """Deal x period triangle of cumulative rates (the columns are periods since cut-off)."""
+    table = dataset.history.cum_rate.copy()
+    table.columns = [str(c) for c in table.columns]
+    deals = dataset.deals.set_index("deal_id")
+    table.insert(0, "vintage", deals["vintage"].reindex(table.index).to_numpy())
+    table.insert(0, "originator", deals["originator"].reindex(table.index).to_numpy())
+    return table.rename_axis("deal_id").reset_index()
+
+
 def run_report(config: Config, dataset: Dataset, out: Path, step: Step = lambda _: None, progress=None,
                models: dict | None = None, backtest: bool = True) -> pd.DataFrame:
     """Fit (unless ``models`` are given), backtest, forecast and write the report folder into ``out`` (a staging
@@ -131,9 +154,11 @@ def run_report(config: Config, dataset: Dataset, out: Path, step: Step = lambda 
 
     step("writing report")
     overview = beside_published(dataset)
-    sheets = {"summary": summary, "curves": curves, "market": overview.reset_index()}
+    sheets = {"summary": summary, "curves": curves, "market": overview.reset_index(),
+              "triangle": _triangle(dataset)}
     if metrics is not None:
         sheets["backtest_metrics"] = metrics
+    sheets = {"cover": _cover(config, dataset, chosen, why), **sheets, "definitions": definitions_sheet(sheets)}
     write_workbook(sheets, out / "forecast.xlsx")
     backtest_context = {} if metrics is None else dict(
         ranking=html_table(ranking(metrics, rank_horizon), index=False),

@@ -19,7 +19,9 @@ def forecast_curves(forecast: CurveForecast, dataset: Dataset, quantiles: list[f
 
 def forecast_summary(forecast: CurveForecast, dataset: Dataset, quantiles: list[float]) -> pd.DataFrame:
     """One row per deal: what was observed, the gross recovery forecast at the horizon (realized cash) with its quantiles,
-    and, from models that give it, the pool's expected gross recovery with its quantiles."""
+    from models that give it the pool's expected gross recovery with its quantiles, and the months to 50% and 90%
+    of the horizon's recovery."""
+    months = dataset.meta.period_months
     deals = dataset.deals.set_index("deal_id").loc[forecast.deal_ids]
     idx = np.arange(len(forecast.deal_ids))
     last = np.maximum(forecast.observed_periods - 1, 0)
@@ -34,6 +36,15 @@ def forecast_summary(forecast: CurveForecast, dataset: Dataset, quantiles: list[
         out["expected_gross_recovery"] = forecast.expected_mean[:, -1]
         for q in quantiles:
             out[quantile_name(q, "expected_gross_recovery_")] = forecast.expected_quantile(q)[:, -1]
+    out["months_to_50pct"], out["months_to_90pct"] = (time_to_share(forecast.mean, share, months) for share in (0.5, 0.9))
     if "est_gross_recovery" in deals:
         out["est_gross_recovery"] = deals["est_gross_recovery"].to_numpy()
     return out
+
+
+def time_to_share(mean: np.ndarray, share: float, months: int) -> np.ndarray:
+    """Months from cut-off until the point forecast of cum_rate first reaches ``share`` of its value at the horizon
+    (NaN for a pool forecast to collect nothing)."""
+    reached = mean >= share * mean[:, -1:] - 1e-12
+    first = np.argmax(reached, axis=1) + 1.0
+    return np.where(mean[:, -1] > 0, first * months, np.nan)

@@ -21,7 +21,8 @@ MAX_WIDTH = 40
 
 
 def is_rate(column: str) -> bool:
-    return column.startswith(RATE_PREFIXES) or (column.startswith("p") and column[1:].isdigit())
+    """Rates (shown as %): their names' prefixes, pNN quantiles and the triangle's period columns."""
+    return column.startswith(RATE_PREFIXES) or (column.startswith("p") and column[1:].isdigit()) or column.isdigit()
 
 
 def is_amount(column: str) -> bool:
@@ -59,7 +60,8 @@ def write_workbook(sheets: dict[str, pd.DataFrame], path: Path) -> Path:
             for j, column in enumerate(table.columns, start=1):
                 letter, column = get_column_letter(j), str(column)
                 longest = max([width(column)] + [width(_shown(v, column)) for v in table[column].head(5000)])
-                ws.column_dimensions[letter].width = min(MAX_WIDTH, max(10, longest + 3))
+                ws.column_dimensions[letter].width = min(MAX_WIDTH if name != "definitions" else 90,
+                                                         max(10 if not column.isdigit() else 7, longest + 3))
                 fmt = "0.00%" if is_rate(column) else "#,##0" if is_amount(column) else None
                 if fmt:
                     for cell in ws[letter][1:]:
