@@ -43,6 +43,7 @@ class BacktestConfig(Strict):
     as_of_dates: list[dt.date] = Field(default_factory=list)
     baselines: list[str] | None = None  # baseline kinds; None: every registered baseline that the data allow
     n_draws: int = Field(500, ge=10, le=20_000)
+    min_train_deals: int = Field(1, ge=1, le=100_000)  # a fold trained on fewer deals is left out, in one line
 
     @field_validator("schemes", "horizons", "as_of_dates")
     @classmethod

@@ -23,6 +23,7 @@ from forecasting.reporting import plots
 from forecasting.reporting.definitions import definitions_sheet
 from forecasting.reporting.html import embed, html_table, write_html
 from forecasting.reporting.market import beside_published, by_originator
+from forecasting.reporting.opening import backtest_line, pool_lines
 from forecasting.reporting.workbook import write_workbook
 
 Step = Callable[[str], None]
@@ -165,7 +166,11 @@ def run_report(config: Config, dataset: Dataset, out: Path, step: Step = lambda 
         verdicts=verdicts(compared[compared["horizon"] == rank_horizon]),
         backtest_images=[embed(out / "backtest" / "backtest_error_by_horizon.png"),
                          embed(out / "backtest" / "backtest_ae_index.png")])
-    write_html(out / "report.html", name=config.name, data_name=dataset.meta.name, as_of=dataset.meta.as_of,
+    opening = dict(opening_fit=f"{len(config.models)} model(s) fitted on {len(dataset.deals)} pools as of "
+                              f"{dataset.meta.as_of}; the forecasts below are {chosen}'s ({why}).",
+                   opening_pools=pool_lines(new, dataset.meta.currency),
+                   opening_backtest=backtest_line(compared, chosen, rank_horizon))
+    write_html(out / "report.html", **opening, name=config.name, data_name=dataset.meta.name, as_of=dataset.meta.as_of,
                n_deals=len(dataset.deals), version=version("npas"), overview=html_table(overview),
                originators=html_table(by_originator(dataset)), curve_images=[embed(by_vintage), embed(by_orig)],
                new_vintage=newest, horizon=config.horizon, model_name=chosen, model_choice=why,

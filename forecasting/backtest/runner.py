@@ -63,7 +63,7 @@ def run_fold(fold: Fold, specs: list, horizon: int, quantiles: list[float], n_dr
                 model.fit(fold.train)
         except FitError as err:
             raise InputError(Problem("backtest", None, f"{fold.scheme}/{fold.fold}", f"{model.name}: {err}")) from None
-        notes += [f"{fold.scheme}/{fold.fold}: {message}" for message in model.diagnostics_.warnings]
+        notes += [(model.name, message.removeprefix(f"{model.name}: ")) for message in model.diagnostics_.warnings]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # a missing loan tape is said by the fold's data
             fc = model.predict(fold.test, horizon, n_draws=n_draws, random_state=model_seed(model.name))
@@ -77,6 +77,10 @@ def run_fold(fold: Fold, specs: list, horizon: int, quantiles: list[float], n_dr
         table["crps"] = calibration.crps(fc.draws, outcome).ravel()
         frames.append(table.drop(columns="observed"))
     out = pd.concat(frames, ignore_index=True)
+    said: dict[str, list[str]] = {}
+    for name, message in notes:  # one line per message, naming every model that gave it
+        said.setdefault(message, []).append(name)
+    notes = [f"{fold.scheme}/{fold.fold}: {', '.join(names)}: {message}" for message, names in said.items()]
     out.insert(0, "fold", fold.fold)
     out.insert(0, "scheme", fold.scheme)
     out = out.merge(actual, on=["deal_id", "period"], how="left")
@@ -93,6 +97,12 @@ def run_backtest(config: Config, dataset: Dataset, progress=None) -> pd.DataFram
                                                                              f"cut-off {first:%Y-%m-%d}, as of "
                                                                              f"{dataset.as_of:%Y-%m-%d})"))
     folds = make_folds(dataset, config.backtest.schemes, config.backtest.as_of_dates)
+    least = config.backtest.min_train_deals  # 1 by default: every fold is kept
+    thin = [f"{f.scheme}/{f.fold} ({len(f.train.deals)})" for f in folds if len(f.train.deals) < least]
+    if thin:
+        warnings.warn(f"left out, trained on fewer than backtest.min_train_deals = {least} deals: {', '.join(thin)}",
+                      RuntimeWarning, stacklevel=2)
+        folds = [f for f in folds if len(f.train.deals) >= least]
     if not folds:
         raise InputError(Problem("config", None, "backtest", "no folds: check schemes and as_of_dates"))
     actual = dataset.history.to_long()[["deal_id", "period", "cum_rate"]].rename(columns={"cum_rate": "actual_cum_rate"})

@@ -25,8 +25,12 @@ def is_rate(column: str) -> bool:
     return column.startswith(RATE_PREFIXES) or (column.startswith("p") and column[1:].isdigit()) or column.isdigit()
 
 
+UNIT_SUFFIXES = ("_yi", "_yi_published", "_wan")  # already in 亿 or 万: decimals matter
+
+
 def is_amount(column: str) -> bool:
-    return column.startswith(AMOUNT_PREFIXES) and not is_rate(column)
+    """Amounts in currency units (shown as whole numbers with thousands separators)."""
+    return column.startswith(AMOUNT_PREFIXES) and not is_rate(column) and not column.endswith(UNIT_SUFFIXES)
 
 
 def _shown(value, column: str) -> str:
