@@ -34,6 +34,9 @@ ESTIMATORS = {
                           "groups": ["originator", "vintage"]},
     "decay_weibull_calendar": {"kind": "decay_curve", "curve": "weibull", "covariates": [],
                                "groups": ["originator", "vintage"], "calendar_effects": True},
+    "decay_weibull_calendar_by_triangle": {"kind": "decay_curve", "curve": "weibull", "covariates": [],
+                                           "groups": ["originator", "vintage"], "calendar_effects": True,
+                                           "calendar_by": "originator"},
     "survival_pool": {"kind": "survival_pool", "covariates": [], "groups": ["originator", "vintage"]},
     "baseline_chainladder": {"kind": "chain_ladder"},
     # each triangle's own pattern, as Mack and the published figures use it (the pooled one is the whole market's)

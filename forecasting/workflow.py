@@ -22,6 +22,7 @@ from forecasting.models.survival import kaplan_meier_by
 from forecasting.reporting import plots
 from forecasting.reporting.definitions import definitions_sheet
 from forecasting.reporting.html import embed, html_table, write_html
+from forecasting.reporting.interactive import fan_html
 from forecasting.reporting.market import beside_published, by_originator
 from forecasting.reporting.opening import backtest_line, pool_lines
 from forecasting.reporting.workbook import write_workbook
@@ -144,8 +145,8 @@ def run_report(config: Config, dataset: Dataset, out: Path, step: Step = lambda 
     write_table(summary, out / "forecast_summary.csv")
     newest = int(summary["vintage"].max())
     new = summary[summary["vintage"] == newest]
-    fan = plots.fan_chart(curves[curves["deal_id"].isin(new["deal_id"])], new, f"{newest} pools: {chosen}",
-                          out / f"fan_vintage_{newest}.png")
+    plots.fan_chart(curves[curves["deal_id"].isin(new["deal_id"])], new, f"{newest} pools: {chosen}",
+                    out / f"fan_vintage_{newest}.png")  # the static chart, for pasting; the page's is interactive
     by_vintage = plots.curves_by_group(dataset, "vintage", out / "curves_by_vintage.png", "Recovery by vintage")
     by_orig = plots.curves_by_group(dataset, "originator", out / "curves_by_originator.png", "Recovery by originator")
     survival_images, survival_tables = _survival_section(models, dataset, out)
@@ -165,6 +166,7 @@ def run_report(config: Config, dataset: Dataset, out: Path, step: Step = lambda 
         ranking=html_table(ranking(metrics, rank_horizon), index=False),
         verdicts=verdicts(compared[compared["horizon"] == rank_horizon]),
         backtest_images=[embed(out / "backtest" / "backtest_error_by_horizon.png"),
+                         embed(out / "backtest" / "backtest_pit.png"),
                          embed(out / "backtest" / "backtest_ae_index.png")])
     opening = dict(opening_fit=f"{len(config.models)} model(s) fitted on {len(dataset.deals)} pools as of "
                               f"{dataset.meta.as_of}; the forecasts below are {chosen}'s ({why}).",
@@ -174,7 +176,10 @@ def run_report(config: Config, dataset: Dataset, out: Path, step: Step = lambda 
                n_deals=len(dataset.deals), version=version("npas"), overview=html_table(overview),
                originators=html_table(by_originator(dataset)), curve_images=[embed(by_vintage), embed(by_orig)],
                new_vintage=newest, horizon=config.horizon, model_name=chosen, model_choice=why,
-               forecasts=html_table(new_pools_table(new.drop(columns="model"))), fan_images=[embed(fan)],
+               forecasts=html_table(new_pools_table(new.drop(columns="model"))),
+               fan_interactive=fan_html(curves[curves["deal_id"].isin(new["deal_id"])], new,
+                                        dataset.history.cutoff, dataset.meta.period_months,
+                                        f"{newest} pools: {chosen} (hover for values; the button switches units)"),
                rank_horizon=rank_horizon, summary=html_table(models[chosen].summary(), index=False),
                survival_images=survival_images, survival_tables=survival_tables, **backtest_context,
                **structure_context)

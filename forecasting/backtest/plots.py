@@ -76,3 +76,33 @@ def deal_curves_plot(predictions: pd.DataFrame, scheme: str, path: Path, max_dea
     axes.ravel()[0].legend(fontsize=7)
     fig.suptitle(f"{scheme} fold {fold}: forecast vs actual cum_rate")
     return _save(fig, path)
+
+
+def pit_plot(predictions: pd.DataFrame, horizon: int, path: Path, bins: int = 10) -> Path:
+    """Per scheme, each model's PIT histogram at one horizon (flat at 1 when calibrated; a U shape: bands too
+    narrow; a hump: too wide; a slope: biased), with the band a calibrated forecaster's bars fall in 95% of the time."""
+    import numpy as np
+    from scipy.stats import binom
+    at = predictions[(predictions["period"] == horizon) & (predictions["observed_periods"] < horizon)
+                     & predictions["pit"].notna()]
+    schemes = list(at["scheme"].unique()) or ["(none)"]
+    models = sorted(at["model"].unique())
+    fig, axes = plt.subplots(1, len(schemes), figsize=(5 * len(schemes), 4), squeeze=False)
+    edges = np.linspace(0, 1, bins + 1)
+    for ax, scheme in zip(axes[0], schemes):
+        rows = at[at["scheme"] == scheme]
+        for model in models:
+            pit = rows.loc[rows["model"] == model, "pit"].to_numpy(float)
+            if len(pit):
+                density = np.histogram(pit, edges)[0] / len(pit) * bins
+                ax.step(edges, np.append(density, density[-1]), where="post", label=model,
+                        ls="--" if (rows.loc[rows["model"] == model, "role"] == ROLE_BASELINE).any() else "-")
+        n = max(len(rows) // max(len(models), 1), 1)
+        lo, hi = (binom.ppf(q, n, 1 / bins) / n * bins for q in (0.025, 0.975))
+        ax.axhspan(lo, hi, color="grey", alpha=0.15, lw=0)
+        ax.axhline(1.0, color="grey", lw=0.8)
+        ax.set_title(f"{scheme}: PIT at {horizon} periods (n = {n} per model)")
+        ax.set_xlabel("PIT of the actual in its forecast")
+        ax.set_ylabel("density")
+    axes[0][0].legend(fontsize=7)
+    return _save(fig, path)

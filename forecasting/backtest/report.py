@@ -16,8 +16,9 @@ def ranking(table: pd.DataFrame, horizon: int) -> pd.DataFrame:
     """Models by MAE at one horizon, per scheme (rank 1 = best)."""
     at = table[table["horizon"] == horizon].copy()
     at["rank"] = at.groupby("scheme")["mae"].rank(method="min").astype(int)
-    return at.sort_values(["scheme", "rank"])[["scheme", "rank", "model", "role", "n", "mae", "rmse", "bias",
-                                               "coverage"]]
+    columns = ["scheme", "rank", "model", "role", "n", "mae", "rmse", "bias", "coverage", "coverage_50", "coverage_80",
+               "ks", "ks_critical", "crps"]
+    return at.sort_values(["scheme", "rank"])[[c for c in columns if c in at]]
 
 
 def verdicts(compared: pd.DataFrame) -> list[str]:
@@ -57,13 +58,17 @@ def write_report(predictions: pd.DataFrame, deals: pd.DataFrame, horizons: list[
     write_table(ae, out / "backtest_ae_index.csv")
     plots.error_by_horizon_plot(table, out / "backtest_error_by_horizon.png")
     plots.ae_plot(ae, out / "backtest_ae_index.png")
+    plots.pit_plot(predictions, middle_horizon(horizons), out / "backtest_pit.png")
     for scheme in predictions["scheme"].unique():
         plots.deal_curves_plot(predictions, scheme, out / f"backtest_curves_{scheme}.png")
     compared = comparison(predictions, horizons)
     write_table(compared, out / "backtest_comparison.csv")
     middle = middle_horizon(horizons)
     lines = ["# Backtest report\n", f"Models ranked by MAE of cum_rate at {middle} periods (lower is better). "
-             f"coverage = share of actuals inside the outer quantiles; bias = mean(predicted - actual). "
+             f"coverage = share of actuals inside the outer quantiles (coverage_50 / _80: the P25-P75 and P10-P90 "
+             f"bands); ks = Kolmogorov-Smirnov distance of the actuals' PITs from uniform, beside its 5% critical "
+             f"value for that many independent forecasts (forecasts of one deal are not independent: a bar, not a "
+             f"test); crps = continuous ranked probability score; bias = mean(predicted - actual). "
              f"Below each ranking every model is compared with the scheme's best baseline. The 95% intervals "
              f"resample deals, since the forecasts of one deal move together: 'not distinguishable' means a redraw "
              f"of that many deals could reverse the order.\n"]

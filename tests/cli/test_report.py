@@ -68,4 +68,10 @@ def test_the_page_renders_in_a_browser_with_every_chart(report_dir, tmp_path):
     assert shot.exists() and shot.stat().st_size > 50_000, run.stderr[-2000:]
     assert "Uncaught" not in run.stderr and "CONSOLE(" not in run.stderr  # a console message is logged so
     page = (report_dir / "report.html").read_text(encoding="utf-8")
-    assert page.count('<img src="data:image/png;base64,') >= 6 and "The securities" in page
+    assert page.count('<img src="data:image/png;base64,') >= 5 and "The securities" in page
+    assert "<script src=" not in page and "<link " not in page  # self-contained: nothing fetched when opened
+    dom = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=8000",
+                          "--dump-dom", (report_dir / "report.html").as_uri()], capture_output=True, text=True,
+                         timeout=120).stdout
+    assert dom.count('class="main-svg"') >= 2, "the interactive fan chart did not draw"  # Plotly's drawn layers
+    assert dom.count('class="trace scatter') >= 6 * 4

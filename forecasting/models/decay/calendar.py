@@ -26,12 +26,14 @@ from forecasting.data.periods import month_index
 from forecasting.models import random
 
 MAX_LOG_SD = 3.0
+SPAN = 100_000  # a cell's key is group x SPAN + its calendar month (months since year 0 stay below SPAN)
 
 
 @dataclass(frozen=True)
 class CalendarEffects:
-    """Fitted calendar effects: per observed calendar period (month index of its end), the log ratio, its noise
-    variance, the posterior effect and its sd; and the effects' sd sigma and mean mu."""
+    """Fitted calendar effects: per observed key (group x SPAN + month index of the period's end; group 0 when the
+    effects are common to every pool), the log ratio, its noise variance, the posterior effect and its sd; the
+    effects' sd sigma and mean mu; and the groups' names (empty when common)."""
 
     month: np.ndarray
     log_ratio: np.ndarray
@@ -40,17 +42,19 @@ class CalendarEffects:
     effect_sd: np.ndarray
     sigma: float
     mu: float
+    groups: tuple[str, ...] = ()
 
     @classmethod
-    def fit(cls, month: np.ndarray, actual: np.ndarray, expected: np.ndarray, variance: np.ndarray) -> CalendarEffects:
-        """From per-cell calendar month, actual and expected collections and the expected's noise variance."""
+    def fit(cls, month: np.ndarray, actual: np.ndarray, expected: np.ndarray, variance: np.ndarray,
+            groups: tuple[str, ...] = ()) -> CalendarEffects:
+        """From per-cell keys, actual and expected collections and the expected's noise variance."""
         keys, where = np.unique(month, return_inverse=True)
         A, E = np.bincount(where, actual), np.bincount(where, expected)
         V = np.bincount(where, variance)
         ok = (A > 0) & (E > 0)
         y, v = np.log(A[ok] / E[ok]), V[ok] / E[ok] ** 2
         if len(y) < 3:
-            return cls(keys[ok], y, v, np.zeros(len(y)), np.zeros(len(y)), 0.0, 0.0)
+            return cls(keys[ok], y, v, np.zeros(len(y)), np.zeros(len(y)), 0.0, 0.0, groups)
 
         def profile(log_sd: float) -> float:  # -log likelihood with mu at its weighted mean
             total = np.exp(2 * log_sd) + v
@@ -62,7 +66,7 @@ class CalendarEffects:
         total = sigma2 + v
         mu = float(np.sum(y / total) / np.sum(1 / total))
         shrink = sigma2 / total
-        return cls(keys[ok], y, v, shrink * (y - mu), np.sqrt(sigma2 * v / total), float(np.sqrt(sigma2)), mu)
+        return cls(keys[ok], y, v, shrink * (y - mu), np.sqrt(sigma2 * v / total), float(np.sqrt(sigma2)), mu, groups)
 
     def cell_factors(self, month: np.ndarray) -> np.ndarray:
         """exp(effect) of each cell's calendar period (1 where the period has no estimate)."""
@@ -74,24 +78,29 @@ class CalendarEffects:
         """period_end, effect, se, lower, upper (the factor exp(effect) is the period's collections against the
         model's expectation), log_ratio (before shrinkage)."""
         from scipy.stats import norm
-        years, month0 = np.divmod(self.month, 12)
+        group, month = np.divmod(self.month, SPAN)
+        years, month0 = np.divmod(month, 12)
         ends = pd.to_datetime({"year": years, "month": month0 + 1, "day": np.ones_like(years)}) + pd.offsets.MonthEnd(0)
         z = norm.ppf(1 - alpha / 2)
-        return pd.DataFrame({"period_end": ends.to_numpy(), "effect": self.effect, "se": self.effect_sd,
+        named = {"group": np.asarray(self.groups, dtype=object)[group]} if self.groups else {}
+        return pd.DataFrame({**named, "period_end": ends.to_numpy(), "effect": self.effect, "se": self.effect_sd,
                              "lower": self.effect - z * self.effect_sd, "upper": self.effect + z * self.effect_sd,
                              "log_ratio": self.log_ratio - self.mu})
 
     def future_factors(self, cutoff: pd.Series, n_obs: np.ndarray, horizon: int, period_months: int, n_draws: int,
-                       seed: int) -> np.ndarray:
+                       seed: int, group: np.ndarray | None = None) -> np.ndarray:
         """(draws, deals, horizon) factors on each future period's expected collections: exp(c - sigma^2 / 2) per
-        calendar period and draw, from a stream keyed by the period, so every pool (and chunk) shares it."""
+        calendar period (and group, the deals' names in ``group``) and draw, from a stream keyed by them, so every
+        pool of the group (and chunk) shares it."""
         months = month_index(cutoff)[:, None] + np.arange(1, horizon + 1)[None, :] * period_months
         factors = np.ones((n_draws,) + months.shape)
         if self.sigma <= 0:
             return factors
         future = np.arange(1, horizon + 1)[None, :] > n_obs[:, None]
-        for key in np.unique(months[future]):
-            c = random.stream(seed, "calendar", int(key)).normal(0.0, self.sigma, n_draws)
-            at = (months == key) & future
-            factors[:, at] = np.exp(c - self.sigma ** 2 / 2)[:, None]
+        names = np.full(len(months), "") if group is None else np.asarray(group, dtype=str)
+        for name in np.unique(names):
+            mine = (names == name)[:, None] & future
+            for key in np.unique(months[mine]):
+                c = random.stream(seed, "calendar", name, int(key)).normal(0.0, self.sigma, n_draws)
+                factors[:, mine & (months == key)] = np.exp(c - self.sigma ** 2 / 2)[:, None]
         return factors

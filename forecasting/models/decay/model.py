@@ -28,7 +28,7 @@ from forecasting.models import curves, random
 from forecasting.models.base import Diagnostics, EstimatorTags, FitError, RecoveryEstimator
 from forecasting.models.curve_forecast import CurveForecast
 from forecasting.models.decay.agency import AgencySteps
-from forecasting.models.decay.calendar import CalendarEffects
+from forecasting.models.decay.calendar import SPAN, CalendarEffects
 from forecasting.models.decay.dispersion import cum_dispersion
 from forecasting.models.decay.estimation import VarianceEstimation
 from forecasting.models.decay.layout import DEAL, Layout
@@ -55,7 +55,8 @@ class DecayCurveModel(RecoveryEstimator):
                  covariates: Columns = ("log_avg_balance", "wa_delinquency_months"),
                  groups: Columns = ("originator", "vintage"), ordered_groups: Columns = ("vintage",),
                  agency_prior: bool = False, timing_effects: bool = True, shape_effects: bool = True,
-                 calendar_effects: bool = False, max_iter: PositiveInt = 500, tol: float = 1e-4):
+                 calendar_effects: bool = False, calendar_by: str | None = None, max_iter: PositiveInt = 500,
+                 tol: float = 1e-4):
         self.name = name
         self.curve = curve
         self.covariates = covariates
@@ -65,6 +66,7 @@ class DecayCurveModel(RecoveryEstimator):
         self.timing_effects = timing_effects
         self.shape_effects = shape_effects
         self.calendar_effects = calendar_effects
+        self.calendar_by = calendar_by
         self.max_iter = max_iter
         self.tol = tol
 
@@ -82,6 +84,8 @@ class DecayCurveModel(RecoveryEstimator):
             problems.append(("ordered_groups", f"{', '.join(map(repr, unknown))} not in the model's groups"))
         if options.agency_prior and len([g for g in options.ordered_groups if g in options.groups]) != 1:
             problems.append(("agency_prior", "needs exactly one ordered group (vintage) among the groups"))
+        if options.calendar_by is not None and not options.calendar_effects:
+            problems.append(("calendar_by", "needs calendar_effects: true"))
         if not 0 < options.tol <= 0.1:
             problems.append(("tol", "must be in (0, 0.1]"))
         return problems
@@ -123,8 +127,8 @@ class DecayCurveModel(RecoveryEstimator):
             if not self.calendar_effects:
                 break
             previous, calendar = calendar, _calendar(dataset, cells, lik.means(est.theta, est.deal_effects),
-                                                     est.phi * c * est.psi)
-            offset = calendar.cell_factors(_cell_months(dataset, cells))
+                                                     est.phi * c * est.psi, self.calendar_by)
+            offset = calendar.cell_factors(_cell_keys(dataset, cells, calendar.groups, self.calendar_by))
             if previous is not None and _settled(previous, calendar):
                 break
         fixed = layout.theta_vc < 0
@@ -234,8 +238,10 @@ class DecayCurveModel(RecoveryEstimator):
             G_obs = np.take_along_axis(G, np.broadcast_to(n_obs[part][None, :, None], G.shape[:2] + (1,)), axis=-1)
             future = L[..., None] * (G[..., 1:] - G_obs)
             if self.calendar_ is not None:  # each future period's collections times its calendar factor
-                factors = self.calendar_.future_factors(dataset.history.cutoff.reindex(ids[part]), n_obs[part], horizon,
-                                                        dataset.meta.period_months, n_draws, seed)
+                factors = self.calendar_.future_factors(
+                    dataset.history.cutoff.reindex(ids[part]), n_obs[part], horizon, dataset.meta.period_months,
+                    n_draws, seed, None if self.calendar_by is None else
+                    dataset.deals[self.calendar_by].astype(str).to_numpy()[part])
                 future = np.cumsum(np.diff(np.maximum(future, 0.0), axis=-1, prepend=0.0) * factors, axis=-1)
             unit = scale[part] / dataset.deals["n_borrowers"].to_numpy(float)[part]
             draws[:, part] = realized_paths(cum_obs[part], n_obs[part], future, unit, ids[part], seed)
@@ -313,19 +319,27 @@ class DecayCurveModel(RecoveryEstimator):
             raise ValueError("variances must be positive")
 
 
-def _cell_months(dataset: Dataset, cells: Cells) -> np.ndarray:
-    """The calendar month (since year 0) in which each cell's period ends."""
-    return month_index(dataset.history.cutoff.reindex(dataset.deal_ids))[cells.deal] + \
+def _cell_keys(dataset: Dataset, cells: Cells, groups: tuple[str, ...], by: str | None) -> np.ndarray:
+    """Each cell's calendar key (calendar.py): its group's position x SPAN + the month (since year 0) in which its
+    period ends."""
+    month = month_index(dataset.history.cutoff.reindex(dataset.deal_ids))[cells.deal] + \
         cells.t.astype(int) * dataset.meta.period_months
+    if by is None:
+        return month
+    level = pd.Index(groups).get_indexer(dataset.deals[by].astype(str).to_numpy())[cells.deal]
+    return level * SPAN + month
 
 
-def _calendar(dataset: Dataset, cells: Cells, means: np.ndarray, scale: np.ndarray) -> CalendarEffects:
-    """Calendar effects from the fitted means (calendar.py): per cell its calendar month, actual and expected
-    collections in CNY, and the expected's ODP variance (scale per deal: phi c psi_d)."""
+def _calendar(dataset: Dataset, cells: Cells, means: np.ndarray, scale: np.ndarray, by: str | None) -> CalendarEffects:
+    """Calendar effects from the fitted means (calendar.py): per cell its key, actual and expected collections in
+    CNY, and the expected's ODP variance (scale per deal: phi c psi_d)."""
+    if by is not None and by not in dataset.deals:
+        raise FitError(f"calendar_by: the deals table has no column {by!r}")
+    groups = () if by is None else tuple(sorted(dataset.deals[by].astype(str).unique()))
     opb = dataset.deals["opb"].to_numpy(float)[cells.deal]
     n = dataset.deals["n_borrowers"].to_numpy(float)[cells.deal]
-    return CalendarEffects.fit(_cell_months(dataset, cells), cells.r * opb, means * opb,
-                               scale[cells.deal] * means / n * opb ** 2)
+    return CalendarEffects.fit(_cell_keys(dataset, cells, groups, by), cells.r * opb, means * opb,
+                               scale[cells.deal] * means / n * opb ** 2, groups)
 
 
 def _settled(before: CalendarEffects, after: CalendarEffects) -> bool:
