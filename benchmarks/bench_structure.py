@@ -53,11 +53,11 @@ def run(n: int, n_paths: int, seed: int = 0) -> tuple[float, float]:
     for lo in range(0, n, chunk):
         rows = np.arange(lo, min(n, lo + chunk))
         sub = terms.subset(rows)
-        paths = np.cumsum(rng.gamma(0.6, 0.004, (n_paths, len(rows), HORIZON)), axis=-1)
-        mean = paths.mean(axis=0, keepdims=True)
-        for scenario in SCENARIOS:
-            p = stress.apply(scenario, paths, observed[rows], cutoff.iloc[rows], 1)
-            w = waterfall.run(sub, cashflows.cash_by_date(p, opb[rows], dates[rows], sub.max_dates))
+        increments = rng.gamma(0.6, 0.004, (n_paths, len(rows), HORIZON))
+        mean = np.cumsum(increments, axis=-1).mean(axis=0, keepdims=True)
+        for scenario in SCENARIOS:  # as structure/flow.py: scenarios on the increments, dated once
+            inc = stress.stressed(scenario, increments, observed[rows], cutoff.iloc[rows], 1)
+            w = waterfall.run(sub, cashflows.cash_of_increments(inc, opb[rows], dates[rows], sub.max_dates))
             measures.tranche_summary(sub, w)
             m = stress.apply(scenario, mean, observed[rows], cutoff.iloc[rows], 1)
             seen, future = cashflows.split_observed(m, observed[rows])

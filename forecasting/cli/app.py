@@ -30,7 +30,13 @@ def status(message: str):
 
 
 def table_text(frame: pd.DataFrame, floatfmt: str = "{:,.3f}") -> str:
-    return frame.to_string(float_format=lambda x: floatfmt.format(x))
+    """A table for the terminal: whole-number columns (counts) without decimals, other floats with ``floatfmt``."""
+    shown = frame.copy()
+    for column in shown.columns:
+        values = shown[column]
+        if pd.api.types.is_float_dtype(values) and values.notna().any() and (values.dropna() % 1 == 0).all():
+            shown[column] = values.map(lambda v: "" if pd.isna(v) else f"{v:,.0f}")
+    return shown.to_string(float_format=lambda x: floatfmt.format(x))
 
 
 FORCE = Annotated[bool, typer.Option("--force", help="replace a previous npas output of another kind (never a "

@@ -62,13 +62,26 @@ class Scenario(BaseModel):
 BASE = Scenario(name="base")
 
 
+def is_base(scenario: Scenario) -> bool:
+    return not (scenario.haircut or scenario.delay_months or scenario.shock)
+
+
 def apply(scenario: Scenario, paths: np.ndarray, observed: np.ndarray, cutoff: pd.Series, period_months: int
           ) -> np.ndarray:
     """cum_rate paths (draws, deals, horizon) under the scenario; ``observed`` periods per deal stay as they were."""
-    if not (scenario.haircut or scenario.delay_months or scenario.shock):
+    if is_base(scenario):
         return paths
-    H = paths.shape[-1]
-    increments = np.diff(paths, axis=-1, prepend=0.0)
+    increments = stressed(scenario, np.diff(paths, axis=-1, prepend=0.0), observed, cutoff, period_months)
+    return np.minimum(np.cumsum(increments, axis=-1), 1.0)
+
+
+def stressed(scenario: Scenario, increments: np.ndarray, observed: np.ndarray, cutoff: pd.Series,
+             period_months: int) -> np.ndarray:
+    """Period increments of cum_rate paths (draws, deals, horizon) under the scenario (no cap at a cum_rate of 1:
+    ``apply`` caps; with no factor above 1 nothing passes it)."""
+    if is_base(scenario):
+        return increments
+    H = increments.shape[-1]
     period = np.arange(1, H + 1)[None, :]
     future = period > observed[:, None]
     if scenario.delay_months:
@@ -82,7 +95,7 @@ def apply(scenario: Scenario, paths: np.ndarray, observed: np.ndarray, cutoff: p
         months = month_index(cutoff)[:, None] + period * period_months  # each period's end month
         lo, hi = month_index([scenario.shock.start])[0], month_index([scenario.shock.end])[0]
         factor = factor * np.where(future & (months >= lo) & (months <= hi), scenario.shock.factor, 1.0)
-    return np.minimum(np.cumsum(increments * factor[None], axis=-1), 1.0)
+    return increments * factor[None].astype(increments.dtype)
 
 
 def load_scenarios(path) -> list[Scenario]:

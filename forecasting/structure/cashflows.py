@@ -21,10 +21,14 @@ def date_of_period(terms: Terms, dataset: Dataset, horizon: int) -> np.ndarray:
 
 def cash_by_date(paths: np.ndarray, opb: np.ndarray, dates: np.ndarray, n_dates: int) -> np.ndarray:
     """cum_rate paths (paths, deals, horizon) -> collections in CNY (paths, deals, n_dates) per payment date."""
-    increments = np.diff(paths, axis=-1, prepend=0.0) * opb[None, :, None]
-    out = np.zeros(paths.shape[:2] + (n_dates + 1,))  # bin 0: past legal maturity, dropped
-    for d in range(paths.shape[1]):  # per deal: a bincount over its periods for every path at once
-        out[:, d] = _bincount_rows(increments[:, d], dates[d], n_dates + 1)
+    return cash_of_increments(np.diff(paths, axis=-1, prepend=0.0), opb, dates, n_dates)
+
+
+def cash_of_increments(increments: np.ndarray, opb: np.ndarray, dates: np.ndarray, n_dates: int) -> np.ndarray:
+    """Period increments of cum_rate (paths, deals, horizon) -> collections in CNY per payment date."""
+    out = np.zeros(increments.shape[:2] + (n_dates + 1,))  # bin 0: past legal maturity, dropped
+    for d in range(increments.shape[1]):  # per deal: a bincount over its periods for every path at once
+        out[:, d] = _bincount_rows(increments[:, d], dates[d], n_dates + 1) * opb[d]
     return out[:, :, 1:]
 
 

@@ -41,9 +41,14 @@ def structure(model, dataset: Dataset, scenarios: list[Scenario] = (BASE,), n_pa
         opb = part.deals.set_index("deal_id")["opb"].reindex(fc.deal_ids).to_numpy(float)
         dates = cashflows.date_of_period(sub, part, horizon)
         cutoff = part.history.cutoff.reindex(fc.deal_ids)
+        increments = np.diff(fc.draws, axis=-1, prepend=0.0)
         for scenario in scenarios:
-            paths = stress.apply(scenario, fc.draws, fc.observed_periods, cutoff, part.meta.period_months)
-            cash = cashflows.cash_by_date(paths, opb, dates, sub.max_dates)
+            if scenario.shock is not None and scenario.shock.factor > 1:  # paths capped at a cum_rate of 1
+                cash = cashflows.cash_by_date(stress.apply(scenario, fc.draws, fc.observed_periods, cutoff,
+                                                           part.meta.period_months), opb, dates, sub.max_dates)
+            else:
+                cash = cashflows.cash_of_increments(stress.stressed(scenario, increments, fc.observed_periods, cutoff,
+                                                                    part.meta.period_months), opb, dates, sub.max_dates)
             w = waterfall.run(sub, cash)
             tables["tranche_summary"].append(measures.tranche_summary(sub, w, price).assign(scenario=scenario.name))
             tables["cashflows"].append(_cashflow_rows(sub, cash, w).assign(scenario=scenario.name))
@@ -53,10 +58,10 @@ def structure(model, dataset: Dataset, scenarios: list[Scenario] = (BASE,), n_pa
             expected[scenario.name].append((rows, cashflows.cash_by_date(seen, opb, dates, terms.max_dates)[0],
                                             cashflows.cash_by_date(future, opb, dates, terms.max_dates)[0],
                                             seen[0, :, -1], future[0, :, -1]))
-        for haircut in HAIRCUTS:
-            cut = stress.apply(Scenario(name="sweep", haircut=haircut), fc.draws, fc.observed_periods, cutoff,
-                               part.meta.period_months)
-            repaid = waterfall.run(sub, cashflows.cash_by_date(cut, opb, dates, sub.max_dates)).repaid_on > 0
+        base_cash = cashflows.cash_of_increments(increments * ~_seen(fc)[None], opb, dates, sub.max_dates)
+        seen_cash = cashflows.cash_of_increments(increments * _seen(fc)[None], opb, dates, sub.max_dates)
+        for haircut in HAIRCUTS:  # a haircut scales the future cash only: no need to redate the paths
+            repaid = waterfall.run(sub, seen_cash + (1 - haircut) * base_cash).repaid_on > 0
             real = np.arange(sub.balance.shape[1])[None, :] < sub.residual[:, None]
             d, k = np.nonzero(real)
             tables["haircut_sweep"].append(pd.DataFrame({"deal_id": sub.deal_ids.to_numpy()[d], "tranche": sub.names[d, k],
@@ -67,6 +72,11 @@ def structure(model, dataset: Dataset, scenarios: list[Scenario] = (BASE,), n_pa
     out = {name: _scenario_first(pd.concat(parts, ignore_index=True)) for name, parts in tables.items()}
     out["cashflows_portfolio"] = portfolio.table()
     return out
+
+
+def _seen(fc) -> np.ndarray:
+    """(deals, horizon): the periods the forecast took from actual collections."""
+    return np.arange(1, fc.horizon + 1)[None, :] <= fc.observed_periods[:, None]
 
 
 def _scenario_first(table: pd.DataFrame) -> pd.DataFrame:

@@ -37,8 +37,9 @@ def run(terms: Terms, cash: np.ndarray) -> Waterfall:
     T = terms.balance.shape[1]
     balance = np.broadcast_to(terms.balance, (S, D, T)).copy()
     arrears = np.zeros((S, D, T))
-    interest, principal = np.zeros((S, D, T, J)), np.zeros((S, D, T, J))
-    excess = np.zeros((S, D, J))
+    # stored date-major (each date's and tranche's payments contiguous), returned as (paths, deals, tranches, dates)
+    interest, principal = np.zeros((J, T, S, D)), np.zeros((J, T, S, D))
+    excess = np.zeros((J, S, D))
     repaid_on = np.where(balance <= CENT, -1, 0)  # -1: nothing was ever owed (padding)
     rate = terms.coupon * terms.frequency[:, None] / 12.0
     live = np.arange(1, J + 1)[None, :] <= terms.n_dates[:, None]  # (deals, dates): a date up to legal maturity
@@ -47,13 +48,14 @@ def run(terms: Terms, cash: np.ndarray) -> Waterfall:
         for k in range(T):
             due = arrears[:, :, k] + balance[:, :, k] * (rate[:, k] * live[:, j])[None, :]
             paid = np.minimum(available, due)
-            interest[:, :, k, j], arrears[:, :, k] = paid, due - paid
+            interest[j, k], arrears[:, :, k] = paid, due - paid
             available = available - paid
         for k in range(T):
             paid = np.minimum(available, balance[:, :, k])
-            principal[:, :, k, j], balance[:, :, k] = paid, balance[:, :, k] - paid
+            principal[j, k], balance[:, :, k] = paid, balance[:, :, k] - paid
             available = available - paid
-        excess[:, :, j] = available
+        excess[j] = available
         done = (balance <= CENT) & (arrears <= CENT) & (repaid_on == 0)
         repaid_on[done & live[None, :, j, None]] = j + 1
-    return Waterfall(interest, principal, excess, balance, arrears, np.maximum(repaid_on, 0))
+    return Waterfall(interest.transpose(2, 3, 1, 0), principal.transpose(2, 3, 1, 0), excess.transpose(1, 2, 0), balance,
+                     arrears, np.maximum(repaid_on, 0))

@@ -8,6 +8,7 @@ cumulative amount and age, so every pool of every origin is projected with one s
 """
 from __future__ import annotations
 
+import hashlib
 import warnings
 from dataclasses import dataclass
 
@@ -135,9 +136,29 @@ def fit_pattern(tri, tail: bool) -> Pattern:
     return Pattern(np.where(ldf > 0, ldf, 1.0), sigma, std_err, curve)
 
 
+_BOOTSTRAPS: dict[tuple, tuple] = {}  # the last few bootstraps: the bootstrap baselines of one fold share theirs
+MAX_CACHED = 4
+
+
 def bootstrap_patterns(tri, n_sims: int, seed: int, tail: bool) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, float]:
     """chainladder's BootstrapODPSample: per simulated triangle, its factors (sims, K-1), tail curve (sims, 2) and
-    latest diagonal (sims, origins); and the ODP scale phi (Var = phi x mean)."""
+    latest diagonal (sims, origins); and the ODP scale phi (Var = phi x mean). The same triangle bootstrapped with
+    the same settings gives the same arrays (read-only), computed once."""
+    values = np.nan_to_num(np.asarray(tri.values, float))
+    key = (hashlib.sha256(values.tobytes()).hexdigest(), values.shape, str(tri.origin[0]), str(tri.development_grain),
+           n_sims, seed, tail)
+    if key not in _BOOTSTRAPS:
+        if len(_BOOTSTRAPS) >= MAX_CACHED:
+            _BOOTSTRAPS.pop(next(iter(_BOOTSTRAPS)))
+        result = _bootstrap(tri, n_sims, seed, tail)
+        for array in result[:3]:
+            if array is not None:
+                array.flags.writeable = False
+        _BOOTSTRAPS[key] = result
+    return _BOOTSTRAPS[key]
+
+
+def _bootstrap(tri, n_sims: int, seed: int, tail: bool):
     import chainladder as cl
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -13,6 +13,7 @@ from forecasting.models.decay import DecayCurveModel
 from forecasting.simulation.market import simulate_market
 from forecasting.simulation.process import RecoveryProcess
 
+pytestmark = pytest.mark.slow  # backfitting fits on three simulated markets (about 35 s); CI runs them
 WINDOW = ("2023-07", "2023-12", 0.6)
 
 
