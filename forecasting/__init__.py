@@ -38,6 +38,7 @@ from forecasting.models.registry import REGISTRY, register
 from forecasting.models.survival import SurvivalLoanModel, SurvivalPoolModel
 from forecasting.simulation.demo import demo_dataset, demo_market
 from forecasting.simulation.market import simulate_market
+from forecasting.structure import flow as _structure_flow  # loaded now, so the function below keeps the name
 
 __all__ = ["REGISTRY", "AgencyBaseline", "BootstrapODP", "BornhuetterFerguson", "CapeCod", "Config", "CurveForecast",
            "Dataset",
@@ -72,12 +73,11 @@ def forecast(model, dataset: Dataset, horizon: int = 60, quantiles: list[float] 
 
 
 def structure(model, dataset: Dataset, scenarios: list | None = None, n_paths: int = 1000, seed: int = 0,
-              price: float = 1.0) -> dict[str, pd.DataFrame]:
+              price: float = 1.0, n_jobs: int = 1) -> dict[str, pd.DataFrame]:
     """The structure analysis (docs/structure.md): tranche_summary, breakeven, cashflows, cashflows_portfolio and
     haircut_sweep tables for every deal with tranches, under ``base`` and each scenario."""
     from forecasting.forecast.scenarios import BASE
-    from forecasting.structure.flow import structure as _structure
-    return _structure(model, dataset, [BASE, *(scenarios or [])], n_paths, seed, price)
+    return _structure_flow.structure(model, dataset, [BASE, *(scenarios or [])], n_paths, seed, price, n_jobs)
 
 
 def backtest(config: Config, dataset: Dataset) -> tuple[pd.DataFrame, pd.DataFrame]:

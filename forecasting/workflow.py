@@ -83,7 +83,7 @@ def _structure_section(config: Config, model, dataset: Dataset, new: pd.DataFram
     from forecasting.structure.report import senior_lines, write_structure
     step(f"running the tranches through {len(config.structure.scenarios) + 1} scenario(s)")
     tables = structure(model, dataset, config.structure.scenarios, config.structure.paths, config.seed,
-                       config.structure.price)
+                       config.structure.price, n_jobs=config.parallel.n_jobs)
     out.mkdir(parents=True, exist_ok=True)
     deals = list(new["deal_id"])
     charts = write_structure(tables, out, model.name, deals)

@@ -40,7 +40,8 @@ def structure(
     chosen = load_scenarios(scenarios) if scenarios else [BASE]
     dataset = load_dataset(data)
     with status(f"running {len(chosen)} scenario(s) x {paths} paths through the waterfall with {name}"):
-        tables = run_structure(models[name], dataset, chosen, paths, manifest.config.get("seed", 0), price)
+        tables = run_structure(models[name], dataset, chosen, paths, manifest.config.get("seed", 0), price,
+                               n_jobs=manifest.config.get("parallel", {}).get("n_jobs", 1))
     latest = dataset.deals["vintage"].max()
     new_deals = list(dataset.deals.loc[dataset.deals["vintage"] == latest, "deal_id"])
     with output_set(out, "structure", force, protect) as staging:

@@ -112,3 +112,14 @@ def test_p_repaid_never_rises_with_the_haircut(paths):
     shares = [(_repaid(scenarios.apply(Scenario(name="h", haircut=h), cum, observed, cutoff, 1), t).repaid_on[:, :, 0] > 0)
               .mean(axis=0) for h in np.linspace(0, 0.9, 10)]
     assert (np.diff(np.array(shares), axis=0) <= 0).all() and shares[0].min() > shares[-1].max()
+
+
+def test_the_structure_tables_do_not_depend_on_n_jobs_or_chunking(decay_weibull, demo, monkeypatch):
+    import forecasting as fc
+    from forecasting.forecast import pipeline
+    data = demo.subset(demo.deal_ids[-8:])
+    one = fc.structure(decay_weibull, data, [Scenario(name="cut", haircut=0.3)], n_paths=60)
+    monkeypatch.setattr(pipeline, "CHUNK_VALUES", 60 * 100 * 3)  # three deals per chunk
+    two = fc.structure(decay_weibull, data, [Scenario(name="cut", haircut=0.3)], n_paths=60, n_jobs=2)
+    for name in one:
+        pd.testing.assert_frame_equal(one[name], two[name], check_exact=False, rtol=1e-9)  # sums in another order
