@@ -54,3 +54,16 @@ def test_demo_config_matches_configs_folder():
     shipped = yaml.safe_load(resource_text("demo.yaml"))
     public = yaml.safe_load((Path(__file__).resolve().parents[2] / "configs" / "demo.yaml").read_text())
     assert shipped == public
+
+
+def test_npas_backtest_on_the_demo_config_gives_the_reports_metrics(demo_dir, tmp_path):
+    """The same config gives the same figures whether run through report (demo) or backtest (issue 20)."""
+    from pathlib import Path
+
+    import pandas as pd
+    config = Path(__file__).resolve().parents[2] / "configs" / "demo.yaml"
+    result = CliRunner().invoke(app, ["backtest", str(config), "--out", str(tmp_path / "bt")])
+    assert result.exit_code == 0, result.output
+    ours = pd.read_csv(tmp_path / "bt" / "backtest_metrics.csv")
+    reports = pd.read_csv(demo_dir / "backtest" / "backtest_metrics.csv")
+    pd.testing.assert_frame_equal(ours, reports)
