@@ -106,8 +106,11 @@ def _cover(config: Config, dataset: Dataset, model: str, why: str) -> pd.DataFra
              ("data", dataset.meta.name), ("deals", str(len(dataset.deals))), ("currency", dataset.meta.currency),
              ("units", "amounts in currency units; rates are shares of each pool's principal at cut-off (opb)"),
              ("period", f"{dataset.meta.period_months} month(s)"), ("horizon", f"{config.horizon} periods"),
-             ("npas", version("npas")), ("config", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False,
-                                                                  allow_unicode=True))]
+             ("npas", version("npas"))]
+    text = yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+    # a line per row, so it prints; a list item indented, since a cell starting with "-" is neutralised as a formula
+    items += [("config" if i == 0 else "", "  " + line if line.startswith("-") else line)
+              for i, line in enumerate(text.splitlines())]
     return pd.DataFrame(items, columns=["item", "value"])
 
 
@@ -160,8 +163,13 @@ def run_report(config: Config, dataset: Dataset, out: Path, step: Step = lambda 
               "triangle": _triangle(dataset)}
     if metrics is not None:
         sheets["backtest_metrics"] = metrics
-    sheets = {"cover": _cover(config, dataset, chosen, why), **sheets, "definitions": definitions_sheet(sheets)}
-    write_workbook(sheets, out / "forecast.xlsx")
+    new_curves = curves[curves["deal_id"].isin(new["deal_id"])].pivot(index="period", columns="deal_id",
+                                                                      values="cum_rate")[list(new["deal_id"])]
+    sheets[f"curves_{newest}"] = new_curves.reset_index()
+    pools = {f"curves_{newest}": "cum_rate of pool {} by period (actual where observed, else the forecast mean)"}
+    sheets = {"cover": _cover(config, dataset, chosen, why), **sheets, "definitions": definitions_sheet(sheets, pools)}
+    write_workbook(sheets, out / "forecast.xlsx",
+                   charts={f"curves_{newest}": f"{newest} pools: forecast cum_rate ({chosen}; observed periods actual)"})
     backtest_context = {} if metrics is None else dict(
         ranking=html_table(ranking(metrics, rank_horizon), index=False),
         verdicts=verdicts(compared[compared["horizon"] == rank_horizon]),

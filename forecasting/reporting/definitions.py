@@ -28,6 +28,7 @@ DEFINITIONS = {
     "bias": "mean of actual - forecast", "coverage": "share of actuals inside the outer quantiles' band",
     "coverage_50": "share of actuals inside the P25-P75 band", "coverage_80": "share inside the P10-P90 band",
     "ks": "Kolmogorov-Smirnov distance of the PITs from uniform (0: calibrated)",
+    "item": "what the cover sheet states", "value": "its value",
     "ks_critical": "the KS distance's 5% critical value for that many independent forecasts",
     "crps": "continuous ranked probability score of cum_rate (lower is better)",
 }
@@ -51,8 +52,11 @@ def define(column: str) -> str | None:
     return None
 
 
-def definitions_sheet(sheets: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """sheet, column, meaning for every column of every sheet."""
-    rows = [{"sheet": name, "column": str(c), "meaning": define(str(c)) or ""} for name, table in sheets.items()
-            for c in table.columns]
+def definitions_sheet(sheets: dict[str, pd.DataFrame], columns_are: dict[str, str] | None = None) -> pd.DataFrame:
+    """sheet, column, meaning for every column of every sheet; ``columns_are`` (sheet -> meaning) for a sheet whose
+    columns are pools, not names."""
+    columns_are = columns_are or {}
+    rows = [{"sheet": name, "column": str(c),
+             "meaning": define(str(c)) or (columns_are[name].format(c) if name in columns_are else "")}
+            for name, table in sheets.items() for c in table.columns]
     return pd.DataFrame(rows)

@@ -49,7 +49,9 @@ def width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
-def write_workbook(sheets: dict[str, pd.DataFrame], path: Path) -> Path:
+def write_workbook(sheets: dict[str, pd.DataFrame], path: Path, charts: dict[str, str] | None = None) -> Path:
+    """Every sheet formatted as the module says; for each sheet named in ``charts`` (sheet -> title), a native Excel
+    line chart of its columns against its first column, beside the table."""
     with pd.ExcelWriter(path, engine="openpyxl") as xl:
         for name, table in sheets.items():
             neutralise_formulas(table).to_excel(xl, sheet_name=name, index=False)
@@ -70,4 +72,21 @@ def write_workbook(sheets: dict[str, pd.DataFrame], path: Path) -> Path:
                 if fmt:
                     for cell in ws[letter][1:]:
                         cell.number_format = fmt
+            if charts and name in charts:
+                _line_chart(ws, table, charts[name])
     return path
+
+
+def _line_chart(ws, table: pd.DataFrame, title: str) -> None:
+    """The chart; its series (cum_rate of one pool per column) shown as percentages."""
+    from openpyxl.chart import LineChart, Reference
+    for column in ws.iter_cols(min_col=2, max_col=table.shape[1], min_row=2):
+        for cell in column:
+            cell.number_format = "0.00%"
+    chart = LineChart()
+    chart.title, chart.y_axis.title, chart.x_axis.title = title, "cum_rate", str(table.columns[0])
+    chart.y_axis.numFmt, chart.height, chart.width = "0%", 9, 18
+    data = Reference(ws, min_col=2, max_col=table.shape[1], min_row=1, max_row=len(table) + 1)
+    chart.add_data(data, titles_from_data=True)
+    chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=len(table) + 1))
+    ws.add_chart(chart, f"{get_column_letter(table.shape[1] + 2)}2")
