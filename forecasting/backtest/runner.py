@@ -78,9 +78,10 @@ def run_fold(fold: Fold, specs: list, horizon: int, quantiles: list[float], n_dr
         frames.append(table.drop(columns="observed"))
     out = pd.concat(frames, ignore_index=True)
     said: dict[str, list[str]] = {}
-    for name, message in notes:  # one line per message, naming every model that gave it
+    for name, message in notes:  # each message once, naming every model that gave it
         said.setdefault(message, []).append(name)
-    notes = [f"{fold.scheme}/{fold.fold}: {', '.join(names)}: {message}" for message, names in said.items()]
+    notes = [f"{fold.scheme}/{fold.fold}: " + "; ".join(f"{', '.join(names)}: {message}" for message, names in
+                                                    said.items())] if said else []  # one line per fold
     out.insert(0, "fold", fold.fold)
     out.insert(0, "scheme", fold.scheme)
     out = out.merge(actual, on=["deal_id", "period"], how="left")
