@@ -42,6 +42,19 @@ def fit(
     typer.echo(f"saved {target}")
 
 
+def artifact_model(model_dir: Path, requested: str | None):
+    """(the model, its name, why it is the one, the manifest) of an artifact: ``--model`` if given, else the
+    artifact's chosen model, else its first; an unknown name is one line naming --model (exit 2)."""
+    from forecasting.artifacts import load_models
+    models, manifest = load_models(model_dir)
+    name = requested or manifest.chosen_model or next(iter(models))
+    why = "chosen with --model" if requested else ("the artifact's chosen model" if manifest.chosen_model else
+                                                   "the artifact's first model; --model picks another")
+    if name not in models:
+        raise option_problem("--model", f"{name!r} is not in the artifact ({', '.join(models)})")
+    return models[name], name, why, manifest
+
+
 @app.command()
 @command
 def forecast(
@@ -61,7 +74,6 @@ def forecast(
     force: FORCE = False,
 ) -> None:
     """Forecast every deal of a dataset: new pools from features, seasoned pools from features plus collections."""
-    from forecasting.artifacts import load_models
     from forecasting.data.io import write_table
     from forecasting.forecast.paths import PathsWriter, PortfolioTotals
     from forecasting.forecast.pipeline import forecast_dataset, forecast_tables
@@ -71,12 +83,7 @@ def forecast(
 
     protect = (Path(model_dir), Path(data))
     check_target(out, "forecast", force, protect)
-    models, manifest = load_models(model_dir)
-    name = model or manifest.chosen_model or next(iter(models))
-    why = "chosen with --model" if model else ("the artifact's chosen model" if manifest.chosen_model else
-                                               "the artifact's first model; --model picks another")
-    if name not in models:
-        raise option_problem("--model", f"{name!r} is not in the artifact ({', '.join(models)})")
+    estimator, name, why, manifest = artifact_model(model_dir, model)
     scenario = BASE if shock is None else Scenario(name="shock", shock=Shock.parse(shock))
     dataset = forecast_dataset(data)
     cfg = manifest.config
@@ -85,7 +92,7 @@ def forecast(
         writer = PathsWriter(staging / "forecast_paths.parquet") if paths else None
         with status(f"forecasting {len(dataset.deals)} pool(s) with {name}"):
             try:
-                curves, summary = forecast_tables(models[name], dataset, horizon or cfg["horizon"], cfg["quantiles"],
+                curves, summary = forecast_tables(estimator, dataset, horizon or cfg["horizon"], cfg["quantiles"],
                                                   cfg.get("seed", 0), n_draws=paths or 1000, scenario=scenario,
                                                   sinks=(totals,) + ((writer,) if writer else ()))
             finally:

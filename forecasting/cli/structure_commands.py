@@ -7,7 +7,8 @@ from typing import Annotated
 import typer
 
 from forecasting.cli.app import FORCE, app, status
-from forecasting.cli.errors import command, option_problem
+from forecasting.cli.errors import command
+from forecasting.cli.model_commands import artifact_model
 
 
 @app.command()
@@ -24,7 +25,6 @@ def structure(
     force: FORCE = False,
 ) -> None:
     """Dated cash flows, the tranche waterfall on every path, senior repayment, break-even and stress scenarios."""
-    from forecasting.artifacts import load_models
     from forecasting.data.dataset import load_dataset
     from forecasting.forecast.scenarios import BASE, load_scenarios
     from forecasting.outputs import check_target, output_set
@@ -33,14 +33,11 @@ def structure(
 
     protect = (Path(model_dir), Path(data)) + ((Path(scenarios),) if scenarios else ())
     check_target(out, "structure", force, protect)
-    models, manifest = load_models(model_dir)
-    name = model or manifest.chosen_model or next(iter(models))
-    if name not in models:
-        raise option_problem("--model", f"{name!r} is not in the artifact ({', '.join(models)})")
+    estimator, name, _, manifest = artifact_model(model_dir, model)
     chosen = load_scenarios(scenarios) if scenarios else [BASE]
     dataset = load_dataset(data)
     with status(f"running {len(chosen)} scenario(s) x {paths} paths through the waterfall with {name}"):
-        tables = run_structure(models[name], dataset, chosen, paths, manifest.config.get("seed", 0), price,
+        tables = run_structure(estimator, dataset, chosen, paths, manifest.config.get("seed", 0), price,
                                n_jobs=manifest.config.get("parallel", {}).get("n_jobs", 1))
     latest = dataset.deals["vintage"].max()
     new_deals = list(dataset.deals.loc[dataset.deals["vintage"] == latest, "deal_id"])

@@ -25,6 +25,11 @@ def observed_periods(cutoff: pd.Series, as_of: pd.Timestamp, period_months: int)
     return np.maximum(months // period_months, 0)
 
 
+def end_months(cutoff: pd.Series, horizon: int, period_months: int) -> np.ndarray:
+    """(deals, horizon): the month (since year 0) in which each deal's periods 1..horizon end."""
+    return month_index(cutoff)[:, None] + np.arange(1, horizon + 1)[None, :] * period_months
+
+
 def period_end(cutoff: pd.Series, period: pd.Series | np.ndarray, period_months: int) -> pd.DatetimeIndex:
     """Month-end date on which each (cut-off, period) ends."""
     months = month_index(cutoff) + np.asarray(period, dtype=np.int64) * period_months

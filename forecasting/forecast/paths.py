@@ -38,6 +38,13 @@ def paths_frame(fc: CurveForecast, dataset: Dataset) -> pd.DataFrame:
         "cum_rate": cum.ravel(), "collections": collections.astype(np.float32).ravel()})
 
 
+def group_labels(deals: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Each deal's group in every grouping the portfolio tables sum over: vintage, originator, and the portfolio."""
+    labels = {g: deals[g].astype(str).to_numpy() for g in GROUPINGS if g in deals}
+    labels["portfolio"] = np.full(len(deals), "all")
+    return labels
+
+
 class PathsWriter:
     """forecast_paths.parquet, one row group per chunk of deals."""
 
@@ -83,9 +90,7 @@ class PortfolioTotals:
         deals = dataset.deals.set_index("deal_id").reindex(fc.deal_ids)
         opb = deals["opb"].to_numpy(float)
         final = fc.draws[:, :, -1] * opb[None]
-        groups = {g: deals[g].astype(str).to_numpy() for g in GROUPINGS if g in deals}
-        groups["portfolio"] = np.full(len(opb), "all")
-        for grouping, labels in groups.items():
+        for grouping, labels in group_labels(deals).items():
             for label in np.unique(labels):
                 rows = labels == label
                 key = (grouping, label)

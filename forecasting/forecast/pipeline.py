@@ -78,10 +78,10 @@ def forecast_chunks(model, dataset: Dataset, horizon: int, n_draws: int = 1000, 
     A scenario (forecast/scenarios.py) changes the future of the paths, the point forecast and the expected curve."""
     for part in chunks(dataset, horizon, n_draws):
         fc = model.predict(part, horizon, n_draws=n_draws, random_state=seed)
-        yield part, fc if scenario == BASE else stressed(fc, part, scenario)
+        yield part, fc if scenario == BASE else under_scenario(fc, part, scenario)
 
 
-def stressed(fc: CurveForecast, dataset: Dataset, scenario: Scenario) -> CurveForecast:
+def under_scenario(fc: CurveForecast, dataset: Dataset, scenario: Scenario) -> CurveForecast:
     def under(paths):
         return None if paths is None else scenarios.apply(scenario, paths, fc.observed_periods,
                                                           dataset.history.cutoff.reindex(fc.deal_ids),

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from forecasting.data.periods import month_index
+from forecasting.data.periods import end_months, month_index
 from forecasting.data.problems import InputError, Problem
 from forecasting.models.options import Name
 
@@ -92,7 +92,7 @@ def stressed(scenario: Scenario, increments: np.ndarray, observed: np.ndarray, c
         increments = np.where(future[None], np.where((source > observed[:, None])[None], moved, 0.0), increments)
     factor = np.where(future, 1.0 - scenario.haircut, 1.0)
     if scenario.shock is not None:
-        months = month_index(cutoff)[:, None] + period * period_months  # each period's end month
+        months = end_months(cutoff, H, period_months)
         lo, hi = month_index([scenario.shock.start])[0], month_index([scenario.shock.end])[0]
         factor = factor * np.where(future & (months >= lo) & (months <= hi), scenario.shock.factor, 1.0)
     return increments * factor[None].astype(increments.dtype)

@@ -31,10 +31,8 @@ def illustrative_structure(deals: pd.DataFrame, seed: int) -> tuple[pd.DataFrame
     supported = deals["opb"].to_numpy(float) * est * (1 - fee) / rng.uniform(*COVERAGE, n)
     senior = np.round(np.minimum(supported, MAX_SENIOR_SHARE * size), 2)
     lag = rng.integers(CLOSING_LAG_MONTHS[0], CLOSING_LAG_MONTHS[1] + 1, n)
-    closing = pd.to_datetime(deals["cutoff_date"]) + pd.to_timedelta(0, "D")
-    closing = pd.DatetimeIndex([c + pd.offsets.MonthEnd(int(m)) for c, m in zip(closing, lag)])
-    out = deals.assign(closing_date=closing, payment_frequency_months=3,
-                       senior_fee_rate=fee,
+    closing = pd.DatetimeIndex([c + pd.offsets.MonthEnd(int(m)) for c, m in zip(pd.to_datetime(deals["cutoff_date"]), lag)])
+    out = deals.assign(closing_date=closing, payment_frequency_months=3, senior_fee_rate=fee,
                        legal_maturity=closing + pd.DateOffset(years=7))
     has = size > 0
     ids = deals["deal_id"].to_numpy()[has]

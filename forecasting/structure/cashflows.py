@@ -3,18 +3,16 @@ the period's end (those before closing on the first date; those after legal matu
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from forecasting.data.dataset import Dataset
-from forecasting.data.periods import month_index
+from forecasting.data.periods import end_months, month_index
 from forecasting.structure.terms import Terms
 
 
 def date_of_period(terms: Terms, dataset: Dataset, horizon: int) -> np.ndarray:
     """(deals, horizon): the payment date index (1..) each period's collections are paid on; 0 past maturity."""
     cutoff = dataset.deals.set_index("deal_id")["cutoff_date"].reindex(terms.deal_ids)
-    ends = month_index(cutoff)[:, None] + np.arange(1, horizon + 1)[None, :] * dataset.meta.period_months
-    since = ends - terms.closing_month[:, None]
+    since = end_months(cutoff, horizon, dataset.meta.period_months) - terms.closing_month[:, None]
     j = np.maximum(-(-since // terms.frequency[:, None]), 1)
     return np.where(j <= terms.n_dates[:, None], j, 0)
 
@@ -53,12 +51,3 @@ def horizon_to_maturity(terms: Terms, dataset: Dataset) -> int:
     last = terms.closing_month + terms.n_dates * terms.frequency
     return int(np.max(-(-(last - month_index(cutoff)) // dataset.meta.period_months)))
 
-
-def tranche_table(terms: Terms) -> pd.DataFrame:
-    """deal_id, rank, tranche, balance, coupon of the real (not padded) tranches."""
-    rank = np.arange(terms.balance.shape[1])[None, :]
-    real = rank <= terms.residual[:, None]
-    d, k = np.nonzero(real)
-    return pd.DataFrame({"deal_id": terms.deal_ids.to_numpy()[d], "rank": k + 1, "tranche": terms.names[d, k],
-                         "balance": terms.balance[d, k], "coupon": terms.coupon[d, k],
-                         "residual": k == terms.residual[d]})

@@ -18,6 +18,7 @@ from joblib import Parallel, delayed
 from forecasting.config import MAX_HORIZON
 from forecasting.data.dataset import Dataset
 from forecasting.forecast import scenarios as stress
+from forecasting.forecast.paths import group_labels
 from forecasting.forecast.pipeline import chunks
 from forecasting.forecast.scenarios import BASE, Scenario
 from forecasting.structure import cashflows, measures, waterfall
@@ -153,13 +154,13 @@ class _Portfolio:
         deals = dataset.deals.set_index("deal_id").reindex(terms.deal_ids)
         months = terms.payment_month(np.arange(1, cash.shape[-1] + 1))
         live = np.arange(1, cash.shape[-1] + 1)[None, :] <= terms.n_dates[:, None]
-        labels = {"vintage": deals["vintage"].astype(str).to_numpy(), "originator": deals["originator"].astype(str).to_numpy(),
-                  "portfolio": np.full(len(deals), "all")}
-        for d in range(len(terms.deal_ids)):
-            for j in np.flatnonzero(live[d]):
-                for grouping, label in labels.items():
-                    key = (scenario, grouping, label[d], int(months[d, j]))
-                    self.sums[key] = self.sums.get(key, 0.0) + cash[:, d, j]
+        for grouping, labels in group_labels(deals).items():
+            for label in np.unique(labels):
+                rows = labels == label
+                at, sub = np.where(live[rows], months[rows], -1), cash[:, rows]  # -1: past legal maturity
+                for month in np.unique(at[at >= 0]):
+                    key = (scenario, grouping, label, int(month))
+                    self.sums[key] = self.sums.get(key, 0.0) + sub[:, at == month].sum(axis=1)
 
     def merge(self, other: _Portfolio) -> None:
         for key, values in other.sums.items():

@@ -168,10 +168,10 @@ class BootstrapBaseline(TriangleBaseline):
                  "exposure": np.asarray(weight.values, float).ravel()[rows],
                  "point_latest": values[rows, ages[rows] - 1],
                  "origins": month_index(tri.origin.to_timestamp(how="s"))[rows]}
-        state["level"] = self._level(state, tri, weight)
+        state["level"] = self._level(state, dataset)
         return state
 
-    def _level(self, state, tri, weight):  # pragma: no cover - abstract
+    def _level(self, state: dict, dataset: Dataset):  # pragma: no cover - abstract
         raise NotImplementedError
 
     def _rates(self, state, dataset, latest, n_obs, opb, share) -> np.ndarray:
@@ -185,9 +185,8 @@ class BootstrapBaseline(TriangleBaseline):
         sims = random.stream(seed, "params").choice(len(state["ldf"]), n_draws)
         point = {**state, "sim": None}
         mean = self._rates(point, dataset, latest, n_obs, opb, _share(state["pattern"].log_cdf(horizon)[None]))[0]
-        shares = _share(triangle.log_to_ultimate(triangle.extend_factors(
-            state["ldf"][sims], None if state["curve"] is None else state["curve"][sims],
-            horizon + triangle.TAIL_PERIODS), horizon))
+        shares = _share(triangle.log_cdf(state["ldf"][sims], None if state["curve"] is None else state["curve"][sims],
+                                         horizon))
         expected = self._rates({**state, "sim": sims}, dataset, latest, n_obs, opb, shares)
         future = (expected - latest[None, :, None]) / opb[None, :, None]
         paths = realized_paths(cum_obs, n_obs, future, state["phi"] / opb, dataset.deal_ids, seed)
@@ -213,9 +212,9 @@ class BootstrapODP(BootstrapBaseline):
                  n_sims: PositiveInt = 500):
         super().__init__(name, by, tail, n_sims)
 
-    def _level(self, state, tri, weight):
+    def _level(self, state, dataset):
         """The pooled first-period rate: where a pool with no collections starts."""
-        return float(np.nansum(np.asarray(tri.values, float)[0, 0, :, 0]) / state["exposure"].sum())
+        return _first_rate(dataset)[0]
 
     def _rates(self, state, dataset, latest, n_obs, opb, share):
         """Each bootstrap triangle's chain ladder: the pool's latest amount scaled as its origin's latest diagonal
@@ -240,15 +239,15 @@ class CapeCod(BootstrapBaseline):
                  n_sims: PositiveInt = 500):
         super().__init__(name, by, tail, n_sims)
 
-    def _level(self, state, tri, weight):
+    def _level(self, state, dataset):
         """(point ELR, ELR per bootstrap triangle): sum of latest / sum of exposure x p(age), chainladder's
         CapeCod with no trend and no decay."""
         def elr(latest, log_cdf):
             p = np.exp(-log_cdf[..., state["ages"] - 1])
             return latest.sum(axis=-1) / (state["exposure"] * p).sum(axis=-1)
         n = int(state["ages"].max())
-        boot = triangle.log_to_ultimate(triangle.extend_factors(state["ldf"], state["curve"], n + triangle.TAIL_PERIODS), n)
-        return elr(state["point_latest"], state["pattern"].log_cdf(n)), elr(state["latest"], boot)
+        return elr(state["point_latest"], state["pattern"].log_cdf(n)), elr(state["latest"],
+                                                                             triangle.log_cdf(state["ldf"], state["curve"], n))
 
     def _rates(self, state, dataset, latest, n_obs, opb, share):
         point, boot = state["level"]
@@ -266,7 +265,7 @@ class BornhuetterFerguson(BootstrapBaseline):
                  n_sims: PositiveInt = 500):
         super().__init__(name, by, tail, n_sims)
 
-    def _level(self, state, tri, weight):
+    def _level(self, state, dataset):
         return None  # each pool's own prior, read at predict
 
     def _rates(self, state, dataset, latest, n_obs, opb, share):

@@ -79,7 +79,7 @@ class Pattern:
 
     def log_cdf(self, n: int) -> np.ndarray:
         """log of the cumulative factor from age t to ultimate, t = 1..n (ultimate: n + TAIL_PERIODS)."""
-        return log_to_ultimate(self.factors(n + TAIL_PERIODS)[None], n)[0]
+        return log_cdf(self.ldf[None], None if self.tail is None else np.array([self.tail]), n)[0]
 
     def variances(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         """sigma_k^2 and std_err_k^2 for ages 1..n: chainladder's, then extended log-linearly in k (as chainladder
@@ -98,6 +98,12 @@ def extend_factors(ldf: np.ndarray, tail: np.ndarray | None, n: int) -> np.ndarr
         grow = tail[:, 1:2] < 0  # a tail curve that does not decay is no tail
         out[:, k:] = np.where(grow, 1.0 + np.exp(tail[:, 0:1] + tail[:, 1:2] * ages), 1.0)
     return out
+
+
+def log_cdf(ldf: np.ndarray, tail: np.ndarray | None, n: int) -> np.ndarray:
+    """(sims, K-1) factors and tail curves -> (sims, n) log cumulative factors from age t = 1..n to ultimate (the
+    tail carried TAIL_PERIODS past n)."""
+    return log_to_ultimate(extend_factors(ldf, tail, n + TAIL_PERIODS), n)
 
 
 def log_to_ultimate(factors: np.ndarray, n: int) -> np.ndarray:

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import minimize_scalar
 
-from forecasting.data.periods import month_index
+from forecasting.data.periods import end_months
 from forecasting.models import random
 
 MAX_LOG_SD = 3.0
@@ -92,7 +92,7 @@ class CalendarEffects:
         """(draws, deals, horizon) factors on each future period's expected collections: exp(c - sigma^2 / 2) per
         calendar period (and group, the deals' names in ``group``) and draw, from a stream keyed by them, so every
         pool of the group (and chunk) shares it."""
-        months = month_index(cutoff)[:, None] + np.arange(1, horizon + 1)[None, :] * period_months
+        months = end_months(cutoff, horizon, period_months)
         factors = np.ones((n_draws,) + months.shape)
         if self.sigma <= 0:
             return factors

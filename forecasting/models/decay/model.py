@@ -23,7 +23,7 @@ import pandas as pd
 from scipy.special import expit, logit
 
 from forecasting.data.dataset import Dataset
-from forecasting.data.periods import month_index
+from forecasting.data.periods import end_months
 from forecasting.models import curves, random
 from forecasting.models.base import Diagnostics, EstimatorTags, FitError, RecoveryEstimator
 from forecasting.models.curve_forecast import CurveForecast
@@ -322,8 +322,9 @@ class DecayCurveModel(RecoveryEstimator):
 def _cell_keys(dataset: Dataset, cells: Cells, groups: tuple[str, ...], by: str | None) -> np.ndarray:
     """Each cell's calendar key (calendar.py): its group's position x SPAN + the month (since year 0) in which its
     period ends."""
-    month = month_index(dataset.history.cutoff.reindex(dataset.deal_ids))[cells.deal] + \
-        cells.t.astype(int) * dataset.meta.period_months
+    t = cells.t.astype(int)
+    month = end_months(dataset.history.cutoff.reindex(dataset.deal_ids), int(t.max(initial=1)),
+                       dataset.meta.period_months)[cells.deal, t - 1]
     if by is None:
         return month
     level = pd.Index(groups).get_indexer(dataset.deals[by].astype(str).to_numpy())[cells.deal]
