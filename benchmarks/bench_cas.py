@@ -32,6 +32,8 @@ ESTIMATORS = {
     "decay_weibull": {"kind": "decay_curve", "curve": "weibull", "covariates": [], "groups": ["originator", "vintage"]},
     "decay_loglogistic": {"kind": "decay_curve", "curve": "loglogistic", "covariates": [],
                           "groups": ["originator", "vintage"]},
+    "decay_lognormal": {"kind": "decay_curve", "curve": "lognormal", "covariates": [],
+                        "groups": ["originator", "vintage"]},
     "decay_weibull_calendar": {"kind": "decay_curve", "curve": "weibull", "covariates": [],
                                "groups": ["originator", "vintage"], "calendar_effects": True},
     "decay_weibull_calendar_by_triangle": {"kind": "decay_curve", "curve": "weibull", "covariates": [],

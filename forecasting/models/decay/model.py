@@ -224,8 +224,9 @@ class DecayCurveModel(RecoveryEstimator):
         expected = np.empty_like(draws)
         start_uv = pd.DataFrame(self.deal_effects_, index=self.deal_ids_).reindex(ids).fillna(0.0).to_numpy()
         chunk = max(1, CHUNK_CELLS // (n_draws * max(horizon, 1)))
+        by_age = np.argsort(n_obs, kind="stable")  # chunks of like ages: the posterior's arrays are as wide as the oldest
         for start in range(0, len(ids), chunk):
-            part = slice(start, start + chunk)
+            part = by_age[start:start + chunk]
             width = max(int(n_obs[part].max(initial=0)), 1)
             mask = (np.arange(1, width + 1)[None, :] <= n_obs[part, None]).astype(float)
             mode, cov = deal_posterior(self.curve, eta_L[:, part], eta_S[:, part], log_k[:, part], rates[part, :width], mask,
