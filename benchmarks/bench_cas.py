@@ -11,13 +11,16 @@ next to the published Mack and DeepTriangle figures (Kuo 2019, Table 1); and Mey
 triangle's actual total within its pools' summed joint paths, KS against uniform with the critical value
 136 / sqrt(n) percent (19.2 per line of 50, 9.6 for all 200).
 
-Run: .venv/bin/python benchmarks/bench_cas.py [--models decay_weibull decay_loglogistic survival_pool]
+Run: .venv/bin/python benchmarks/bench_cas.py [--models decay_average mack_by_triangle ...] [--figures docs/figures]
+(``--figures``: the per-pool PIT histograms by line and the p-p plot of the triangle-total percentiles, with their
+95% bands, as PNGs: docs/validation.md shows them.)
 """
 from __future__ import annotations
 
 import argparse
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -34,6 +37,8 @@ ESTIMATORS = {
                           "groups": ["originator", "vintage"]},
     "decay_lognormal": {"kind": "decay_curve", "curve": "lognormal", "covariates": [],
                         "groups": ["originator", "vintage"]},
+    "decay_average": {"kind": "decay_average", "curves": ["weibull", "lognormal"], "covariates": [],
+                      "groups": ["originator", "vintage"]},
     "decay_weibull_calendar": {"kind": "decay_curve", "curve": "weibull", "covariates": [],
                                "groups": ["originator", "vintage"], "calendar_effects": True},
     "decay_weibull_calendar_by_triangle": {"kind": "decay_curve", "curve": "weibull", "covariates": [],
@@ -67,6 +72,8 @@ def score(name: str, dataset, truth: pd.DataFrame, draws: int) -> tuple[pd.DataF
     seconds = time.perf_counter() - start
     if not model.diagnostics_.converged:
         print(f"{name}: did not converge ({'; '.join(model.diagnostics_.warnings)})")
+    if "weights" in model.diagnostics_.counts:
+        print(f"{name}: stacking weights {model.diagnostics_.counts['weights']}")
     final = truth[truth["period"] == AGE].set_index("deal_id").reindex(fc.deal_ids)
     paths = fc.draws[:, :, AGE - 1]
     actual = final["cum_rate"].to_numpy(float)
@@ -113,20 +120,68 @@ def table(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out).T
 
 
+def figures(results: dict[str, tuple[pd.DataFrame, pd.DataFrame]], directory: Path) -> None:
+    """cas_pit.png: per line, each model's histogram of per-pool PITs (flat at 1 when calibrated; the grey band:
+    where a calibrated forecaster's bars fall 95% of the time for independent pools); cas_pp.png: the p-p plot of
+    the 200 triangle-total percentiles, with Meyers' KS band (136 / sqrt(n) percent)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from scipy.stats import binom
+    directory.mkdir(parents=True, exist_ok=True)
+    bins, edges = 10, np.linspace(0, 1, 11)
+    fig, axes = plt.subplots(1, 4, figsize=(16, 3.6), sharey=True)
+    for ax, line in zip(axes, ["CA", "OL", "PA", "WC"]):
+        n = 0
+        for name, (rows, _) in results.items():
+            p = rows.loc[(rows["line"] == line) & (rows["observed"] < AGE), "pit"].to_numpy(float)
+            n = len(p)
+            density = np.histogram(p, edges)[0] / max(n, 1) * bins
+            ax.step(edges, np.append(density, density[-1]), where="post", label=name)
+        lo, hi = (binom.ppf(q, n, 1 / bins) / max(n, 1) * bins for q in (0.025, 0.975))
+        ax.axhspan(lo, hi, color="grey", alpha=0.15, lw=0)
+        ax.axhline(1.0, color="grey", lw=0.8)
+        ax.set_title(f"{line}: per-pool PIT at age {AGE} (n = {n})")
+        ax.set_xlabel("PIT")
+    axes[0].set_ylabel("density")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(directory / "cas_pit.png", dpi=110)
+    fig, ax = plt.subplots(figsize=(5, 5))
+    for name, (_, triangles) in results.items():
+        p = np.sort(triangles["percentile"].to_numpy(float))
+        ax.plot((np.arange(1, len(p) + 1) - 0.5) / len(p), p, label=name)
+    u = np.linspace(0, 1, 101)
+    band = 1.36 / np.sqrt(len(p))
+    ax.fill_between(u, np.clip(u - band, 0, 1), np.clip(u + band, 0, 1), color="grey", alpha=0.15, lw=0)
+    ax.plot(u, u, color="grey", lw=0.8)
+    ax.set_xlabel("expected (uniform) percentile")
+    ax.set_ylabel("predicted percentile of the actual total")
+    ax.set_title(f"Meyers' p-p plot: {len(p)} triangle totals, KS band")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(directory / "cas_pp.png", dpi=110)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=list(ESTIMATORS))
     parser.add_argument("--draws", type=int, default=1000)
+    parser.add_argument("--figures", type=Path, help="write cas_pit.png and cas_pp.png here")
     args = parser.parse_args()
     dataset, truth = cas_dataset("meyers")
     print(f"CAS 1988-1997 paid, Meyers' selection: {len(dataset.deals)} pools, "
           f"{dataset.deals['originator'].nunique()} triangles")
+    results = {}
     for name in args.models:
         rows, triangles, seconds = score(name, dataset, truth, args.draws)
+        results[name] = rows, triangles
         print(f"\n{name} (fit + forecast {seconds:.1f} s)")
         print(table(rows).to_string(float_format=lambda v: f"{v:.3f}"))
         print("Meyers' test on triangle totals (percentile of the actual total at age 10):")
         print(meyers(triangles).to_string(float_format=lambda v: f"{v:.3f}"))
+    if args.figures:
+        figures(results, args.figures)
     print("\nPublished MAPE of triangle totals (Kuo 2019, Table 1):")
     print(KUO.to_string(float_format=lambda v: f"{v:.3f}"))
 

@@ -22,10 +22,12 @@ def pit(draws: np.ndarray, actual: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(actual), below + 0.5 * tied, np.nan)
 
 
-def crps(draws: np.ndarray, actual: np.ndarray) -> np.ndarray:
-    """CRPS of ``actual`` (...,) against the ensemble ``draws`` (S, ...); NaN where the actual is missing."""
+def crps(draws: np.ndarray, actual: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """CRPS of ``actual`` (...,) against the ensemble ``draws`` (S, ...), its members weighted by ``weights`` (S,)
+    where given (a mixture of ensembles); NaN where the actual is missing."""
     filled = np.where(np.isfinite(actual), actual, 0.0)
-    score = scoringrules.crps_ensemble(filled, np.moveaxis(draws, 0, -1))
+    fct = np.moveaxis(draws, 0, -1)
+    score = scoringrules.crps_ensemble(filled, fct, ens_w=None if weights is None else np.broadcast_to(weights, fct.shape))
     return np.where(np.isfinite(actual), score, np.nan)
 
 

@@ -36,5 +36,6 @@ def known_curve(value: str) -> str:
 Name = Annotated[str, AfterValidator(file_name)]
 Columns = Annotated[tuple[str, ...], AfterValidator(distinct)]
 Curve = Annotated[str, AfterValidator(known_curve)]
+Curves = Annotated[tuple[Curve, ...], AfterValidator(distinct)]
 PositiveInt = Annotated[int, Field(ge=1, le=100_000)]
 PositiveFloat = Annotated[float, Field(gt=0, le=1e6)]

@@ -1,0 +1,194 @@
+"""Decay-curve models of several timing families, their forecasts mixed with weights stacked on held-out periods.
+
+One timing family is a guess about the shape of the tail, and a wrong guess biases every seasoned pool's forecast
+in the same direction: on the CAS triangles the Weibull under-forecasts what insurers pay after year 5 and the
+log-normal and log-logistic over-forecast it. Each family's model (``DecayCurveModel``, every option shared) is
+fitted to the whole dataset; the mixture weights w minimise the CRPS of the mixture's predictive distribution of
+each pool's last observed period, forecast from the periods before it with the pool's own effects re-estimated on
+them (stacking, Yao et al. 2018, with the CRPS as the score):
+
+    w = argmin_{w in simplex} mean_d CRPS(sum_k w_k F_kd, y_d)
+
+The shared parameters are the full fit's (a refit per family without the last periods would double the fit's
+cost), so the held-out score flatters every family alike; the weights compare families, they are not a
+calibration figure. A forecast's draw k comes from one family for every deal (the first round(w_1 n) draws from
+the first family, and so on), so sums over deals of draw k are still draws of the sum.
+"""
+from __future__ import annotations
+
+import itertools
+import warnings
+from dataclasses import replace
+
+import numpy as np
+
+from forecasting.data.dataset import Dataset
+from forecasting.models import random
+from forecasting.models.base import Diagnostics, EstimatorTags, RecoveryEstimator
+from forecasting.models.curve_forecast import CurveForecast
+from forecasting.models.decay.model import DecayCurveModel
+from forecasting.models.options import Columns, Curves, Name, PositiveInt
+from forecasting.models.registry import register
+from forecasting.models.summary import value_rows
+
+WEIGHT_STEP = 0.05  # the simplex grid the weights are chosen on: finer than the CRPS can tell apart
+
+
+@register("decay_average")
+class DecayAverageModel(RecoveryEstimator):
+    """A stacked mixture of decay-curve models, one per timing family (module docstring)."""
+
+    def __init__(self, name: Name = "decay_average", curves: Curves = ("weibull", "lognormal"),
+                 covariates: Columns = ("log_avg_balance", "wa_delinquency_months"),
+                 groups: Columns = ("originator", "vintage"), ordered_groups: Columns = ("vintage",),
+                 agency_prior: bool = False, timing_effects: bool = True, shape_effects: bool = True,
+                 calendar_effects: bool = False, calendar_by: str | None = None, max_iter: PositiveInt = 500,
+                 tol: float = 1e-4, holdout_draws: PositiveInt = 400):
+        self.name = name
+        self.curves = curves
+        self.covariates = covariates
+        self.groups = groups
+        self.ordered_groups = ordered_groups
+        self.agency_prior = agency_prior
+        self.timing_effects = timing_effects
+        self.shape_effects = shape_effects
+        self.calendar_effects = calendar_effects
+        self.calendar_by = calendar_by
+        self.max_iter = max_iter
+        self.tol = tol
+        self.holdout_draws = holdout_draws
+
+    _tags = DecayCurveModel._tags
+
+    @property
+    def tags(self) -> EstimatorTags:
+        return replace(self._tags, uses_agency=self.agency_prior)
+
+    @classmethod
+    def check_options(cls, options) -> list[tuple[str, str]]:
+        problems = DecayCurveModel.check_options(options)
+        if len(options.curves) < 2:
+            problems.append(("curves", "name at least two timing families (one is kind: decay_curve)"))
+        return problems
+
+    def _member(self, curve: str) -> DecayCurveModel:
+        shared = {k: v for k, v in self.get_params().items() if k not in ("name", "curves", "holdout_draws")}
+        return DecayCurveModel(name=f"{self.name}.{curve}", curve=curve, **shared)
+
+    # ------------------------------------------------------------------------------------------------ fit
+    def _fit(self, dataset: Dataset) -> Diagnostics:
+        members = []
+        with warnings.catch_warnings():  # each member's warnings are collected into this fit's diagnostics
+            warnings.simplefilter("ignore", RuntimeWarning)
+            for curve in self.curves:
+                members.append(self._member(curve).fit(dataset))
+        self.weights_ = stacking_weights([_holdout_draws(m, dataset, self.holdout_draws) for m in members],
+                                         _holdout_actual(dataset))
+        self.member_states_ = [m.fitted_state() for m in members]
+        self._members = members
+        notes = [w for m in members for w in m.diagnostics_.warnings]
+        shown = ", ".join(f"{c} {w:.2f}" for c, w in zip(self.curves, self.weights_))
+        return Diagnostics(all(m.diagnostics_.converged for m in members),
+                           sum(m.diagnostics_.iterations or 0 for m in members), tuple(notes),
+                           {**members[0].diagnostics_.counts, "weights": shown},
+                           "; ".join(m.diagnostics_.message for m in members if m.diagnostics_.message))
+
+    @property
+    def members_(self) -> list[DecayCurveModel]:
+        """The fitted family models (rebuilt from ``member_states_`` after an artifact is loaded)."""
+        if getattr(self, "_members", None) is None:
+            self._check_fitted()
+            self._members = []
+            for curve, state in zip(self.curves, self.member_states_):
+                member = self._member(curve)
+                for key, value in state.items():
+                    setattr(member, key, value)
+                member.check_state()
+                self._members.append(member)
+        return self._members
+
+    # -------------------------------------------------------------------------------------------- predict
+    def _predict(self, dataset: Dataset, horizon: int, n_draws: int, seed: int) -> CurveForecast:
+        counts = draw_counts(self.weights_, n_draws)
+        parts = [m.predict(dataset, horizon, n_draws=int(n), random_state=_member_seed(seed, m.curve))
+                 for m, n in zip(self.members_, counts) if n > 0]
+        draws = np.concatenate([p.draws for p in parts])
+        expected = np.concatenate([p.expected for p in parts])
+        return CurveForecast(parts[0].deal_ids, draws.mean(axis=0), draws, parts[0].observed_periods, expected=expected)
+
+    # --------------------------------------------------------------------------------------------- report
+    def _summary_rows(self, alpha: float):
+        """The weights, then each family's own summary with its curve before the block (``weibull:level``)."""
+        import pandas as pd
+        rows = [value_rows("weight", list(self.curves), self.weights_)]
+        for member in self.members_:
+            table = member.summary(alpha)
+            rows.append(table.assign(block=member.curve + ":" + table["block"]))
+        return pd.concat(rows, ignore_index=True)
+
+    def check_state(self) -> None:
+        super().check_state()
+        w = np.asarray(self.weights_, float)
+        if w.shape != (len(self.curves),) or np.any(w < 0) or abs(w.sum() - 1) > 1e-9:
+            raise ValueError("weights do not match the curves or do not sum to 1")
+        if len(self.member_states_) != len(self.curves):
+            raise ValueError("one fitted state per curve is needed")
+        self._members = None
+        self.members_  # noqa: B018 - rebuilding checks every member's state
+
+
+def stacking_weights(draws: list[np.ndarray], actual: np.ndarray) -> np.ndarray:
+    """Weights on the simplex grid (step WEIGHT_STEP) minimising the mean CRPS of the mixture of the families'
+    predictive draws (each (S_k, pools)) for ``actual`` (pools,); ties go to the earlier family."""
+    from forecasting.backtest.calibration import crps
+    K = len(draws)
+    pooled = np.concatenate(draws)
+    steps = round(1 / WEIGHT_STEP)
+    best, best_score = None, np.inf
+    for cut in itertools.product(range(steps + 1), repeat=K - 1):
+        if sum(cut) > steps:
+            continue
+        w = np.array([*cut, steps - sum(cut)]) / steps
+        per_draw = np.concatenate([np.full(len(d), wk / len(d)) for d, wk in zip(draws, w)])
+        score = float(np.nanmean(crps(pooled, actual, weights=per_draw)))
+        if score < best_score - 1e-15:
+            best, best_score = w, score
+    return best
+
+
+def draw_counts(weights: np.ndarray, n_draws: int) -> np.ndarray:
+    """Draws per family: n x weights rounded by largest remainder, so they sum to n."""
+    raw = np.asarray(weights, float) * n_draws
+    counts = np.floor(raw).astype(int)
+    counts[np.argsort(counts - raw, kind="stable")[:n_draws - counts.sum()]] += 1
+    return counts
+
+
+def _holdout(dataset: Dataset) -> Dataset:
+    """The dataset without each pool's last observed period."""
+    c = dataset.collections
+    last = c.groupby("deal_id")["period"].transform("max")
+    return Dataset(dataset.meta, dataset.deals, c[c["period"] < last].reset_index(drop=True))
+
+
+def _last_index(dataset: Dataset) -> np.ndarray:
+    return dataset.history.observed_periods.reindex(dataset.deal_ids).to_numpy().astype(int) - 1
+
+
+def _holdout_actual(dataset: Dataset) -> np.ndarray:
+    """Each pool's cum_rate at its last observed period (NaN for a pool without one)."""
+    last = _last_index(dataset)
+    cum = dataset.history.cum_rate.reindex(dataset.deal_ids).to_numpy()
+    return np.where(last >= 0, cum[np.arange(len(last)), np.maximum(last, 0)], np.nan)
+
+
+def _holdout_draws(model: DecayCurveModel, dataset: Dataset, n_draws: int) -> np.ndarray:
+    """(draws, pools): the family's predictive draws of each pool's last observed cum_rate from the periods before."""
+    last = _last_index(dataset)
+    fc = model.predict(_holdout(dataset), max(int(last.max(initial=0)) + 1, 1), n_draws=n_draws, random_state=1)
+    return fc.draws[:, np.arange(len(last)), np.maximum(last, 0)]
+
+
+def _member_seed(seed: int, curve: str) -> int:
+    """Each family's own random numbers, fixed by the forecast's seed."""
+    return int(random.stream(seed, "family", curve).integers(2**31))

@@ -1,0 +1,83 @@
+"""The stacked mixture of timing families: its weights, its draws and its artifact."""
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+from forecasting.models.decay import DecayAverageModel
+from forecasting.models.decay.averaged import draw_counts, stacking_weights
+from forecasting.models.state import decode, encode
+
+
+def test_weights_go_to_the_family_that_forecasts_the_held_out_periods():
+    """A family centred on the outcomes against one biased by two sds: (nearly) all the weight on the first."""
+    rng = np.random.default_rng(0)
+    actual = rng.normal(0, 1, 500)
+    good = actual[None] + rng.normal(0, 1, (300, 500))
+    biased = good + 2.0
+    w = stacking_weights([biased, good], actual)
+    assert w.sum() == pytest.approx(1) and w[1] >= 0.9
+
+
+def test_weights_split_two_families_biased_each_way():
+    """Families biased by +-1 sd around outcomes drawn from their mixture: the mixture wins, at half each."""
+    rng = np.random.default_rng(1)
+    centre = rng.normal(0, 1, 2000)
+    actual = centre + rng.choice([-1.0, 1.0], 2000) + rng.normal(0, 0.5, 2000)
+    up = centre[None] + 1.0 + rng.normal(0, 0.5, (200, 2000))
+    down = centre[None] - 1.0 + rng.normal(0, 0.5, (200, 2000))
+    assert stacking_weights([up, down], actual)[0] == pytest.approx(0.5, abs=0.1)
+
+
+def test_three_families_search_the_whole_simplex():
+    rng = np.random.default_rng(2)
+    actual = rng.normal(0, 1, 400)
+    draws = [actual[None] + shift + rng.normal(0, 1, (100, 400)) for shift in (3.0, 0.0, -3.0)]
+    w = stacking_weights(draws, actual)
+    assert w.shape == (3,) and w.sum() == pytest.approx(1) and w[1] >= 0.8
+
+
+@pytest.mark.parametrize("weights, n", [([0.5, 0.5], 1001), ([0.33, 0.33, 0.34], 10), ([1.0, 0.0], 7)])
+def test_draw_counts_sum_to_the_draws(weights, n):
+    counts = draw_counts(np.array(weights), n)
+    assert counts.sum() == n and np.all(np.abs(counts - np.array(weights) * n) < 1)
+
+
+@pytest.fixture(scope="module")
+def fitted(pool_level):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return DecayAverageModel(curves=("weibull", "lognormal")).fit(pool_level)
+
+
+def test_forecast_draws_come_from_the_families_by_weight(fitted, pool_level):
+    """Draw k of every deal comes from one family: the first round(w n) draws are the Weibull model's own."""
+    n = 200
+    fc = fitted.predict(pool_level, 36, n_draws=n, random_state=3)
+    k = int(draw_counts(fitted.weights_, n)[0])
+    assert fc.draws.shape[0] == n and fitted.summary().query("block == 'weight'")["coef"].sum() == pytest.approx(1)
+    if k:
+        weibull = fitted.members_[0].predict(pool_level, 36, n_draws=k, random_state=_seed(3, "weibull"))
+        np.testing.assert_array_equal(fc.draws[:k], weibull.draws)
+
+
+def _seed(seed, curve):
+    from forecasting.models.decay.averaged import _member_seed
+    return _member_seed(seed, curve)
+
+
+def test_the_saved_state_gives_the_same_forecast(fitted, pool_level):
+    """What an artifact stores (JSON and arrays) rebuilds the families' models and their forecasts exactly."""
+    arrays = {}
+    text = json.dumps(encode(fitted.fitted_state(), arrays))
+    loaded = DecayAverageModel(**fitted.get_params())
+    for key, value in decode(json.loads(text), arrays).items():
+        setattr(loaded, key, value)
+    loaded.check_state()
+    a = fitted.predict(pool_level, 24, n_draws=50, random_state=0)
+    b = loaded.predict(pool_level, 24, n_draws=50, random_state=0)
+    np.testing.assert_array_equal(a.draws, b.draws)
+    assert loaded.summary().equals(fitted.summary())
