@@ -16,6 +16,7 @@ import pandas as pd
 
 from forecasting.models.base import Diagnostics
 from forecasting.models.baselines.triangle import Pattern
+from forecasting.models.decay.age import AgeEffects
 from forecasting.models.decay.agency import AgencySteps
 from forecasting.models.decay.calendar import CalendarEffects
 from forecasting.models.decay.layout import Layout
@@ -24,7 +25,7 @@ from forecasting.models.survival.fitter import MixtureFit
 from forecasting.models.survival.severity import PaymentShape
 
 STATE_TYPES = {cls.__name__: cls for cls in (Design, AgencySteps, Layout, MixtureFit, PaymentShape, Diagnostics, Pattern,
-                                            CalendarEffects)}
+                                            CalendarEffects, AgeEffects)}
 MAX_DEPTH = 32
 
 

@@ -42,8 +42,8 @@ class DecayAverageModel(RecoveryEstimator):
                  covariates: Columns = ("log_avg_balance", "wa_delinquency_months"),
                  groups: Columns = ("originator", "vintage"), ordered_groups: Columns = ("vintage",),
                  agency_prior: bool = False, timing_effects: bool = True, shape_effects: bool = True,
-                 calendar_effects: bool = False, calendar_by: str | None = None, max_iter: PositiveInt = 500,
-                 tol: float = 1e-4, holdout_draws: PositiveInt = 400):
+                 calendar_effects: bool = False, calendar_by: str | None = None, age_effects: bool = False,
+                 max_iter: PositiveInt = 500, tol: float = 1e-4, holdout_draws: PositiveInt = 400):
         self.name = name
         self.curves = curves
         self.covariates = covariates
@@ -54,6 +54,7 @@ class DecayAverageModel(RecoveryEstimator):
         self.shape_effects = shape_effects
         self.calendar_effects = calendar_effects
         self.calendar_by = calendar_by
+        self.age_effects = age_effects
         self.max_iter = max_iter
         self.tol = tol
         self.holdout_draws = holdout_draws

@@ -20,65 +20,33 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import minimize_scalar
 
 from forecasting.data.periods import end_months
 from forecasting.models import random
+from forecasting.models.decay.shrinkage import ShrunkEffects, shrunk_log_ratios
 
-MAX_LOG_SD = 3.0
 SPAN = 100_000  # a cell's key is group x SPAN + its calendar month (months since year 0 stay below SPAN)
 
 
 @dataclass(frozen=True)
-class CalendarEffects:
+class CalendarEffects(ShrunkEffects):
     """Fitted calendar effects: per observed key (group x SPAN + month index of the period's end; group 0 when the
-    effects are common to every pool), the log ratio, its noise variance, the posterior effect and its sd; the
-    effects' sd sigma and mean mu; and the groups' names (empty when common)."""
+    effects are common to every pool) the shrunk effect (``ShrunkEffects``); and the groups' names (empty when
+    common)."""
 
-    month: np.ndarray
-    log_ratio: np.ndarray
-    noise_var: np.ndarray
-    effect: np.ndarray
-    effect_sd: np.ndarray
-    sigma: float
-    mu: float
     groups: tuple[str, ...] = ()
 
     @classmethod
     def fit(cls, month: np.ndarray, actual: np.ndarray, expected: np.ndarray, variance: np.ndarray,
             groups: tuple[str, ...] = ()) -> CalendarEffects:
         """From per-cell keys, actual and expected collections and the expected's noise variance."""
-        keys, where = np.unique(month, return_inverse=True)
-        A, E = np.bincount(where, actual), np.bincount(where, expected)
-        V = np.bincount(where, variance)
-        ok = (A > 0) & (E > 0)
-        y, v = np.log(A[ok] / E[ok]), V[ok] / E[ok] ** 2
-        if len(y) < 3:
-            return cls(keys[ok], y, v, np.zeros(len(y)), np.zeros(len(y)), 0.0, 0.0, groups)
-
-        def profile(log_sd: float) -> float:  # -log likelihood with mu at its weighted mean
-            total = np.exp(2 * log_sd) + v
-            mu = np.sum(y / total) / np.sum(1 / total)
-            return 0.5 * np.sum(np.log(total) + (y - mu) ** 2 / total)
-
-        best = minimize_scalar(profile, bounds=(-12.0, np.log(MAX_LOG_SD)), method="bounded")
-        sigma2 = np.exp(2 * best.x) if best.x > -11.5 else 0.0  # the lower bound: no common effect
-        total = sigma2 + v
-        mu = float(np.sum(y / total) / np.sum(1 / total))
-        shrink = sigma2 / total
-        return cls(keys[ok], y, v, shrink * (y - mu), np.sqrt(sigma2 * v / total), float(np.sqrt(sigma2)), mu, groups)
-
-    def cell_factors(self, month: np.ndarray) -> np.ndarray:
-        """exp(effect) of each cell's calendar period (1 where the period has no estimate)."""
-        at = np.searchsorted(self.month, month)
-        known = (at < len(self.month)) & (self.month[np.minimum(at, len(self.month) - 1)] == month)
-        return np.where(known, np.exp(self.effect[np.minimum(at, len(self.month) - 1)]), 1.0)
+        return cls(*shrunk_log_ratios(month, actual, expected, variance), groups)
 
     def table(self, alpha: float = 0.05) -> pd.DataFrame:
         """period_end, effect, se, lower, upper (the factor exp(effect) is the period's collections against the
         model's expectation), log_ratio (before shrinkage)."""
         from scipy.stats import norm
-        group, month = np.divmod(self.month, SPAN)
+        group, month = np.divmod(self.key, SPAN)
         years, month0 = np.divmod(month, 12)
         ends = pd.to_datetime({"year": years, "month": month0 + 1, "day": np.ones_like(years)}) + pd.offsets.MonthEnd(0)
         z = norm.ppf(1 - alpha / 2)

@@ -27,6 +27,7 @@ from forecasting.data.periods import end_months
 from forecasting.models import curves, random
 from forecasting.models.base import Diagnostics, EstimatorTags, FitError, RecoveryEstimator
 from forecasting.models.curve_forecast import CurveForecast
+from forecasting.models.decay.age import AgeEffects
 from forecasting.models.decay.agency import AgencySteps
 from forecasting.models.decay.calendar import SPAN, CalendarEffects
 from forecasting.models.decay.dispersion import cum_dispersion
@@ -55,8 +56,8 @@ class DecayCurveModel(RecoveryEstimator):
                  covariates: Columns = ("log_avg_balance", "wa_delinquency_months"),
                  groups: Columns = ("originator", "vintage"), ordered_groups: Columns = ("vintage",),
                  agency_prior: bool = False, timing_effects: bool = True, shape_effects: bool = True,
-                 calendar_effects: bool = False, calendar_by: str | None = None, max_iter: PositiveInt = 500,
-                 tol: float = 1e-4):
+                 calendar_effects: bool = False, calendar_by: str | None = None, age_effects: bool = False,
+                 max_iter: PositiveInt = 500, tol: float = 1e-4):
         self.name = name
         self.curve = curve
         self.covariates = covariates
@@ -67,6 +68,7 @@ class DecayCurveModel(RecoveryEstimator):
         self.shape_effects = shape_effects
         self.calendar_effects = calendar_effects
         self.calendar_by = calendar_by
+        self.age_effects = age_effects
         self.max_iter = max_iter
         self.tol = tol
 
@@ -116,20 +118,27 @@ class DecayCurveModel(RecoveryEstimator):
             theta_mean[layout.level_groups] = agency.step_means(design)
         c = cum_dispersion(dataset.loans, dataset.loan_collections, dataset.deal_ids)
         start = _start(layout, cells)
-        calendar, offset = None, np.ones(len(cells.r))
-        for _ in range(CALENDAR_ROUNDS if self.calendar_effects else 1):
-            # with calendar effects, backfitting: the model refitted with each cell's calendar factor as a known
+        calendar, age = None, None
+        by_calendar, by_age = np.ones(len(cells.r)), np.ones(len(cells.r))
+        for _ in range(CALENDAR_ROUNDS if self.calendar_effects or self.age_effects else 1):
+            # with calendar or age effects, backfitting: the model refitted with each cell's factor as a known
             # offset (rate / f, weight x f: the same quasi-likelihood with mean f m), the effects re-estimated
+            offset = by_calendar * by_age
             lik = QuasiLikelihood(self.curve, layout, Z_L, Z_S, replace(cells, r=cells.r / offset, w=cells.w * offset))
             est = VarianceEstimation(lik, theta_mean, c).run(start, np.zeros((len(deals), 2)),
                                                              np.full(len(layout.vc_names), START_TAU2), self.max_iter,
                                                              self.tol)
-            if not self.calendar_effects:
+            if not (self.calendar_effects or self.age_effects):
                 break
-            previous, calendar = calendar, _calendar(dataset, cells, lik.means(est.theta, est.deal_effects),
-                                                     est.phi * c * est.psi, self.calendar_by)
-            offset = calendar.cell_factors(_cell_keys(dataset, cells, calendar.groups, self.calendar_by))
-            if previous is not None and _settled(previous, calendar):
+            means, scale = lik.means(est.theta, est.deal_effects), est.phi * c * est.psi
+            previous = calendar, age
+            if self.age_effects:
+                age = AgeEffects.fit(cells.t, *_money(dataset, cells, means * by_calendar, scale))
+                by_age = age.factors(cells.t)
+            if self.calendar_effects:
+                calendar = _calendar(dataset, cells, means * by_age, scale, self.calendar_by)
+                by_calendar = calendar.factors(_cell_keys(dataset, cells, calendar.groups, self.calendar_by))
+            if all(b is not None and _settled(b, a) for b, a in zip(previous, (calendar, age)) if a is not None):
                 break
         fixed = layout.theta_vc < 0
         if np.allclose(est.theta[fixed], start[fixed]):
@@ -142,7 +151,7 @@ class DecayCurveModel(RecoveryEstimator):
         self.deal_dispersion_ = est.psi
         self.nesting_levels_ = ([] if layout.nested is None else
                                 list(deals[self.groups[layout.nested]].astype(str)))
-        self.calendar_ = calendar
+        self.calendar_, self.age_ = calendar, age
         own = np.flatnonzero(est.psi > OVERDISPERSED)
         if len(own):
             shown = ", ".join(f"{self.deal_ids_[i]} x{est.psi[i]:.1f}" for i in own[np.argsort(-est.psi[own])][:3])
@@ -224,12 +233,15 @@ class DecayCurveModel(RecoveryEstimator):
         expected = np.empty_like(draws)
         start_uv = pd.DataFrame(self.deal_effects_, index=self.deal_ids_).reindex(ids).fillna(0.0).to_numpy()
         chunk = max(1, CHUNK_CELLS // (n_draws * max(horizon, 1)))
+        ages = np.arange(1, max(horizon, int(n_obs.max(initial=0))) + 1)
+        age_factor = np.ones(len(ages)) if self.age_ is None else self.age_.factors(ages)  # the curve's age correction
         by_age = np.argsort(n_obs, kind="stable")  # chunks of like ages: the posterior's arrays are as wide as the oldest
         for start in range(0, len(ids), chunk):
             part = by_age[start:start + chunk]
             width = max(int(n_obs[part].max(initial=0)), 1)
             mask = (np.arange(1, width + 1)[None, :] <= n_obs[part, None]).astype(float)
-            mode, cov = deal_posterior(self.curve, eta_L[:, part], eta_S[:, part], log_k[:, part], rates[part, :width], mask,
+            mode, cov = deal_posterior(self.curve, eta_L[:, part], eta_S[:, part], log_k[:, part],
+                                       rates[part, :width] / age_factor[:width], mask,
                                        weight[part], prior, start_uv[part])
             z = random.per_deal(seed, "deal-effects", ids[part], lambda rng: rng.standard_normal((n_draws, 2)))
             uv = mode + np.einsum("sdij,sdj->sdi", np.linalg.cholesky(cov), z)
@@ -238,15 +250,16 @@ class DecayCurveModel(RecoveryEstimator):
                            np.exp(eta_S[:, part] + uv[..., 1])[..., None], np.exp(log_k[:, part])[..., None])
             G_obs = np.take_along_axis(G, np.broadcast_to(n_obs[part][None, :, None], G.shape[:2] + (1,)), axis=-1)
             future = L[..., None] * (G[..., 1:] - G_obs)
+            factors = age_factor[None, None, :horizon]
             if self.calendar_ is not None:  # each future period's collections times its calendar factor
-                factors = self.calendar_.future_factors(
+                factors = factors * self.calendar_.future_factors(
                     dataset.history.cutoff.reindex(ids[part]), n_obs[part], horizon, dataset.meta.period_months,
                     n_draws, seed, None if self.calendar_by is None else
                     dataset.deals[self.calendar_by].astype(str).to_numpy()[part])
-                future = np.cumsum(np.diff(np.maximum(future, 0.0), axis=-1, prepend=0.0) * factors, axis=-1)
+            future = np.cumsum(np.diff(np.maximum(future, 0.0), axis=-1, prepend=0.0) * factors, axis=-1)
             unit = scale[part] / dataset.deals["n_borrowers"].to_numpy(float)[part]
             draws[:, part] = realized_paths(cum_obs[part], n_obs[part], future, unit, ids[part], seed)
-            expected[:, part] = L[..., None] * G[..., 1:]
+            expected[:, part] = L[..., None] * np.cumsum(np.diff(G, axis=-1) * age_factor[:horizon], axis=-1)
         return CurveForecast(ids, draws.mean(axis=0), draws, n_obs, expected=expected)
 
     def _psi(self, dataset: Dataset) -> np.ndarray:
@@ -287,7 +300,9 @@ class DecayCurveModel(RecoveryEstimator):
                             np.max(self.deal_dispersion_)])]
         if self.calendar_ is not None:
             rows.append(value_rows("calendar", ["sd", "mean_log_ratio", "periods"],
-                                   [self.calendar_.sigma, self.calendar_.mu, len(self.calendar_.month)]))
+                                   [self.calendar_.sigma, self.calendar_.mu, len(self.calendar_.key)]))
+        if self.age_ is not None:
+            rows.append(value_rows("age", ["sd", "periods"], [self.age_.sigma, len(self.age_.key)]))
         if self.agency_ is not None:
             centre = self.theta_mean_[lay.level_groups]
             rows.append(value_rows("agency_step", [r for r, c in zip(rand, centre) if c != 0], centre[centre != 0]))
@@ -338,13 +353,18 @@ def _calendar(dataset: Dataset, cells: Cells, means: np.ndarray, scale: np.ndarr
     if by is not None and by not in dataset.deals:
         raise FitError(f"calendar_by: the deals table has no column {by!r}")
     groups = () if by is None else tuple(sorted(dataset.deals[by].astype(str).unique()))
+    return CalendarEffects.fit(_cell_keys(dataset, cells, groups, by), *_money(dataset, cells, means, scale), groups)
+
+
+def _money(dataset: Dataset, cells: Cells, means: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per cell, actual and expected collections in CNY and the expected's ODP variance (scale per deal: phi c
+    psi_d), what calendar and age effects are estimated from."""
     opb = dataset.deals["opb"].to_numpy(float)[cells.deal]
     n = dataset.deals["n_borrowers"].to_numpy(float)[cells.deal]
-    return CalendarEffects.fit(_cell_keys(dataset, cells, groups, by), cells.r * opb, means * opb,
-                               scale[cells.deal] * means / n * opb ** 2, groups)
+    return cells.r * opb, means * opb, scale[cells.deal] * means / n * opb ** 2
 
 
-def _settled(before: CalendarEffects, after: CalendarEffects) -> bool:
+def _settled(before: CalendarEffects | AgeEffects, after: CalendarEffects | AgeEffects) -> bool:
     return len(before.effect) == len(after.effect) and np.max(np.abs(before.effect - after.effect), initial=0) < 0.005
 
 

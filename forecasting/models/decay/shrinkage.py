@@ -1,0 +1,65 @@
+"""Multiplicative effects shared by the cells of one key (a calendar period, an age), estimated by a
+random-effects meta-analysis of the log ratios of actual to fitted collections.
+
+Per key k, with A_k and E_k the actual and the model's expected collections summed over its cells (CNY),
+
+    y_k = log(A_k / E_k) = mu + c_k + e_k,   c_k ~ N(0, sigma^2),   e_k ~ N(0, v_k),   v_k = Var(A_k) / E_k^2
+
+mu and sigma^2 maximise the marginal likelihood of the y_k, and each effect is its posterior mean
+sigma^2 / (sigma^2 + v_k) (y_k - mu), with variance sigma^2 v_k / (sigma^2 + v_k): a key with few or noisy cells is
+shrunk towards no effect, and mu (the overall level) is left to the model.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import minimize_scalar
+
+MAX_LOG_SD = 3.0
+
+
+def shrunk_log_ratios(keys: np.ndarray, actual: np.ndarray, expected: np.ndarray, variance: np.ndarray):
+    """Over the cells grouped by ``keys``: the keys with actual and expected collections, their log ratios y,
+    noise variances v, posterior effects and sds, sigma, mu."""
+    keys, where = np.unique(keys, return_inverse=True)
+    A, E = np.bincount(where, actual), np.bincount(where, expected)
+    V = np.bincount(where, variance)
+    ok = (A > 0) & (E > 0)
+    y, v = np.log(A[ok] / E[ok]), V[ok] / E[ok] ** 2
+    if len(y) < 3:
+        return keys[ok], y, v, np.zeros(len(y)), np.zeros(len(y)), 0.0, 0.0
+
+    def profile(log_sd: float) -> float:  # -log likelihood with mu at its weighted mean
+        total = np.exp(2 * log_sd) + v
+        mu = np.sum(y / total) / np.sum(1 / total)
+        return 0.5 * np.sum(np.log(total) + (y - mu) ** 2 / total)
+
+    best = minimize_scalar(profile, bounds=(-12.0, np.log(MAX_LOG_SD)), method="bounded")
+    sigma2 = np.exp(2 * best.x) if best.x > -11.5 else 0.0  # the lower bound: no common effect
+    total = sigma2 + v
+    mu = float(np.sum(y / total) / np.sum(1 / total))
+    shrink = sigma2 / total
+    return keys[ok], y, v, shrink * (y - mu), np.sqrt(sigma2 * v / total), float(np.sqrt(sigma2)), mu
+
+
+@dataclass(frozen=True)
+class ShrunkEffects:
+    """Per observed key: the log ratio, its noise variance, the posterior effect and its sd; the effects' sd sigma
+    and mean mu."""
+
+    key: np.ndarray
+    log_ratio: np.ndarray
+    noise_var: np.ndarray
+    effect: np.ndarray
+    effect_sd: np.ndarray
+    sigma: float
+    mu: float
+
+    def factors(self, key: np.ndarray) -> np.ndarray:
+        """exp(effect) at each key (1 where the key has no estimate)."""
+        key = np.asarray(key, int)
+        if not len(self.key):
+            return np.ones(key.shape)
+        at = np.minimum(np.searchsorted(self.key, key), len(self.key) - 1)
+        return np.where(self.key[at] == key, np.exp(self.effect[at]), 1.0)

@@ -1,0 +1,79 @@
+"""Development-age effects (issue 17): a distortion of the curve at some ages is found, data from the curve family
+itself need none, and forecasts carry the correction into the expected curve and the paths."""
+from __future__ import annotations
+
+import copy
+import warnings
+
+import numpy as np
+import pytest
+
+from forecasting.data.dataset import Dataset
+from forecasting.models.decay import DecayCurveModel
+from forecasting.simulation.model_pools import simulate_pools
+
+BUMP = (4, 6, 1.3)  # ages 4-6 collect 30% more than the Weibull the pools are simulated from
+
+
+def pools(bump: tuple[int, int, float] | None) -> Dataset:
+    data = simulate_pools("weibull", 7, n_deals=80)
+    c = data.collections.copy()
+    if bump is not None:
+        c.loc[c["period"].between(bump[0], bump[1]), "gross_collections"] *= bump[2]
+    return Dataset(data.meta, data.deals, c)
+
+
+def fit(data: Dataset, age_effects: bool = True) -> DecayCurveModel:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return DecayCurveModel(covariates=("x",), groups=(), age_effects=age_effects).fit(data)
+
+
+@pytest.fixture(scope="module")
+def bumped():
+    data = pools(BUMP)
+    return data, fit(data)
+
+
+def test_a_distortion_at_some_ages_is_found(bumped):
+    _, model = bumped
+    table = model.age_.table().set_index("period")
+    inside = table.loc[BUMP[0]:BUMP[1], "effect"].mean()
+    outside = table.loc[12:40, "effect"].mean()
+    assert inside - outside == pytest.approx(np.log(BUMP[2]), abs=0.08)
+    assert model.age_.sigma > 0.05
+    summary = model.summary().set_index(["block", "term"])
+    assert summary.loc[("age", "sd"), "coef"] == pytest.approx(model.age_.sigma)
+
+
+def test_the_curve_family_itself_needs_no_correction():
+    model = fit(pools(None))
+    assert model.age_.sigma < 0.03
+    assert np.abs(model.age_.effect).max() < 0.05
+
+
+def test_forecasts_carry_the_correction(bumped):
+    """New pools (no collections: the same prior draws with and without the correction): every expected
+    increment differs by exactly its age's factor, and the paths collect more at the bumped ages."""
+    data, model = bumped
+    new = Dataset(data.meta, data.deals, data.collections[~data.collections["deal_id"].isin(data.deal_ids[:10])])
+    bare = copy.copy(model)
+    bare.age_ = None
+    with_age, without = (m.predict(new, 72, n_draws=40, random_state=3) for m in (model, bare))
+    factor = model.age_.factors(np.arange(1, 73))
+    inc = np.diff(with_age.expected, axis=-1, prepend=0.0)
+    inc_bare = np.diff(without.expected, axis=-1, prepend=0.0)
+    np.testing.assert_allclose(inc[:, :10], inc_bare[:, :10] * factor, rtol=1e-9, atol=1e-15)
+    assert factor[BUMP[0] - 1:BUMP[1]].min() > 1.1
+    young = with_age.observed_periods == 0
+    assert young.sum() == 10
+    assert (with_age.mean[young, BUMP[1] - 1] > without.mean[young, BUMP[1] - 1]).all()
+
+
+def test_age_effects_survive_an_artifact(bumped, tmp_path):
+    from forecasting.models.state import decode, encode
+    _, model = bumped
+    arrays: dict[str, np.ndarray] = {}
+    restored = decode(encode(model.age_, arrays), arrays)
+    np.testing.assert_array_equal(restored.effect, model.age_.effect)
+    assert restored.sigma == model.age_.sigma
