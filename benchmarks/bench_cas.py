@@ -39,6 +39,10 @@ ESTIMATORS = {
                         "groups": ["originator", "vintage"]},
     "decay_average": {"kind": "decay_average", "curves": ["weibull", "lognormal"], "covariates": [],
                       "groups": ["originator", "vintage"]},
+    "decay_weibull_age": {"kind": "decay_curve", "curve": "weibull", "covariates": [],
+                          "groups": ["originator", "vintage"], "age_effects": True},
+    "decay_average_age": {"kind": "decay_average", "curves": ["weibull", "lognormal"], "covariates": [],
+                          "groups": ["originator", "vintage"], "age_effects": True},
     "decay_weibull_calendar": {"kind": "decay_curve", "curve": "weibull", "covariates": [],
                                "groups": ["originator", "vintage"], "calendar_effects": True},
     "decay_weibull_calendar_by_triangle": {"kind": "decay_curve", "curve": "weibull", "covariates": [],
@@ -177,7 +181,7 @@ def main() -> None:
         rows, triangles, seconds = score(name, dataset, truth, args.draws)
         results[name] = rows, triangles
         print(f"\n{name} (fit + forecast {seconds:.1f} s)")
-        print(table(rows).to_string(float_format=lambda v: f"{v:.3f}"))
+        print(table(rows).to_string(float_format=lambda v: f"{v:.4f}"))
         print("Meyers' test on triangle totals (percentile of the actual total at age 10):")
         print(meyers(triangles).to_string(float_format=lambda v: f"{v:.3f}"))
     if args.figures:

@@ -1,0 +1,108 @@
+"""Issue 17's simulated check off our own simulator: the bands on markets from ``independent_market.py`` (a
+two-phase timing shape, common calendar shocks, six originators), for the same model settings as the CAS benchmark.
+
+Each model is fitted on the market as of 2025-12-31 and forecasts 96 months. Scored, for the pools not yet 60
+months old:
+- ``expected@60``: the expected curve's band (``CurveForecast.expected``) against the pool's expected 60-month
+  cum_rate given its own parameters (the truth the generator knows);
+- ``cash+12``, ``cash+24``, ``cash+36``: the realized-cash band against the cum_rate the simulated future brings 12,
+  24 and 36 months after the as-of date (what an as-of backtest scores, without giving up any history).
+Per model and target: MAE, P10-P90 and P25-P75 coverage, KS distance of the PITs with its 5% critical value for
+independent pools (pools share the calendar shocks, so it is a bar, not a test), CRPS; per seed and pooled.
+
+Run: .venv/bin/python benchmarks/bench_independent.py [--seeds 1 2 3] [--models decay_average ...]
+"""
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+from independent_market import simulate
+
+from forecasting.backtest.calibration import crps, ks_critical, ks_statistic, pit
+from forecasting.models import registry
+
+SHARED = {"covariates": [], "groups": ["originator", "vintage"]}
+ESTIMATORS = {
+    "decay_weibull": {"kind": "decay_curve", "curve": "weibull", **SHARED},
+    "decay_average": {"kind": "decay_average", "curves": ["weibull", "lognormal"], **SHARED},
+    "decay_weibull_calendar": {"kind": "decay_curve", "curve": "weibull", "calendar_effects": True, **SHARED},
+    "decay_average_calendar": {"kind": "decay_average", "curves": ["weibull", "lognormal"],
+                               "calendar_effects": True, **SHARED},
+    "decay_weibull_age": {"kind": "decay_curve", "curve": "weibull", "age_effects": True, **SHARED},
+    "decay_average_age": {"kind": "decay_average", "curves": ["weibull", "lognormal"], "age_effects": True, **SHARED},
+    "decay_weibull_age_calendar": {"kind": "decay_curve", "curve": "weibull", "age_effects": True,
+                                   "calendar_effects": True, **SHARED},
+    "chain_ladder": {"kind": "chain_ladder"},
+    "bootstrap_odp": {"kind": "bootstrap_odp"},
+}
+HORIZON = 96
+AGE = 60
+AHEAD = (12, 24, 36)
+
+
+def build(name: str):
+    spec = registry.options_model(ESTIMATORS[name]["kind"])(name=name, **ESTIMATORS[name])
+    return registry.build(spec)
+
+
+def score(name: str, seed: int, draws: int) -> tuple[pd.DataFrame, float]:
+    """One row per scored pool and target: seed, target, error, pit, crps, inside80, inside50."""
+    dataset, truth = simulate(seed)
+    model = build(name)
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        model.fit(dataset)
+        fc = model.predict(dataset, HORIZON, n_draws=draws, random_state=seed)
+    seconds = time.perf_counter() - start
+    if not model.diagnostics_.converged:
+        print(f"{name} seed {seed}: did not converge ({'; '.join(model.diagnostics_.warnings)})")
+    observed = fc.observed_periods.astype(int)
+    young = np.flatnonzero(observed < AGE)
+    table = {k: truth.pivot(index="deal_id", columns="period", values=k).reindex(fc.deal_ids).to_numpy()
+             for k in ("expected", "realized")}
+    targets = {}
+    if fc.expected is not None:  # a baseline forecasts realized cash only
+        targets["expected@60"] = (fc.expected[:, young, AGE - 1], table["expected"][young, AGE - 1])
+    for h in AHEAD:
+        at = observed[young] + h - 1
+        targets[f"cash+{h}"] = (fc.draws[:, young, at], table["realized"][young, at])
+    rows = []
+    for target, (paths, actual) in targets.items():
+        lo, q25, q75, hi = np.quantile(paths, [0.1, 0.25, 0.75, 0.9], axis=0)
+        rows.append(pd.DataFrame({"seed": seed, "target": target, "error": paths.mean(axis=0) - actual,
+                                  "pit": pit(paths, actual), "crps": crps(paths, actual),
+                                  "inside80": (lo <= actual) & (actual <= hi),
+                                  "inside50": (q25 <= actual) & (actual <= q75)}))
+    return pd.concat(rows, ignore_index=True), seconds
+
+
+def summary(rows: pd.DataFrame) -> pd.DataFrame:
+    def one(part: pd.DataFrame) -> pd.Series:
+        return pd.Series({"pools": len(part), "mae": part["error"].abs().mean(), "bias": part["error"].mean(),
+                          "cover80": part["inside80"].mean(), "cover50": part["inside50"].mean(),
+                          "ks": ks_statistic(part["pit"].to_numpy(float)), "ks_5%": ks_critical(len(part)),
+                          "crps": part["crps"].mean()})
+    by_seed = rows.groupby(["target", "seed"]).apply(one, include_groups=False)
+    pooled = rows.groupby("target").apply(one, include_groups=False).assign(seed="all").set_index("seed", append=True)
+    return pd.concat([by_seed, pooled]).sort_index()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=list(ESTIMATORS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
+    parser.add_argument("--draws", type=int, default=1000)
+    args = parser.parse_args()
+    for name in args.models:
+        parts, seconds = zip(*(score(name, seed, args.draws) for seed in args.seeds))
+        print(f"\n{name} (fit + forecast {np.mean(seconds):.1f} s per market)")
+        print(summary(pd.concat(parts)).to_string(float_format=lambda v: f"{v:.4f}"))
+
+
+if __name__ == "__main__":
+    main()
