@@ -18,26 +18,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
-from forecasting.models.decay.shrinkage import ShrunkEffects, shrunk_log_ratios
+from forecasting.models.decay.shrinkage import ShrunkEffects
 
 
 @dataclass(frozen=True)
 class AgeEffects(ShrunkEffects):
     """Fitted age effects: per observed age (periods since cut-off, ``key``) the shrunk effect (``ShrunkEffects``)."""
 
-    @classmethod
-    def fit(cls, age: np.ndarray, actual: np.ndarray, expected: np.ndarray, variance: np.ndarray) -> AgeEffects:
-        """From per-cell ages, actual and expected collections and the expected's noise variance."""
-        return cls(*shrunk_log_ratios(np.asarray(age, int), actual, expected, variance))
-
     def table(self, alpha: float = 0.05) -> pd.DataFrame:
         """period (age), effect, se, lower, upper (exp(effect): collections at that age against the curve's),
         log_ratio (before shrinkage, centred)."""
-        from scipy.stats import norm
-        z = norm.ppf(1 - alpha / 2)
-        return pd.DataFrame({"period": self.key, "effect": self.effect, "se": self.effect_sd,
-                             "lower": self.effect - z * self.effect_sd, "upper": self.effect + z * self.effect_sd,
-                             "log_ratio": self.log_ratio - self.mu})
+        return pd.DataFrame({"period": self.key, **self.bands(alpha)})

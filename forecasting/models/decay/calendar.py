@@ -23,7 +23,7 @@ import pandas as pd
 
 from forecasting.data.periods import end_months
 from forecasting.models import random
-from forecasting.models.decay.shrinkage import ShrunkEffects, shrunk_log_ratios
+from forecasting.models.decay.shrinkage import ShrunkEffects
 
 SPAN = 100_000  # a cell's key is group x SPAN + its calendar month (months since year 0 stay below SPAN)
 
@@ -36,24 +36,14 @@ class CalendarEffects(ShrunkEffects):
 
     groups: tuple[str, ...] = ()
 
-    @classmethod
-    def fit(cls, month: np.ndarray, actual: np.ndarray, expected: np.ndarray, variance: np.ndarray,
-            groups: tuple[str, ...] = ()) -> CalendarEffects:
-        """From per-cell keys, actual and expected collections and the expected's noise variance."""
-        return cls(*shrunk_log_ratios(month, actual, expected, variance), groups)
-
     def table(self, alpha: float = 0.05) -> pd.DataFrame:
         """period_end, effect, se, lower, upper (the factor exp(effect) is the period's collections against the
         model's expectation), log_ratio (before shrinkage)."""
-        from scipy.stats import norm
         group, month = np.divmod(self.key, SPAN)
         years, month0 = np.divmod(month, 12)
         ends = pd.to_datetime({"year": years, "month": month0 + 1, "day": np.ones_like(years)}) + pd.offsets.MonthEnd(0)
-        z = norm.ppf(1 - alpha / 2)
         named = {"group": np.asarray(self.groups, dtype=object)[group]} if self.groups else {}
-        return pd.DataFrame({**named, "period_end": ends.to_numpy(), "effect": self.effect, "se": self.effect_sd,
-                             "lower": self.effect - z * self.effect_sd, "upper": self.effect + z * self.effect_sd,
-                             "log_ratio": self.log_ratio - self.mu})
+        return pd.DataFrame({**named, "period_end": ends.to_numpy(), **self.bands(alpha)})
 
     def future_factors(self, cutoff: pd.Series, n_obs: np.ndarray, horizon: int, period_months: int, n_draws: int,
                        seed: int, group: np.ndarray | None = None) -> np.ndarray:

@@ -35,6 +35,7 @@ from forecasting.models.decay.estimation import VarianceEstimation
 from forecasting.models.decay.layout import DEAL, Layout
 from forecasting.models.decay.likelihood import Cells, QuasiLikelihood
 from forecasting.models.decay.posterior import deal_posterior
+from forecasting.models.decay.shrinkage import ShrunkEffects
 from forecasting.models.design import Design
 from forecasting.models.fit_checks import check_recovered
 from forecasting.models.options import Columns, Curve, Name, PositiveInt
@@ -120,7 +121,8 @@ class DecayCurveModel(RecoveryEstimator):
         start = _start(layout, cells)
         calendar, age = None, None
         by_calendar, by_age = np.ones(len(cells.r)), np.ones(len(cells.r))
-        for _ in range(CALENDAR_ROUNDS if self.calendar_effects or self.age_effects else 1):
+        backfit = self.calendar_effects or self.age_effects
+        for _ in range(CALENDAR_ROUNDS if backfit else 1):
             # with calendar or age effects, backfitting: the model refitted with each cell's factor as a known
             # offset (rate / f, weight x f: the same quasi-likelihood with mean f m), the effects re-estimated
             offset = by_calendar * by_age
@@ -128,7 +130,7 @@ class DecayCurveModel(RecoveryEstimator):
             est = VarianceEstimation(lik, theta_mean, c).run(start, np.zeros((len(deals), 2)),
                                                              np.full(len(layout.vc_names), START_TAU2), self.max_iter,
                                                              self.tol)
-            if not (self.calendar_effects or self.age_effects):
+            if not backfit:
                 break
             means, scale = lik.means(est.theta, est.deal_effects), est.phi * c * est.psi
             previous = calendar, age
@@ -353,7 +355,8 @@ def _calendar(dataset: Dataset, cells: Cells, means: np.ndarray, scale: np.ndarr
     if by is not None and by not in dataset.deals:
         raise FitError(f"calendar_by: the deals table has no column {by!r}")
     groups = () if by is None else tuple(sorted(dataset.deals[by].astype(str).unique()))
-    return CalendarEffects.fit(_cell_keys(dataset, cells, groups, by), *_money(dataset, cells, means, scale), groups)
+    return CalendarEffects.fit(_cell_keys(dataset, cells, groups, by), *_money(dataset, cells, means, scale),
+                               groups=groups)
 
 
 def _money(dataset: Dataset, cells: Cells, means: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -364,7 +367,7 @@ def _money(dataset: Dataset, cells: Cells, means: np.ndarray, scale: np.ndarray)
     return cells.r * opb, means * opb, scale[cells.deal] * means / n * opb ** 2
 
 
-def _settled(before: CalendarEffects | AgeEffects, after: CalendarEffects | AgeEffects) -> bool:
+def _settled(before: ShrunkEffects, after: ShrunkEffects) -> bool:
     return len(before.effect) == len(after.effect) and np.max(np.abs(before.effect - after.effect), initial=0) < 0.005
 
 

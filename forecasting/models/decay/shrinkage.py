@@ -56,6 +56,20 @@ class ShrunkEffects:
     sigma: float
     mu: float
 
+    @classmethod
+    def fit(cls, keys: np.ndarray, actual: np.ndarray, expected: np.ndarray, variance: np.ndarray, **extra):
+        """From per-cell keys, actual and expected collections and the expected's noise variance (``extra``: a
+        subclass's own fields)."""
+        return cls(*shrunk_log_ratios(np.asarray(keys, int), actual, expected, variance), **extra)
+
+    def bands(self, alpha: float = 0.05) -> dict[str, np.ndarray]:
+        """effect, se, lower, upper of the (1 - alpha) band, log_ratio (before shrinkage, centred): a table's
+        columns after its key."""
+        from scipy.stats import norm
+        z = norm.ppf(1 - alpha / 2)
+        return {"effect": self.effect, "se": self.effect_sd, "lower": self.effect - z * self.effect_sd,
+                "upper": self.effect + z * self.effect_sd, "log_ratio": self.log_ratio - self.mu}
+
     def factors(self, key: np.ndarray) -> np.ndarray:
         """exp(effect) at each key (1 where the key has no estimate)."""
         key = np.asarray(key, int)
