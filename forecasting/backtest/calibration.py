@@ -3,13 +3,17 @@
 Each forecast is a set of simulated paths; an actual outcome y is scored against the draws X_1..X_S of its
 period: the probability integral transform PIT = (#{X < y} + #{X = y} / 2) / S (mid-rank, so ties at a bound or an
 exactly repeated value do not bias it), which is uniform on (0, 1) when the forecasts are calibrated; and the
-continuous ranked probability score CRPS = E|X - y| - E|X - X'| / 2 (scoringrules' ensemble form), in the units
-of cum_rate, lower is better, rewarding sharpness and calibration together.
+continuous ranked probability score CRPS = E|X - y| - E|X - X'| / 2 of the ensemble's empirical distribution, in
+the units of cum_rate, lower is better, rewarding sharpness and calibration together.
+
+The CRPS is computed here rather than by ``scoringrules``: that library compiles its numba kernels whenever it is
+imported (4.8 s a process on the development machine, more than the demo's model fits, paid again by every backtest
+worker), and the ensemble form is a sort and two sums. Its values equal scoringrules' ``crps_ensemble`` (estimators
+``qd`` and ``nrg``), weighted or not, to rounding (tests/backtest/test_pit_crps.py).
 """
 from __future__ import annotations
 
 import numpy as np
-import scoringrules
 from scipy import stats
 
 KS_LEVEL = 0.05
@@ -24,10 +28,22 @@ def pit(draws: np.ndarray, actual: np.ndarray) -> np.ndarray:
 
 def crps(draws: np.ndarray, actual: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
     """CRPS of ``actual`` (...,) against the ensemble ``draws`` (S, ...), its members weighted by ``weights`` (S,)
-    where given (a mixture of ensembles); NaN where the actual is missing."""
+    where given (a mixture of ensembles); NaN where the actual is missing.
+
+    With the members sorted, x_1 <= ... <= x_S, weights w_i summing to 1 and W_i = w_1 + ... + w_i,
+    E|X - X'| = 2 sum_i w_i x_i (2 W_i - w_i - 1), so the score costs a sort instead of S^2 differences."""
+    draws = np.asarray(draws, float)
+    if weights is None:
+        x = np.sort(draws, axis=0)
+        w = np.full((len(x),) + (1,) * (x.ndim - 1), 1.0 / len(x))
+    else:
+        order = np.argsort(draws, axis=0)
+        x = np.take_along_axis(draws, order, axis=0)
+        w = (np.asarray(weights, float) / np.sum(weights))[order]
+    cum = np.cumsum(np.broadcast_to(w, x.shape), axis=0)
+    spread = 2.0 * np.sum(w * x * (2.0 * cum - w - 1.0), axis=0)
     filled = np.where(np.isfinite(actual), actual, 0.0)
-    fct = np.moveaxis(draws, 0, -1)
-    score = scoringrules.crps_ensemble(filled, fct, ens_w=None if weights is None else np.broadcast_to(weights, fct.shape))
+    score = np.sum(w * np.abs(x - filled[None]), axis=0) - 0.5 * spread
     return np.where(np.isfinite(actual), score, np.nan)
 
 

@@ -29,6 +29,33 @@ def test_crps_matches_the_normal_closed_form():
     assert crps(draws, np.array([y]))[0] == pytest.approx(exact, abs=3e-3)
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+def test_crps_equals_scoringrules(weighted):
+    """The sorted form against scoringrules' ensemble CRPS (quantile decomposition and energy estimators), with ties,
+    a missing actual and unequal member weights."""
+    import scoringrules  # a test dependency: the reference
+    rng = np.random.default_rng(2)
+    draws = np.round(rng.gamma(2.0, 0.05, (300, 7, 4)), 3)  # rounding makes ties
+    actual = rng.gamma(2.0, 0.05, (7, 4))
+    actual[3, 1] = np.nan
+    weights = rng.uniform(0.2, 1.0, 300) if weighted else None
+    ours = crps(draws, actual, weights)
+    fct = np.moveaxis(draws, 0, -1)
+    ens_w = None if weights is None else np.broadcast_to(weights / weights.sum(), fct.shape)
+    for estimator in ("qd", "nrg"):
+        theirs = scoringrules.crps_ensemble(np.nan_to_num(actual), fct, ens_w=ens_w, estimator=estimator, backend="numpy")
+        assert np.allclose(ours[np.isfinite(actual)], theirs[np.isfinite(actual)], rtol=1e-10, atol=1e-13)
+    assert np.isnan(ours[3, 1])
+
+
+def test_weights_equal_repeated_members():
+    """A member of weight 2 scores as the same member drawn twice."""
+    draws = np.array([0.1, 0.4, 0.2])[:, None]
+    repeated = np.array([0.1, 0.4, 0.4, 0.2])[:, None]
+    y = np.array([0.3])
+    assert crps(draws, y, np.array([1.0, 2.0, 1.0]))[0] == pytest.approx(crps(repeated, y)[0], rel=1e-12)
+
+
 def test_ks_on_uniform_and_on_narrow_bands():
     rng = np.random.default_rng(1)
     n = 2000
