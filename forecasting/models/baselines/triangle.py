@@ -39,8 +39,8 @@ def origin_triangle(dataset: Dataset, exposure: pd.Series | None = None):
     long = h.amounts.stack().rename("collections").reset_index()
     long.columns = ["deal_id", "period", "collections"]
     long["origin"] = long["deal_id"].map(start)
-    long["valuation"] = [o + pd.DateOffset(months=int(p) * months) - pd.Timedelta(days=1)
-                         for o, p in zip(long["origin"], long["period"])]
+    last_month = pd.PeriodIndex(long["origin"], freq="M").asi8 + long["period"].to_numpy(np.int64) * months - 1
+    long["valuation"] = pd.PeriodIndex.from_ordinals(last_month, freq="M").to_timestamp(how="end").normalize()
     grouped = long.groupby(["origin", "valuation"], as_index=False)["collections"].sum()
     if grouped["origin"].nunique() < MIN_ORIGINS:
         raise FitError(f"a triangle needs at least {MIN_ORIGINS} cut-off periods with collections; "
