@@ -89,7 +89,7 @@ def chunk_tables(fc, part: Dataset, terms: Terms, horizon: int, scenarios, price
     real = np.arange(sub.balance.shape[1])[None, :] < sub.residual[:, None]
     d, k = np.nonzero(real)
     for haircut in HAIRCUTS:  # a haircut scales the future cash only: no need to redate the paths
-        repaid = waterfall.run(sub, seen_cash + (1 - haircut) * future_cash).repaid_on > 0
+        repaid = waterfall.repaid_on(sub, seen_cash + (1 - haircut) * future_cash) > 0
         tables["haircut_sweep"].append(pd.DataFrame({"deal_id": sub.deal_ids.to_numpy()[d], "tranche": sub.names[d, k],
                                                      "haircut": haircut, "p_repaid": repaid[:, d, k].mean(axis=0)}))
     return ChunkResult(tables, portfolio, expected)
@@ -135,7 +135,7 @@ def _cashflow_rows(terms: Terms, cash: np.ndarray, w: waterfall.Waterfall) -> pd
     j = dates["date_index"].to_numpy() - 1
     values = cash[:, d, j]
     out = dates.assign(collections_mean=values.mean(axis=0),
-                       **{f"collections_p{round(q * 100):02d}": np.quantile(values, q, axis=0) for q in QUANTILES})
+                       **dict(zip(_quantile_names(), np.quantile(values, QUANTILES, axis=0))))
     for k in range(terms.balance.shape[1]):
         real = k <= terms.residual[d]
         out[f"tranche_{k + 1}_interest"] = np.where(real, w.interest[:, d, k, j].mean(axis=0), np.nan)
@@ -167,12 +167,19 @@ class _Portfolio:
             self.sums[key] = self.sums.get(key, 0.0) + values
 
     def table(self) -> pd.DataFrame:
-        rows = []
-        for (scenario, grouping, label, month), values in self.sums.items():
-            year, month0 = divmod(month, 12)
-            rows.append({"scenario": scenario, "grouping": grouping, "group": label,
-                         "date": pd.Timestamp(year=year, month=month0 + 1, day=1) + pd.offsets.MonthEnd(0),
-                         "collections_mean": values.mean(),
-                         **{f"collections_p{round(q * 100):02d}": np.quantile(values, q) for q in QUANTILES}})
-        return pd.DataFrame(rows).sort_values(["scenario", "grouping", "group", "date"]).reset_index(drop=True)
+        keys = list(self.sums)
+        if not keys:
+            return pd.DataFrame(columns=["scenario", "grouping", "group", "date", "collections_mean", *_quantile_names()])
+        values = np.stack([self.sums[key] for key in keys])  # (keys, paths)
+        scenario, grouping, label, month = (list(column) for column in zip(*keys))
+        out = pd.DataFrame({"scenario": scenario, "grouping": grouping, "group": label,
+                            "date": pd.PeriodIndex.from_ordinals(np.asarray(month, np.int64) - 1970 * 12, freq="M"
+                                                                 ).to_timestamp(how="end").normalize(),
+                            "collections_mean": values.mean(axis=1),
+                            **dict(zip(_quantile_names(), np.quantile(values, QUANTILES, axis=1)))})
+        return out.sort_values(["scenario", "grouping", "group", "date"]).reset_index(drop=True)
+
+
+def _quantile_names() -> list[str]:
+    return [f"collections_p{round(q * 100):02d}" for q in QUANTILES]
 

@@ -10,7 +10,7 @@ from forecasting.structure.terms import Terms
 
 QUANTILES = (0.1, 0.5, 0.9)
 BISECTION_STEPS = 50  # a bracket of width <= 2^k to 1e-15 relative: a cent on any balance
-IRR_STEPS = 60  # Newton steps at most: it stops when the largest step is below 1e-13
+IRR_STEPS = 60  # Newton steps at most: each path stops when its step is below 1e-12
 
 
 def tranche_summary(terms: Terms, w: waterfall.Waterfall, price: float = 1.0) -> pd.DataFrame:
@@ -57,17 +57,23 @@ def residual_irr(terms: Terms, w: waterfall.Waterfall, price: float) -> np.ndarr
     total = flows.sum(axis=-1)
     j = np.arange(1, flows.shape[-1] + 1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        log_flows, target = np.log(flows), np.log(cost)
+        target = np.broadcast_to(np.log(cost), total.shape)
         y = np.where(total > 0, np.maximum(0.0, target - np.log(total)), 0.0)
+        active = np.flatnonzero((total > 0) & np.isfinite(target))  # (paths x deals) still moving
+        log_flows = np.log(flows.reshape(-1, len(j))[active])
+        y_flat, target_flat = y.reshape(-1), target.reshape(-1)
         for _ in range(IRR_STEPS):
-            a = log_flows + y[..., None] * j
+            a = log_flows + y_flat[active, None] * j
             top = a.max(axis=-1, keepdims=True)
             weights = np.exp(a - top)
             mass = weights.sum(axis=-1)
-            step = np.where(total > 0, (top[..., 0] + np.log(mass) - target) / ((weights * j).sum(axis=-1) / mass), 0.0)
-            y = y - step
-            if np.nanmax(np.abs(step), initial=0.0) < 1e-12:
+            step = (top[:, 0] + np.log(mass) - target_flat[active]) / ((weights * j).sum(axis=-1) / mass)
+            y_flat[active] -= step
+            moving = np.abs(step) >= 1e-12
+            active, log_flows = active[moving], log_flows[moving]
+            if not len(active):
                 break
+        y = y_flat.reshape(total.shape)
     annual = np.expm1(-y * 12.0 / terms.frequency[None])
     return np.where(cost > 0, np.where(total > 0, annual, -1.0), np.nan)
 
@@ -117,4 +123,4 @@ def _deal_order(terms: Terms):
 def _repaid_at(terms: Terms, observed_cash: np.ndarray, future_cash: np.ndarray, k: int):
     """s (candidates, deals) -> whether tranche k of each deal is repaid by legal maturity with s x the future
     collections, each candidate run as a path."""
-    return lambda s: waterfall.run(terms, observed_cash[None] + s[..., None] * future_cash[None]).repaid_on[:, :, k] > 0
+    return lambda s: waterfall.repaid_on(terms, observed_cash[None] + s[..., None] * future_cash[None])[:, :, k] > 0
