@@ -15,27 +15,36 @@ from forecasting.data.dataset import Dataset
 from forecasting.data.periods import period_end
 from forecasting.models.curve_forecast import CurveForecast, quantile_name
 
-PATH_COLUMNS = ["draw", "deal_id", "period", "period_end", "observed", "cum_rate", "collections"]
 GROUPINGS = ("vintage", "originator")
 
 
 def paths_frame(fc: CurveForecast, dataset: Dataset) -> pd.DataFrame:
-    """Long table of every path: draw, deal_id, period, period_end (date), observed (0/1), cum_rate and the period's
-    collections in the data's currency (float32: a path is a draw, its seventh digit carries nothing)."""
+    """Long table of every path: draw, deal_id (a category), period, period_end (date), observed (0/1), cum_rate and
+    the period's collections in the data's currency (float32: a path is a draw, its seventh digit carries nothing)."""
+    return paths_table(fc, dataset).to_pandas()
+
+
+def paths_table(fc: CurveForecast, dataset: Dataset):
+    """paths_frame's rows as an Arrow table, built from numpy without a pandas frame (which would copy every column
+    into its blocks: half the cost of writing a chunk)."""
+    import pyarrow as pa
     S, D, H = fc.draws.shape
     deals = dataset.deals.set_index("deal_id").reindex(fc.deal_ids)
     opb = deals["opb"].to_numpy(float)
-    cum = fc.draws.astype(np.float32)
-    collections = np.diff(fc.draws, axis=-1, prepend=0.0) * opb[None, :, None]
+    collections = np.diff(fc.draws, axis=-1, prepend=0.0)
+    collections *= opb[None, :, None]
     periods = np.arange(1, H + 1)
     ends = period_end(deals["cutoff_date"].repeat(H), np.tile(periods, D), dataset.meta.period_months)
-    return pd.DataFrame({
-        "draw": np.repeat(np.arange(S, dtype=np.int32), D * H),
-        "deal_id": pd.Categorical(np.tile(np.repeat(fc.deal_ids.to_numpy(), H), S), categories=fc.deal_ids),
-        "period": np.tile(periods.astype(np.int16), S * D),
-        "period_end": np.tile(ends.to_numpy(), S),
-        "observed": np.tile((periods[None, :] <= fc.observed_periods[:, None]).ravel().astype(np.int8), S),
-        "cum_rate": cum.ravel(), "collections": collections.astype(np.float32).ravel()})
+    deal_codes = np.tile(np.repeat(np.arange(D, dtype=np.int32), H), S)
+    columns = {
+        "draw": pa.array(np.repeat(np.arange(S, dtype=np.int32), D * H)),
+        "deal_id": pa.DictionaryArray.from_arrays(deal_codes, pa.array(fc.deal_ids.astype(str).to_numpy())),
+        "period": pa.array(np.tile(periods.astype(np.int16), S * D)),
+        "period_end": pa.array(np.tile(ends.to_numpy(dtype="datetime64[ns]"), S)),
+        "observed": pa.array(np.tile((periods[None, :] <= fc.observed_periods[:, None]).ravel().astype(np.int8), S)),
+        "cum_rate": pa.array(fc.draws.astype(np.float32).ravel()),
+        "collections": pa.array(collections.astype(np.float32).ravel())}
+    return pa.table(columns)
 
 
 def group_labels(deals: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -46,18 +55,19 @@ def group_labels(deals: pd.DataFrame) -> dict[str, np.ndarray]:
 
 
 class PathsWriter:
-    """forecast_paths.parquet, one row group per chunk of deals."""
+    """forecast_paths.parquet, one row group per chunk of deals (each with its own dictionary of deal ids)."""
 
     def __init__(self, path: Path):
         self.path, self._writer = Path(path), None
 
     def add(self, fc: CurveForecast, dataset: Dataset) -> None:
-        import pyarrow as pa
         import pyarrow.parquet as pq
-        table = pa.Table.from_pandas(paths_frame(fc, dataset), preserve_index=False)
-        table = table.cast(table.schema.set(1, pa.field("deal_id", pa.string())))
+        table = paths_table(fc, dataset)
         if self._writer is None:
-            self._writer = pq.ParquetWriter(self.path, table.schema, compression="zstd")
+            # deal_id stays dictionary-encoded (read back as a category); dictionaries only for the repeating columns:
+            # tried on the floats they only cost time (a chunk of 6M rows: 0.59 s instead of 1.02 s, 42 MB not 48)
+            self._writer = pq.ParquetWriter(self.path, table.schema, compression="zstd",
+                                            use_dictionary=["draw", "deal_id", "period", "period_end", "observed"])
         self._writer.write_table(table)
 
     def close(self) -> None:
