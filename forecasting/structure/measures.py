@@ -46,34 +46,39 @@ def tranche_summary(terms: Terms, w: waterfall.Waterfall, price: float = 1.0) ->
 
 def residual_irr(terms: Terms, w: waterfall.Waterfall, price: float) -> np.ndarray:
     """Annual IRR (paths, deals) of each deal's residual tranche bought at price x balance at closing (-1: nothing
-    back; NaN for a residual tranche of no balance). With y = log of the discount factor per payment period, the
-    log present value g(y) = log sum_j c_j e^(j y) is increasing and convex, its slope the cash-weighted mean date
-    index (at least 1), so Newton's method from y = max(0, log(cost / cash)), right of the root, converges
-    monotonically in a few steps."""
-    k = terms.residual[None, :, None, None]
-    take = lambda a: np.take_along_axis(a, np.broadcast_to(k, a.shape[:2] + (1,) + a.shape[3:]), axis=2)[:, :, 0]  # noqa: E731
-    flows = take(w.interest) + take(w.principal) + w.excess  # (paths, deals, dates)
-    cost = price * terms.balance[np.arange(len(terms.residual)), terms.residual][None]
+    back; NaN for a residual tranche of no balance). With y = log of the discount factor per payment period and the
+    flows c_j as shares of the cost, the log present value g(y) = log sum_j c_j x^j, x = e^y, is increasing and
+    convex, its slope the cash-weighted mean date index (at least 1), so Newton's method from y = max(0, log(cost /
+    cash)), right of the root, converges monotonically in a few steps. The powers x^j are a running product (an exp
+    per path, not per date); y starts at most at Y_MAX = 600 / dates, so no power overflows, and a path whose root
+    lies beyond it (it returns less than e^-600 of its price in present value there) is given that bound: its IRR
+    is -100% to within e^(-7200 / months to the last date)."""
+    deals = np.arange(len(terms.residual))
+    flows = (w.interest[:, deals, terms.residual] + w.principal[:, deals, terms.residual]
+             + w.excess)  # (paths, deals, dates)
+    cost = price * terms.balance[deals, terms.residual][None]
     total = flows.sum(axis=-1)
-    j = np.arange(1, flows.shape[-1] + 1)
+    J = flows.shape[-1]
+    j = np.arange(1, J + 1)
+    y = np.zeros(total.shape)
     with np.errstate(divide="ignore", invalid="ignore"):
-        target = np.broadcast_to(np.log(cost), total.shape)
-        y = np.where(total > 0, np.maximum(0.0, target - np.log(total)), 0.0)
-        active = np.flatnonzero((total > 0) & np.isfinite(target))  # (paths x deals) still moving
-        log_flows = np.log(flows.reshape(-1, len(j))[active])
-        y_flat, target_flat = y.reshape(-1), target.reshape(-1)
+        active = np.flatnonzero((total > 0) & (np.broadcast_to(cost, total.shape) > 0))  # paths x deals still moving
+        shares = (flows / cost[..., None]).reshape(-1, J)[active]
+        y_flat = np.minimum(np.maximum(0.0, -np.log(total.reshape(-1)[active] / np.broadcast_to(cost, total.shape
+                                                                                              ).reshape(-1)[active])),
+                            600.0 / J)
         for _ in range(IRR_STEPS):
-            a = log_flows + y_flat[active, None] * j
-            top = a.max(axis=-1, keepdims=True)
-            weights = np.exp(a - top)
-            mass = weights.sum(axis=-1)
-            step = (top[:, 0] + np.log(mass) - target_flat[active]) / ((weights * j).sum(axis=-1) / mass)
-            y_flat[active] -= step
+            weighted = shares * np.cumprod(np.broadcast_to(np.exp(y_flat)[:, None], shares.shape), axis=1)
+            pv = weighted.sum(axis=1)
+            step = np.log(pv) / ((weighted * j).sum(axis=1) / pv)
+            step = np.where(step < 0, 0.0, step)  # at the bound with the root beyond it: stay there
+            y_flat = y_flat - step
             moving = np.abs(step) >= 1e-12
-            active, log_flows = active[moving], log_flows[moving]
+            y.reshape(-1)[active[~moving]] = y_flat[~moving]
+            active, shares, y_flat = active[moving], shares[moving], y_flat[moving]
             if not len(active):
                 break
-        y = y_flat.reshape(total.shape)
+        y.reshape(-1)[active] = y_flat
     annual = np.expm1(-y * 12.0 / terms.frequency[None])
     return np.where(cost > 0, np.where(total > 0, annual, -1.0), np.nan)
 
