@@ -63,7 +63,27 @@ def build(name: str):
     return registry.build(spec)
 
 
-def score(name: str, dataset, truth: pd.DataFrame, draws: int) -> tuple[pd.DataFrame, pd.DataFrame, float]:
+def stretch_scan(fc, actual: np.ndarray, stretches: list[float]) -> pd.DataFrame:
+    """An oracle diagnosis (docs/validation.md), not a model: each scored pool's future at age 10 (its paths less
+    what was seen) stretched around its mean by k = 1 + a (h - 1), h the periods forecast; coverage and KS per a."""
+    scored = np.flatnonzero(np.isfinite(actual) & (fc.observed_periods < AGE))
+    seen_at = np.maximum(fc.observed_periods[scored] - 1, 0)
+    seen = np.where(fc.observed_periods[scored] > 0, fc.draws[0, scored, seen_at], 0.0)
+    future = fc.draws[:, scored, AGE - 1] - seen[None]
+    h, y = AGE - fc.observed_periods[scored], actual[scored]
+    rows = []
+    for a in stretches:
+        paths = seen[None] + np.maximum(future.mean(0) + (1 + a * (h - 1)) * (future - future.mean(0)), 0.0)
+        lo, q25, q75, hi = np.quantile(paths, [0.1, 0.25, 0.75, 0.9], axis=0)
+        inside = (lo <= y) & (y <= hi)
+        rows.append({"a": a, "cover80": inside.mean(), "cover50": np.mean((q25 <= y) & (y <= q75)),
+                     "ks": ks_statistic(pit(paths, y)), "mae": np.mean(np.abs(paths.mean(0) - y)),
+                     **{f"cover80_h{k}": inside[h == k].mean() for k in (1, 3, 5, 7, 9)}})
+    return pd.DataFrame(rows)
+
+
+def score(name: str, dataset, truth: pd.DataFrame, draws: int, stretches: list[float] = ()
+          ) -> tuple[pd.DataFrame, pd.DataFrame, float]:
     """One row per scored pool: line, originator, error, pit, crps, inside80, inside50, and ultimates in money; and
     one row per triangle: line and the percentile of its actual total at age 10 within the distribution of its
     pools' summed paths (draw k of every pool shares one parameter draw, so the sum is a draw of the total)."""
@@ -81,6 +101,9 @@ def score(name: str, dataset, truth: pd.DataFrame, draws: int) -> tuple[pd.DataF
     final = truth[truth["period"] == AGE].set_index("deal_id").reindex(fc.deal_ids)
     paths = fc.draws[:, :, AGE - 1]
     actual = final["cum_rate"].to_numpy(float)
+    if stretches:
+        print(f"{name}: spread stretched by 1 + a (h - 1), an oracle scan (docs/validation.md)")
+        print(stretch_scan(fc, actual, stretches).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     opb = dataset.deals.set_index("deal_id")["opb"].reindex(fc.deal_ids).to_numpy(float)
     p = pit(paths, actual)
     lo, q25, q75, hi = np.quantile(paths, [0.1, 0.25, 0.75, 0.9], axis=0)
@@ -172,13 +195,15 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=list(ESTIMATORS))
     parser.add_argument("--draws", type=int, default=1000)
     parser.add_argument("--figures", type=Path, help="write cas_pit.png and cas_pp.png here")
+    parser.add_argument("--stretch", type=float, nargs="*", default=[],
+                        help="also print the oracle spread scan for these a (e.g. 0 0.05 0.1)")
     args = parser.parse_args()
     dataset, truth = cas_dataset("meyers")
     print(f"CAS 1988-1997 paid, Meyers' selection: {len(dataset.deals)} pools, "
           f"{dataset.deals['originator'].nunique()} triangles")
     results = {}
     for name in args.models:
-        rows, triangles, seconds = score(name, dataset, truth, args.draws)
+        rows, triangles, seconds = score(name, dataset, truth, args.draws, args.stretch)
         results[name] = rows, triangles
         print(f"\n{name} (fit + forecast {seconds:.1f} s)")
         print(table(rows).to_string(float_format=lambda v: f"{v:.4f}"))
