@@ -64,6 +64,11 @@ def build(name: str):
     return registry.build(spec)
 
 
+def stretched(seen: np.ndarray, future: np.ndarray, k) -> np.ndarray:
+    """Paths whose future (draws, pools) is stretched by k around its mean over the draws, kept non-negative."""
+    return seen[None] + np.maximum(future.mean(0) + k * (future - future.mean(0)), 0.0)
+
+
 def stretch_scan(fc, actual: np.ndarray, stretches: list[float]) -> pd.DataFrame:
     """An oracle diagnosis (docs/validation.md), not a model: each scored pool's future at age 10 (its paths less
     what was seen) stretched around its mean by k = 1 + a g(h), h the periods forecast, g of GROWTH; coverage and
@@ -77,7 +82,7 @@ def stretch_scan(fc, actual: np.ndarray, stretches: list[float]) -> pd.DataFrame
     for form, growth in GROWTH.items():
         for a in stretches:
             k = 1 + a * growth(h)
-            paths = seen[None] + np.maximum(future.mean(0) + k * (future - future.mean(0)), 0.0)
+            paths = stretched(seen, future, k)
             lo, q25, q75, hi = np.quantile(paths, [0.1, 0.25, 0.75, 0.9], axis=0)
             inside = (lo <= y) & (y <= hi)
             rows.append({"form": form, "a": a, "cover80": inside.mean(), "cover50": np.mean((q25 <= y) & (y <= q75)),
@@ -110,9 +115,9 @@ def heldout_stretch(name: str, dataset, years: int, stretches: list[float], draw
             row = {"form": form, "a": a, "crps_sum": 0.0}
             for h, paths, y, seen in cells:
                 future = paths - seen[None]
-                stretched = seen[None] + np.maximum(future.mean(0) + (1 + a * growth(h)) * (future - future.mean(0)), 0)
-                lo, hi = np.quantile(stretched, [0.1, 0.9], axis=0)
-                row["crps_sum"] += float(np.sum(crps(stretched, y)))
+                paths_h = stretched(seen, future, 1 + a * growth(h))
+                lo, hi = np.quantile(paths_h, [0.1, 0.9], axis=0)
+                row["crps_sum"] += float(np.sum(crps(paths_h, y)))
                 row[f"cover80_h{h}"] = np.mean((lo <= y) & (y <= hi))
             rows.append(row)
     return pd.DataFrame(rows)

@@ -11,6 +11,7 @@ from forecasting.structure.terms import Terms
 QUANTILES = (0.1, 0.5, 0.9)
 BISECTION_STEPS = 50  # a bracket of width <= 2^k to 1e-15 relative: a cent on any balance
 IRR_STEPS = 60  # Newton steps at most: each path stops when its step is below 1e-12
+MAX_LOG_POWER = 600.0  # the largest log x^j the IRR's Newton steps may form (float64 overflows past 709)
 
 
 def tranche_summary(terms: Terms, w: waterfall.Waterfall, price: float = 1.0) -> pd.DataFrame:
@@ -50,7 +51,7 @@ def residual_irr(terms: Terms, w: waterfall.Waterfall, price: float) -> np.ndarr
     flows c_j as shares of the cost, the log present value g(y) = log sum_j c_j x^j, x = e^y, is increasing and
     convex, its slope the cash-weighted mean date index (at least 1), so Newton's method from y = max(0, log(cost /
     cash)), right of the root, converges monotonically in a few steps. The powers x^j are a running product (an exp
-    per path, not per date); y starts at most at Y_MAX = 600 / dates, so no power overflows, and a path whose root
+    per path, not per date); y starts at most at MAX_LOG_POWER / dates, so no power overflows, and a path whose root
     lies beyond it (it returns less than e^-600 of its price in present value there) is given that bound: its IRR
     is -100% to within e^(-7200 / months to the last date)."""
     deals = np.arange(len(terms.residual))
@@ -60,25 +61,25 @@ def residual_irr(terms: Terms, w: waterfall.Waterfall, price: float) -> np.ndarr
     total = flows.sum(axis=-1)
     J = flows.shape[-1]
     j = np.arange(1, J + 1)
-    y = np.zeros(total.shape)
+    total_flat, cost_flat = total.reshape(-1), np.broadcast_to(cost, total.shape).reshape(-1)
+    y = np.zeros(total.size)
     with np.errstate(divide="ignore", invalid="ignore"):
-        active = np.flatnonzero((total > 0) & (np.broadcast_to(cost, total.shape) > 0))  # paths x deals still moving
+        active = np.flatnonzero((total_flat > 0) & (cost_flat > 0))  # paths x deals still moving
         shares = (flows / cost[..., None]).reshape(-1, J)[active]
-        y_flat = np.minimum(np.maximum(0.0, -np.log(total.reshape(-1)[active] / np.broadcast_to(cost, total.shape
-                                                                                              ).reshape(-1)[active])),
-                            600.0 / J)
+        y_active = np.clip(np.log(cost_flat[active] / total_flat[active]), 0.0, MAX_LOG_POWER / J)
         for _ in range(IRR_STEPS):
-            weighted = shares * np.cumprod(np.broadcast_to(np.exp(y_flat)[:, None], shares.shape), axis=1)
+            weighted = shares * np.cumprod(np.broadcast_to(np.exp(y_active)[:, None], shares.shape), axis=1)
             pv = weighted.sum(axis=1)
             step = np.log(pv) / ((weighted * j).sum(axis=1) / pv)
             step = np.where(step < 0, 0.0, step)  # at the bound with the root beyond it: stay there
-            y_flat = y_flat - step
+            y_active = y_active - step
             moving = np.abs(step) >= 1e-12
-            y.reshape(-1)[active[~moving]] = y_flat[~moving]
-            active, shares, y_flat = active[moving], shares[moving], y_flat[moving]
+            y[active[~moving]] = y_active[~moving]
+            active, shares, y_active = active[moving], shares[moving], y_active[moving]
             if not len(active):
                 break
-        y.reshape(-1)[active] = y_flat
+        y[active] = y_active
+    y = y.reshape(total.shape)
     annual = np.expm1(-y * 12.0 / terms.frequency[None])
     return np.where(cost > 0, np.where(total > 0, annual, -1.0), np.nan)
 
