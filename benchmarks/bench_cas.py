@@ -39,6 +39,9 @@ ESTIMATORS = {
                         "groups": ["originator", "vintage"]},
     "decay_average": {"kind": "decay_average", "curves": ["weibull", "lognormal"], "covariates": [],
                       "groups": ["originator", "vintage"]},
+    # the model's own spread only, without the growth learnt from held-out periods (models/spread.py)
+    "decay_average_own_spread": {"kind": "decay_average", "curves": ["weibull", "lognormal"], "covariates": [],
+                                 "groups": ["originator", "vintage"], "spread_holdout": 0},
     "decay_weibull_age": {"kind": "decay_curve", "curve": "weibull", "covariates": [],
                           "groups": ["originator", "vintage"], "age_effects": True},
     "decay_average_age": {"kind": "decay_average", "curves": ["weibull", "lognormal"], "covariates": [],
@@ -56,7 +59,6 @@ ESTIMATORS = {
     "cape_cod_by_triangle": {"kind": "cape_cod", "by": "originator"},
 }
 AGE = 10
-GROWTH = {"lin": lambda h: h - 1.0, "sqrt": lambda h: np.sqrt(h) - 1.0}  # how a stretch grows with the periods ahead
 
 
 def build(name: str):
@@ -64,67 +66,7 @@ def build(name: str):
     return registry.build(spec)
 
 
-def stretched(seen: np.ndarray, future: np.ndarray, k) -> np.ndarray:
-    """Paths whose future (draws, pools) is stretched by k around its mean over the draws, kept non-negative."""
-    return seen[None] + np.maximum(future.mean(0) + k * (future - future.mean(0)), 0.0)
-
-
-def stretch_scan(fc, actual: np.ndarray, stretches: list[float]) -> pd.DataFrame:
-    """An oracle diagnosis (docs/validation.md), not a model: each scored pool's future at age 10 (its paths less
-    what was seen) stretched around its mean by k = 1 + a g(h), h the periods forecast, g of GROWTH; coverage and
-    KS per form and a."""
-    scored = np.flatnonzero(np.isfinite(actual) & (fc.observed_periods < AGE))
-    seen_at = np.maximum(fc.observed_periods[scored] - 1, 0)
-    seen = np.where(fc.observed_periods[scored] > 0, fc.draws[0, scored, seen_at], 0.0)
-    future = fc.draws[:, scored, AGE - 1] - seen[None]
-    h, y = AGE - fc.observed_periods[scored], actual[scored]
-    rows = []
-    for form, growth in GROWTH.items():
-        for a in stretches:
-            k = 1 + a * growth(h)
-            paths = stretched(seen, future, k)
-            lo, q25, q75, hi = np.quantile(paths, [0.1, 0.25, 0.75, 0.9], axis=0)
-            inside = (lo <= y) & (y <= hi)
-            rows.append({"form": form, "a": a, "cover80": inside.mean(), "cover50": np.mean((q25 <= y) & (y <= q75)),
-                         "ks": ks_statistic(pit(paths, y)), "mae": np.mean(np.abs(paths.mean(0) - y)),
-                         **{f"cover80_h{k}": inside[h == k].mean() for k in (1, 3, 5, 7, 9)}})
-    return pd.DataFrame(rows)
-
-
-def heldout_stretch(name: str, dataset, years: int, stretches: list[float], draws: int) -> pd.DataFrame:
-    """Whether the stretch can be learnt from the training data: the model fitted on the triangles cut ``years``
-    diagonals back, each cut cell h = 1..years ahead scored against the upper triangle, its future stretched by
-    1 + a g(h) (GROWTH); CRPS summed over the cells, coverage per h."""
-    cut = dataset.truncate(pd.Timestamp(f"{dataset.as_of.year - years}-12-31"))
-    model = build(name)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        fc = model.fit(cut).predict(cut, AGE, n_draws=draws, random_state=0)
-    known = dataset.history.cum_rate.reindex(fc.deal_ids).to_numpy(float)
-    observed = fc.observed_periods.astype(int)
-    cells = []
-    for h in range(1, years + 1):
-        at = observed + h - 1
-        index = np.flatnonzero((observed > 0) & (at < AGE))
-        y = known[index, at[index]]
-        index, y = index[np.isfinite(y)], y[np.isfinite(y)]
-        cells.append((h, fc.draws[:, index, at[index]], y, fc.draws[0, index, observed[index] - 1]))
-    rows = []
-    for form, growth in GROWTH.items():
-        for a in stretches:
-            row = {"form": form, "a": a, "crps_sum": 0.0}
-            for h, paths, y, seen in cells:
-                future = paths - seen[None]
-                paths_h = stretched(seen, future, 1 + a * growth(h))
-                lo, hi = np.quantile(paths_h, [0.1, 0.9], axis=0)
-                row["crps_sum"] += float(np.sum(crps(paths_h, y)))
-                row[f"cover80_h{h}"] = np.mean((lo <= y) & (y <= hi))
-            rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def score(name: str, dataset, truth: pd.DataFrame, draws: int, stretches: list[float] = ()
-          ) -> tuple[pd.DataFrame, pd.DataFrame, float]:
+def score(name: str, dataset, truth: pd.DataFrame, draws: int) -> tuple[pd.DataFrame, pd.DataFrame, float]:
     """One row per scored pool: line, originator, error, pit, crps, inside80, inside50, and ultimates in money; and
     one row per triangle: line and the percentile of its actual total at age 10 within the distribution of its
     pools' summed paths (draw k of every pool shares one parameter draw, so the sum is a draw of the total)."""
@@ -137,14 +79,13 @@ def score(name: str, dataset, truth: pd.DataFrame, draws: int, stretches: list[f
     seconds = time.perf_counter() - start
     if not model.diagnostics_.converged:
         print(f"{name}: did not converge ({'; '.join(model.diagnostics_.warnings)})")
+    if getattr(model, "spread_growth_", 0) > 0:  # models/spread.py
+        print(f"{name}: spread growth a = {model.spread_growth_:.3f}")
     if "weights" in model.diagnostics_.counts:
         print(f"{name}: stacking weights {model.diagnostics_.counts['weights']}")
     final = truth[truth["period"] == AGE].set_index("deal_id").reindex(fc.deal_ids)
     paths = fc.draws[:, :, AGE - 1]
     actual = final["cum_rate"].to_numpy(float)
-    if stretches:
-        print(f"{name}: spread stretched by 1 + a g(h), an oracle scan (docs/validation.md)")
-        print(stretch_scan(fc, actual, stretches).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     opb = dataset.deals.set_index("deal_id")["opb"].reindex(fc.deal_ids).to_numpy(float)
     p = pit(paths, actual)
     lo, q25, q75, hi = np.quantile(paths, [0.1, 0.25, 0.75, 0.9], axis=0)
@@ -236,23 +177,13 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=list(ESTIMATORS))
     parser.add_argument("--draws", type=int, default=1000)
     parser.add_argument("--figures", type=Path, help="write cas_pit.png and cas_pp.png here")
-    parser.add_argument("--stretch", type=float, nargs="*", default=[],
-                        help="also print the oracle spread scan for these a (e.g. 0 0.05 0.1)")
-    parser.add_argument("--holdout", type=int, default=0,
-                        help="with --stretch: also fit on the triangles cut this many diagonals back and score the "
-                             "stretch on the cut cells (learnt from the training data, not the outcomes)")
     args = parser.parse_args()
     dataset, truth = cas_dataset("meyers")
     print(f"CAS 1988-1997 paid, Meyers' selection: {len(dataset.deals)} pools, "
           f"{dataset.deals['originator'].nunique()} triangles")
-    if args.holdout and args.stretch:
-        for name in args.models:
-            print(f"\n{name} fitted as of {dataset.as_of.year - args.holdout}, the cut cells scored:")
-            print(heldout_stretch(name, dataset, args.holdout, args.stretch, args.draws).to_string(
-                index=False, float_format=lambda v: f"{v:.4f}"))
     results = {}
     for name in args.models:
-        rows, triangles, seconds = score(name, dataset, truth, args.draws, args.stretch)
+        rows, triangles, seconds = score(name, dataset, truth, args.draws)
         results[name] = rows, triangles
         print(f"\n{name} (fit + forecast {seconds:.1f} s)")
         print(table(rows).to_string(float_format=lambda v: f"{v:.4f}"))

@@ -29,6 +29,9 @@ SHARED = {"covariates": [], "groups": ["originator", "vintage"]}
 ESTIMATORS = {
     "decay_weibull": {"kind": "decay_curve", "curve": "weibull", **SHARED},
     "decay_average": {"kind": "decay_average", "curves": ["weibull", "lognormal"], **SHARED},
+    # the model's own spread only, without the growth learnt from held-out periods (models/spread.py)
+    "decay_average_own_spread": {"kind": "decay_average", "curves": ["weibull", "lognormal"], "spread_holdout": 0,
+                                 **SHARED},
     "decay_weibull_calendar": {"kind": "decay_curve", "curve": "weibull", "calendar_effects": True, **SHARED},
     "decay_average_calendar": {"kind": "decay_average", "curves": ["weibull", "lognormal"],
                                "calendar_effects": True, **SHARED},
@@ -61,6 +64,8 @@ def score(name: str, seed: int, draws: int) -> tuple[pd.DataFrame, float]:
     seconds = time.perf_counter() - start
     if not model.diagnostics_.converged:
         print(f"{name} seed {seed}: did not converge ({'; '.join(model.diagnostics_.warnings)})")
+    if getattr(model, "spread_growth_", 0) > 0:  # models/spread.py
+        print(f"{name} seed {seed}: spread growth a = {model.spread_growth_:.3f}")
     observed = fc.observed_periods.astype(int)
     young = np.flatnonzero(observed < AGE)
     table = {k: truth.pivot(index="deal_id", columns="period", values=k).reindex(fc.deal_ids).to_numpy()

@@ -39,3 +39,5 @@ Curve = Annotated[str, AfterValidator(known_curve)]
 Curves = Annotated[tuple[Curve, ...], AfterValidator(distinct)]
 PositiveInt = Annotated[int, Field(ge=1, le=100_000)]
 PositiveFloat = Annotated[float, Field(gt=0, le=1e6)]
+# periods held out to learn the spread's growth (models/spread.py): None for a year's worth, 0 for none
+Holdout = Annotated[int, Field(ge=0, le=1_000)] | None

@@ -21,15 +21,15 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 from scipy.special import expit, logit
+from sklearn.base import clone
 
 from forecasting.data.dataset import Dataset
-from forecasting.data.periods import end_months
-from forecasting.models import curves, random
+from forecasting.models import curves, random, spread
 from forecasting.models.base import Diagnostics, EstimatorTags, FitError, RecoveryEstimator
 from forecasting.models.curve_forecast import CurveForecast
 from forecasting.models.decay.age import AgeEffects
 from forecasting.models.decay.agency import AgencySteps
-from forecasting.models.decay.calendar import SPAN, CalendarEffects
+from forecasting.models.decay.cells import calendar_effects, cell_keys, fit_cells, money
 from forecasting.models.decay.dispersion import cum_dispersion
 from forecasting.models.decay.estimation import VarianceEstimation
 from forecasting.models.decay.layout import DEAL, Layout
@@ -38,7 +38,7 @@ from forecasting.models.decay.posterior import deal_posterior
 from forecasting.models.decay.shrinkage import ShrunkEffects
 from forecasting.models.design import Design
 from forecasting.models.fit_checks import check_recovered
-from forecasting.models.options import Columns, Curve, Name, PositiveInt
+from forecasting.models.options import Columns, Curve, Holdout, Name, PositiveInt
 from forecasting.models.paths import observed_rates, realized_paths
 from forecasting.models.registry import register
 from forecasting.models.summary import estimate_rows, value_rows
@@ -58,7 +58,7 @@ class DecayCurveModel(RecoveryEstimator):
                  groups: Columns = ("originator", "vintage"), ordered_groups: Columns = ("vintage",),
                  agency_prior: bool = False, timing_effects: bool = True, shape_effects: bool = True,
                  calendar_effects: bool = False, calendar_by: str | None = None, age_effects: bool = False,
-                 max_iter: PositiveInt = 500, tol: float = 1e-4):
+                 max_iter: PositiveInt = 500, tol: float = 1e-4, spread_holdout: Holdout = None):
         self.name = name
         self.curve = curve
         self.covariates = covariates
@@ -72,6 +72,7 @@ class DecayCurveModel(RecoveryEstimator):
         self.age_effects = age_effects
         self.max_iter = max_iter
         self.tol = tol
+        self.spread_holdout = spread_holdout
 
     _tags = EstimatorTags(uses_loans=True, gives_expected_curve=True)
 
@@ -96,8 +97,8 @@ class DecayCurveModel(RecoveryEstimator):
     # ------------------------------------------------------------------------------------------------ fit
     def _fit(self, dataset: Dataset) -> Diagnostics:
         check_recovered(dataset)
+        whole, notes = dataset, []
         seasoned = dataset.history.observed_periods.reindex(dataset.deal_ids).to_numpy() > 0
-        notes = []
         if not seasoned.all():  # a pool with nothing observed cannot inform the fit; it is forecast from the others
             notes.append(f"{self.name}: fitted on the {int(seasoned.sum())} pool(s) with collections; "
                          f"{int((~seasoned).sum())} without any are forecast as new pools")
@@ -112,7 +113,7 @@ class DecayCurveModel(RecoveryEstimator):
         F, R = design.fixed(deals), design.random(deals)[0]
         Z_L = np.hstack([F, R])
         Z_S = np.hstack([F, R]) if self.timing_effects else F
-        cells = _cells(dataset)
+        cells = fit_cells(dataset)
         theta_mean = np.zeros(layout.size)
         agency = AgencySteps.fit(design, deals) if self.agency_prior else None
         if agency is not None:
@@ -135,11 +136,11 @@ class DecayCurveModel(RecoveryEstimator):
             means, scale = lik.means(est.theta, est.deal_effects), est.phi * c * est.psi
             previous = calendar, age
             if self.age_effects:
-                age = AgeEffects.fit(cells.t, *_money(dataset, cells, means * by_calendar, scale))
+                age = AgeEffects.fit(cells.t, *money(dataset, cells, means * by_calendar, scale))
                 by_age = age.factors(cells.t)
             if self.calendar_effects:
-                calendar = _calendar(dataset, cells, means * by_age, scale, self.calendar_by)
-                by_calendar = calendar.factors(_cell_keys(dataset, cells, calendar.groups, self.calendar_by))
+                calendar = calendar_effects(dataset, cells, means * by_age, scale, self.calendar_by)
+                by_calendar = calendar.factors(cell_keys(dataset, cells, calendar.groups, self.calendar_by))
             if all(b is not None and _settled(b, a) for b, a in zip(previous, (calendar, age)) if a is not None):
                 break
         fixed = layout.theta_vc < 0
@@ -165,8 +166,14 @@ class DecayCurveModel(RecoveryEstimator):
         if len(deals) <= layout.n_fixed:
             notes.append(f"{self.name}: {len(deals)} deals for {layout.n_fixed} fixed parameters: the covariate "
                          f"effects are not identified (t intervals on 1 df); use fewer covariates or more deals")
-        return Diagnostics(est.converged, est.iterations, tuple(notes),
+        self.spread_growth_, spread_notes = spread.learn_spread(self, whole, self.spread_holdout)
+        return Diagnostics(est.converged, est.iterations, tuple(notes + spread_notes),
                            {"deals": len(deals), "cells": len(cells.r)}, est.message)
+
+    def _cut_refit(self) -> DecayCurveModel:
+        """The unfitted model the spread's growth is learnt with (spread.py): this one without spread learning, its
+        variances solved to CUT_TOL at most (the growth is a coarse quantity; the cut fit is half the cost)."""
+        return clone(self).set_params(spread_holdout=0, tol=max(self.tol, spread.CUT_TOL))
 
     @property
     def df_(self) -> int:
@@ -262,7 +269,8 @@ class DecayCurveModel(RecoveryEstimator):
             unit = scale[part] / dataset.deals["n_borrowers"].to_numpy(float)[part]
             draws[:, part] = realized_paths(cum_obs[part], n_obs[part], future, unit, ids[part], seed)
             expected[:, part] = L[..., None] * np.cumsum(np.diff(G, axis=-1) * age_factor[:horizon], axis=-1)
-        return CurveForecast(ids, draws.mean(axis=0), draws, n_obs, expected=expected)
+        return spread.stretched(CurveForecast(ids, draws.mean(axis=0), draws, n_obs, expected=expected),
+                                self.spread_growth_)
 
     def _psi(self, dataset: Dataset) -> np.ndarray:
         """Each deal's dispersion factor: its own where it was fitted; for a new pool the mean of its originator's
@@ -299,7 +307,8 @@ class DecayCurveModel(RecoveryEstimator):
                 value_rows("sd", lay.vc_names, np.sqrt(self.tau2_)),
                 value_rows("dispersion", ["phi", "cum_dispersion", "pool_factor_median", "pool_factor_max"],
                            [self.phi_, self.cum_dispersion_, np.median(self.deal_dispersion_),
-                            np.max(self.deal_dispersion_)])]
+                            np.max(self.deal_dispersion_)]),
+                value_rows("spread", ["growth"], [self.spread_growth_])]
         if self.calendar_ is not None:
             rows.append(value_rows("calendar", ["sd", "mean_log_ratio", "periods"],
                                    [self.calendar_.sigma, self.calendar_.mu, len(self.calendar_.key)]))
@@ -335,50 +344,12 @@ class DecayCurveModel(RecoveryEstimator):
             raise ValueError("the design does not match the parameter layout")
         if np.any(self.tau2_ <= 0) or self.phi_ <= 0 or self.cum_dispersion_ <= 0:
             raise ValueError("variances must be positive")
-
-
-def _cell_keys(dataset: Dataset, cells: Cells, groups: tuple[str, ...], by: str | None) -> np.ndarray:
-    """Each cell's calendar key (calendar.py): its group's position x SPAN + the month (since year 0) in which its
-    period ends."""
-    t = cells.t.astype(int)
-    month = end_months(dataset.history.cutoff.reindex(dataset.deal_ids), int(t.max(initial=1)),
-                       dataset.meta.period_months)[cells.deal, t - 1]
-    if by is None:
-        return month
-    level = pd.Index(groups).get_indexer(dataset.deals[by].astype(str).to_numpy())[cells.deal]
-    return level * SPAN + month
-
-
-def _calendar(dataset: Dataset, cells: Cells, means: np.ndarray, scale: np.ndarray, by: str | None) -> CalendarEffects:
-    """Calendar effects from the fitted means (calendar.py): per cell its key, actual and expected collections in
-    CNY, and the expected's ODP variance (scale per deal: phi c psi_d)."""
-    if by is not None and by not in dataset.deals:
-        raise FitError(f"calendar_by: the deals table has no column {by!r}")
-    groups = () if by is None else tuple(sorted(dataset.deals[by].astype(str).unique()))
-    return CalendarEffects.fit(_cell_keys(dataset, cells, groups, by), *_money(dataset, cells, means, scale),
-                               groups=groups)
-
-
-def _money(dataset: Dataset, cells: Cells, means: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Per cell, actual and expected collections in CNY and the expected's ODP variance (scale per deal: phi c
-    psi_d), what calendar and age effects are estimated from."""
-    opb = dataset.deals["opb"].to_numpy(float)[cells.deal]
-    n = dataset.deals["n_borrowers"].to_numpy(float)[cells.deal]
-    return cells.r * opb, means * opb, scale[cells.deal] * means / n * opb ** 2
+        if not 0 <= self.spread_growth_ <= spread.MAX_GROWTH:
+            raise ValueError("the spread's growth is outside [0, MAX_GROWTH]")
 
 
 def _settled(before: ShrunkEffects, after: ShrunkEffects) -> bool:
     return len(before.effect) == len(after.effect) and np.max(np.abs(before.effect - after.effect), initial=0) < 0.005
-
-
-def _cells(dataset: Dataset) -> Cells:
-    """Observed deal-periods as rates of opb, weighted by each deal's borrowers."""
-    h = dataset.history
-    amounts = h.amounts.reindex(dataset.deal_ids).to_numpy()
-    deal, period = np.nonzero(np.isfinite(amounts))
-    opb = dataset.deals["opb"].to_numpy(float)
-    return Cells(deal, period + 1.0, amounts[deal, period] / opb[deal],
-                 dataset.deals["n_borrowers"].to_numpy(float)[deal], len(opb))
 
 
 def _start(layout: Layout, cells: Cells) -> np.ndarray:

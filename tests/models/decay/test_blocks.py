@@ -8,9 +8,9 @@ import pytest
 
 from forecasting.models.decay import DecayCurveModel
 from forecasting.models.decay.blocks import BlockSystem
+from forecasting.models.decay.cells import fit_cells
 from forecasting.models.decay.layout import Layout
 from forecasting.models.decay.likelihood import Prior, QuasiLikelihood
-from forecasting.models.decay.model import _cells
 from forecasting.models.design import Design
 
 
@@ -23,7 +23,7 @@ def system(demo):
     design = Design(model.covariates, model.groups, model.ordered_groups).fit(demo.deals)
     F, R = design.fixed(demo.deals), design.random(demo.deals)[0]
     lay = model.layout_
-    lik = QuasiLikelihood("loglogistic", lay, np.hstack([F, R]), np.hstack([F, R]), _cells(demo),
+    lik = QuasiLikelihood("loglogistic", lay, np.hstack([F, R]), np.hstack([F, R]), fit_cells(demo),
                           psi=model.deal_dispersion_)
     prior = Prior.from_variances(lay, model.tau2_, model.theta_mean_)
     g_t, g_b, sys = lik.system(model.theta_, model.deal_effects_, model.phi_ * model.cum_dispersion_, prior)
@@ -83,7 +83,7 @@ def test_the_observed_information_is_the_negative_hessian(demo, curve):
         warnings.simplefilter("ignore", RuntimeWarning)
         model = DecayCurveModel(curve=curve).fit(ds)
     F, R = model.design_.fixed(ds.deals), model.design_.random(ds.deals)[0]
-    lik = QuasiLikelihood(curve, model.layout_, np.hstack([F, R]), np.hstack([F, R]), _cells(ds))
+    lik = QuasiLikelihood(curve, model.layout_, np.hstack([F, R]), np.hstack([F, R]), fit_cells(ds))
     prior = Prior.from_variances(model.layout_, model.tau2_, model.theta_mean_)
     rng = np.random.default_rng(0)
     theta = model.theta_ + rng.normal(0, 0.05, len(model.theta_))

@@ -1,0 +1,129 @@
+"""The spread's growth (models/spread.py): the stretch keeps paths valid and widens by k(h), the growth learnt from
+held-out cells recovers the one the cells were made with, and a fitted model's forecast is its own stretched."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecasting.models import spread
+from forecasting.models.decay import DecayCurveModel
+from forecasting.models.spread import HeldOutCells, growth_factor, learn_growth, stretch_future, stretched
+
+
+def test_growth_factor_starts_at_one_and_grows():
+    h = np.arange(-2, 40, dtype=float)
+    k = growth_factor(h, 0.3)
+    assert np.all(k[h <= 1] == 1.0) and np.all(np.diff(k) >= 0) and k[-1] == pytest.approx(1 + 0.3 * (39 ** .5 - 1))
+    assert np.all(growth_factor(h, 0.0) == 1.0)
+
+
+def _paths(S=4000, H=24, n_obs=(0, 6, 12), seed=0):
+    """Paths with a steady trend and a level that differs by draw, so no clipping binds."""
+    rng = np.random.default_rng(seed)
+    n_obs = np.asarray(n_obs)
+    t = np.arange(1, H + 1)
+    seen = 0.02 * n_obs
+    z = rng.standard_normal((S, len(n_obs), 1))
+    future = 0.02 * (t[None] - n_obs[:, None]) + 0.004 * z * np.sqrt(np.maximum(t[None] - n_obs[:, None], 0))
+    observed = t[None] <= n_obs[:, None]
+    paths = np.where(observed[None], 0.02 * t[None], seen[None, :, None] + np.maximum(future, 0))
+    return np.maximum.accumulate(paths, axis=-1), n_obs
+
+
+def test_stretch_leaves_observed_periods_and_widens_the_future_by_k():
+    paths, n_obs = _paths()
+    a = 0.4
+    out = stretch_future(paths, n_obs, a)
+    t = np.arange(1, paths.shape[-1] + 1)
+    for j, n in enumerate(n_obs):
+        np.testing.assert_array_equal(out[:, j, :n], paths[:, j, :n])
+        h = t[n:] - n
+        ratio = out[:, j, n:].std(axis=0) / paths[:, j, n:].std(axis=0)
+        np.testing.assert_allclose(ratio, growth_factor(h, a), rtol=1e-6)
+        np.testing.assert_allclose(out[:, j, n:].mean(axis=0), paths[:, j, n:].mean(axis=0), atol=1e-12)
+    np.testing.assert_array_equal(stretch_future(paths, n_obs, 0.0), paths)
+
+
+def test_stretched_paths_stay_valid_where_clipping_binds():
+    rng = np.random.default_rng(1)
+    n_obs = np.array([0, 3, 10])
+    future = np.cumsum(rng.gamma(0.2, 0.05, (500, 3, 30)), axis=-1)
+    seen = np.array([0.0, 0.3, 0.9])
+    t = np.arange(1, 31)
+    paths = np.where(t[None, None] <= n_obs[None, :, None], seen[None, :, None] * t / np.maximum(n_obs, 1)[None, :, None],
+                     seen[None, :, None] + future)
+    paths = np.minimum(np.maximum.accumulate(paths, axis=-1), 1.0)
+    out = stretch_future(paths, n_obs, 1.5)
+    assert np.all(np.diff(out, axis=-1) >= 0) and out.max() <= 1.0
+    for j, n in enumerate(n_obs):
+        assert np.all(out[:, j, n:] >= (out[0, j, n - 1] if n else 0.0))
+
+
+def _cells(true_growth: float, scale=1.0, n=3000, holdout=12, seed=2) -> HeldOutCells:
+    """Cut cells whose outcomes spread scale x k_true(h) times as wide as the forecast's draws."""
+    rng = np.random.default_rng(seed)
+    ahead = np.tile(np.arange(1, holdout + 1, dtype=float), n // holdout)
+    seen = np.full(len(ahead), 0.1)
+    centre, sd = 0.01 * ahead, 0.002 * np.sqrt(ahead)
+    draws = seen + centre + sd * rng.standard_normal((400, len(ahead)))
+    actual = seen + centre + scale * sd * growth_factor(ahead, true_growth) * rng.standard_normal(len(ahead))
+    return HeldOutCells(draws, seen, ahead, actual)
+
+
+@pytest.mark.parametrize("true_growth", [0.25, 0.6])
+def test_learnt_growth_recovers_the_one_the_outcomes_have(true_growth):
+    assert learn_growth(_cells(true_growth)) == pytest.approx(true_growth, abs=0.08)
+
+
+def test_no_growth_is_learnt_where_the_spread_is_right_or_too_wide():
+    assert learn_growth(_cells(0.0)) < 0.05
+    assert learn_growth(_cells(0.0, scale=0.5)) == 0.0
+
+
+@pytest.fixture(scope="module")
+def learnt(pool_level):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return DecayCurveModel(curve="weibull", spread_holdout=12).fit(pool_level)
+
+
+def test_a_fitted_models_forecast_is_its_own_stretched_by_the_learnt_growth(learnt, pool_level):
+    a = learnt.spread_growth_
+    assert 0 <= a <= spread.MAX_GROWTH
+    assert learnt.summary().query("block == 'spread' and term == 'growth'")["coef"].item() == pytest.approx(a)
+    fc = learnt.predict(pool_level, 60, n_draws=300, random_state=4)
+    learnt.spread_growth_ = 0.0
+    try:
+        own = learnt.predict(pool_level, 60, n_draws=300, random_state=4)
+    finally:
+        learnt.spread_growth_ = a
+    np.testing.assert_allclose(fc.draws, stretched(own, a).draws)
+    np.testing.assert_array_equal(fc.expected, own.expected)
+
+
+def test_held_out_cells_come_from_a_fit_that_did_not_see_them(pool_level):
+    seen = {}
+
+    class Recorder(DecayCurveModel):
+        def fit(self, dataset):
+            seen["as_of"], seen["periods"] = dataset.as_of, dataset.history.observed_periods.copy()
+            return super().fit(dataset)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        cells = spread.held_out_cells(Recorder(curve="weibull", spread_holdout=0), pool_level, 6)
+    assert seen["as_of"] == pd.Timestamp(pool_level.as_of) - pd.DateOffset(months=6)
+    full = pool_level.history.observed_periods.reindex(seen["periods"].index)
+    assert np.all(seen["periods"] <= np.maximum(full - 6, 0))
+    assert set(np.unique(cells.ahead)) == set(range(1, 7)) and np.isfinite(cells.actual).all()
+
+
+def test_too_little_history_warns_and_keeps_the_models_own_spread(pool_level):
+    young = pool_level.truncate(pd.Timestamp(pool_level.as_of) - pd.DateOffset(months=1))
+    young = young.subset(young.deal_ids[:1])
+    a, notes = spread.learn_spread(DecayCurveModel(curve="weibull"), young, 12)
+    assert a == 0.0 and len(notes) == 1 and "own spread only" in notes[0]
+    assert spread.learn_spread(DecayCurveModel(curve="weibull"), young, 0) == (0.0, [])
