@@ -26,7 +26,10 @@ import pandas as pd
 from scipy.optimize import minimize_scalar
 
 from forecasting.data.dataset import Dataset
+from forecasting.data.problems import InputError
+from forecasting.models.base import FitError
 from forecasting.models.curve_forecast import CurveForecast
+from forecasting.models.paths import observed_state
 
 MAX_GROWTH = 2.0  # the largest a searched: k(60 months) = 15, beyond any spread the CAS data show
 MIN_CELLS = 20  # fewer cut cells than this cannot tell one growth from another
@@ -46,6 +49,12 @@ def growth_factor(h: np.ndarray, a: float) -> np.ndarray:
     return 1.0 + a * (np.sqrt(np.maximum(h, 1.0)) - 1.0)
 
 
+def widened(future: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """``future`` (draws, ...) stretched by ``k`` (...) around its mean over the draws, not yet bounded."""
+    centre = future.mean(axis=0)
+    return centre + k[None] * (future - centre)
+
+
 def stretch_future(draws: np.ndarray, n_obs: np.ndarray, a: float) -> np.ndarray:
     """Paths (draws, deals, horizon) with their future stretched by k(h) (module docstring); a copy."""
     out = np.array(draws, dtype=float, copy=True)
@@ -56,12 +65,10 @@ def stretch_future(draws: np.ndarray, n_obs: np.ndarray, a: float) -> np.ndarray
     for start in range(0, D, step):
         part = slice(start, start + step)
         n = n_obs[part]
-        last = np.maximum(n - 1, 0)
-        seen = np.where(n > 0, out[0, np.arange(start, start + len(n)), last], 0.0)
+        seen = observed_state(out[0, part], n)
         h = np.arange(1, H + 1)[None, :] - n[:, None]  # periods ahead, <= 0 where observed
         future = np.where(h[None] > 0, out[:, part] - seen[None, :, None], 0.0)
-        centre = future.mean(axis=0)
-        wider = centre + growth_factor(h, a)[None] * (future - centre)
+        wider = widened(future, growth_factor(h, a))
         wider = np.minimum(np.maximum.accumulate(np.maximum(wider, 0.0), axis=-1), 1.0 - seen[None, :, None])
         out[:, part] = np.where(h[None] > 0, seen[None, :, None] + wider, out[:, part])
     return out
@@ -89,9 +96,7 @@ class HeldOutCells:
 
     def crps(self, a: float) -> float:
         from forecasting.backtest.calibration import crps
-        future = self.draws - self.seen[None]
-        centre = future.mean(axis=0)
-        wider = np.clip(centre + growth_factor(self.ahead, a)[None] * (future - centre), 0.0, 1.0 - self.seen[None])
+        wider = np.clip(widened(self.draws - self.seen[None], growth_factor(self.ahead, a)), 0.0, 1.0 - self.seen[None])
         return float(np.sum(crps(self.seen[None] + wider, self.actual)))
 
 
@@ -124,7 +129,7 @@ def held_out_cells(model, dataset: Dataset, holdout: int) -> HeldOutCells | None
         fc = model.fit(cut).predict(cut, int(at.max()) + 1, n_draws=HOLDOUT_DRAWS, random_state=1)
     deal, ahead = np.nonzero(np.isfinite(actual))
     period = at[deal, ahead]
-    return HeldOutCells(fc.draws[:, deal, period], fc.draws[0, deal, n_cut[deal] - 1], ahead + 1.0,
+    return HeldOutCells(fc.draws[:, deal, period], observed_state(fc.draws[0], n_cut)[deal], ahead + 1.0,
                         actual[deal, ahead])
 
 
@@ -138,8 +143,6 @@ def learn_spread(estimator, dataset: Dataset, holdout: int | None) -> tuple[floa
     """The growth a for ``estimator`` (fitted on ``dataset`` but for this; its ``spread_holdout`` option: periods
     held out, None for ``default_holdout``, 0 for none), and what its fit should warn. ``estimator._cut_refit()``
     gives the unfitted model refitted on the cut data."""
-    from forecasting.data.problems import InputError
-    from forecasting.models.base import FitError
     periods = default_holdout(dataset.meta.period_months) if holdout is None else holdout
     if periods == 0:
         return 0.0, []
