@@ -28,23 +28,37 @@ def pit(draws: np.ndarray, actual: np.ndarray) -> np.ndarray:
 
 def crps(draws: np.ndarray, actual: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
     """CRPS of ``actual`` (...,) against the ensemble ``draws`` (S, ...), its members weighted by ``weights`` (S,)
-    where given (a mixture of ensembles); NaN where the actual is missing.
+    where given (a mixture of ensembles); NaN where the actual is missing."""
+    draws = np.asarray(draws, float)
+    w = _member_weights(draws, weights)
+    filled = np.where(np.isfinite(actual), actual, 0.0)
+    score = np.sum(w * np.abs(draws - filled[None]), axis=0) - 0.5 * mean_abs_difference(draws, weights)
+    return np.where(np.isfinite(actual), score, np.nan)
+
+
+def mean_abs_difference(draws: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """E|X - X'| (...,) of two independent members of the ensemble ``draws`` (S, ...), weighted by ``weights``.
 
     With the members sorted, x_1 <= ... <= x_S, weights w_i summing to 1 and W_i = w_1 + ... + w_i,
-    E|X - X'| = 2 sum_i w_i x_i (2 W_i - w_i - 1), so the score costs a sort instead of S^2 differences."""
+    E|X - X'| = 2 sum_i w_i x_i (2 W_i - w_i - 1), so it costs a sort instead of S^2 differences."""
     draws = np.asarray(draws, float)
     if weights is None:
         x = np.sort(draws, axis=0)
-        w = np.full((len(x),) + (1,) * (x.ndim - 1), 1.0 / len(x))
+        w = _member_weights(x, None)
     else:
         order = np.argsort(draws, axis=0)
         x = np.take_along_axis(draws, order, axis=0)
         w = (np.asarray(weights, float) / np.sum(weights))[order]
     cum = np.cumsum(np.broadcast_to(w, x.shape), axis=0)
-    spread = 2.0 * np.sum(w * x * (2.0 * cum - w - 1.0), axis=0)
-    filled = np.where(np.isfinite(actual), actual, 0.0)
-    score = np.sum(w * np.abs(x - filled[None]), axis=0) - 0.5 * spread
-    return np.where(np.isfinite(actual), score, np.nan)
+    return 2.0 * np.sum(w * x * (2.0 * cum - w - 1.0), axis=0)
+
+
+def _member_weights(draws: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+    """Each member's weight, summing to 1, shaped to broadcast against ``draws``."""
+    shape = (len(draws),) + (1,) * (draws.ndim - 1)
+    if weights is None:
+        return np.full(shape, 1.0 / len(draws))
+    return (np.asarray(weights, float) / np.sum(weights)).reshape(shape)
 
 
 def ks_statistic(values: np.ndarray) -> float:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
+from scipy.sparse import csc_matrix
 
 
 class SingularInformation(ValueError):
@@ -42,10 +43,14 @@ def inverse_2x2(blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return inv, det
 
 
-def _sum_by(index: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
-    out = np.zeros((n,) + values.shape[1:])
-    np.add.at(out, index, values)
-    return out
+def level_sum(group: np.ndarray, levels: int) -> csc_matrix:
+    """The (levels, n) indicator whose product with per-deal arrays sums them by level (a sparse product: 15x
+    faster than np.add.at on the CAS triangles' 3,840 pools); one entry per deal's column, built directly."""
+    return csc_matrix((np.ones(len(group)), group, np.arange(len(group) + 1)), shape=(levels, len(group)))
+
+
+def _sum_by(indicator, values: np.ndarray) -> np.ndarray:
+    return (indicator @ values.reshape(len(values), -1)).reshape((indicator.shape[0],) + values.shape[1:])
 
 
 @dataclass
@@ -62,6 +67,7 @@ class BlockSystem:
     g_index: np.ndarray | None = None  # (L, k)
     sel: np.ndarray | None = None  # (e, k)
     prec_g: np.ndarray | None = None  # (L, k)
+    levels: csc_matrix | None = None  # level_sum(group, L), when the caller keeps one
     _chol: tuple = field(init=False, repr=False)
 
     def __post_init__(self):
@@ -73,28 +79,28 @@ class BlockSystem:
             bad = int(np.flatnonzero(~((det > 0) & (D[:, 0, 0] > 0)))[0])
             raise SingularInformation(f"the effects of deal {bad} are not identified")
         self.logdet_blocks = float(np.sum(np.log(det)))
-        AJ = np.einsum("def,dfr->der", A, J)
+        # batched matmul, not einsum: numpy's einsum loops over these small blocks 3-7x slower
+        AJ = A @ J
         self.B_r = AJ[:, :2, :].transpose(0, 2, 1)  # (n, R, 2) = J' A[:, :2]
-        self.M_r = np.einsum("dij,drj->dir", self.d_inv, self.B_r)  # (n, 2, R) = D^-1 B_r'
+        self.M_r = self.d_inv @ AJ[:, :2, :]  # (n, 2, R) = D^-1 B_r'
         h_rr = J.reshape(n * e, R).T @ AJ.reshape(n * e, R) + np.diag(self.prec_r)
         T = h_rr - self.B_r.transpose(0, 2, 1).reshape(2 * n, R).T @ self.M_r.reshape(2 * n, R)
         if self.group is not None:
-            L = len(self.g_index)
-            Asel = np.einsum("def,fk->dek", A, self.sel)  # (n, e, k)
+            self._levels = level_sum(self.group, len(self.g_index)) if self.levels is None else self.levels
+            Asel = A @ self.sel  # (n, e, k)
             self.B_g = Asel[:, :2, :].transpose(0, 2, 1)  # (n, k, 2)
-            self.M_g = np.einsum("dij,dkj->dik", self.d_inv, self.B_g)  # (n, 2, k)
-            h_gg = _sum_by(self.group, np.einsum("ek,del->dkl", self.sel, Asel), L)
+            self.M_g = self.d_inv @ Asel[:, :2, :]  # (n, 2, k)
+            h_gg = _sum_by(self._levels, self.sel.T @ Asel)
             h_gg[:, np.arange(h_gg.shape[1]), np.arange(h_gg.shape[1])] += self.prec_g
-            self.S_g = h_gg - _sum_by(self.group, np.einsum("dkj,djl->dkl", self.B_g, self.M_g), L)
-            self.S_rg = _sum_by(self.group, np.einsum("der,dek->drk", J, Asel)
-                                - np.einsum("drj,djk->drk", self.B_r, self.M_g), L)  # (L, R, k)
+            self.S_g = h_gg - _sum_by(self._levels, self.B_g @ self.M_g)
+            self.S_rg = _sum_by(self._levels, J.transpose(0, 2, 1) @ Asel - self.B_r @ self.M_g)  # (L, R, k)
             sign, logdet_g = np.linalg.slogdet(self.S_g)
             if not np.all(sign > 0):
                 raise SingularInformation("the effects of some group level are not identified")
             self.logdet_blocks += float(np.sum(logdet_g))
             self.S_g_inv = np.linalg.inv(self.S_g)
-            self.K = np.einsum("lkj,lrj->lkr", self.S_g_inv, self.S_rg)  # (L, k, R) = S_g^-1 S_rg'
-            T = T - np.einsum("lrk,lks->rs", self.S_rg, self.K)
+            self.K = self.S_g_inv @ self.S_rg.transpose(0, 2, 1)  # (L, k, R) = S_g^-1 S_rg'
+            T = T - self.S_rg.transpose(1, 0, 2).reshape(R, -1) @ self.K.reshape(-1, R)
         try:
             self._chol = cho_factor(T, lower=True, check_finite=True)
         except (np.linalg.LinAlgError, ValueError):
@@ -106,8 +112,7 @@ class BlockSystem:
         """H^-1 g for g = (g_theta (P,) in theta order, g_deals (n, 2))."""
         r = g_theta[self.r_index] - np.einsum("dir,di->r", self.M_r, g_deals)
         if self.group is not None:
-            rg = g_theta[self.g_index] - _sum_by(self.group, np.einsum("dik,di->dk", self.M_g, g_deals),
-                                                 len(self.g_index))
+            rg = g_theta[self.g_index] - _sum_by(self._levels, np.einsum("dik,di->dk", self.M_g, g_deals))
             r = r - np.einsum("lkr,lk->r", self.K, rg)
         x_r = cho_solve(self._chol, r)
         step = np.zeros(len(g_theta))
@@ -146,13 +151,13 @@ class BlockSystem:
         """Cov(b_d) for every deal, (n, 2, 2)."""
         cov = self.theta_cov() if theta_cov is None else theta_cov
         c_rr = cov[np.ix_(self.r_index, self.r_index)]
-        out = self.d_inv + np.einsum("dir,rs,djs->dij", self.M_r, c_rr, self.M_r)
+        out = self.d_inv + (self.M_r @ c_rr) @ self.M_r.transpose(0, 2, 1)
         if self.group is not None:
             gi = self.g_index[self.group]  # (n, k): each deal's level's parameters
             c_rg = cov[self.r_index[None, :, None], gi[:, None, :]]  # (n, R, k)
             c_gg = cov[gi[:, :, None], gi[:, None, :]]  # (n, k, k)
-            cross = np.einsum("dir,drk,djk->dij", self.M_r, c_rg, self.M_g)
-            out = out + cross + cross.transpose(0, 2, 1) + np.einsum("dik,dkl,djl->dij", self.M_g, c_gg, self.M_g)
+            cross = (self.M_r @ c_rg) @ self.M_g.transpose(0, 2, 1)
+            out = out + cross + cross.transpose(0, 2, 1) + (self.M_g @ c_gg) @ self.M_g.transpose(0, 2, 1)
         return out
 
     def dense(self) -> np.ndarray:

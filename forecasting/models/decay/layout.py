@@ -11,6 +11,7 @@ coefficients and the log shape have none (fixed effects).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -19,6 +20,9 @@ DEAL = "deal"
 
 @dataclass(frozen=True)
 class Layout:
+    """The positions (module docstring); the index arrays are computed once per layout (the fit reads them in every
+    Newton step) and must not be written to."""
+
     n_fixed_cols: int  # intercept + covariates
     group_of_random: tuple[int, ...]  # for each group-level column, its group's position in ``groups``
     groups: tuple[str, ...]
@@ -33,7 +37,7 @@ class Layout:
         unordered = [i for i, g in enumerate(groups) if g not in ordered and len(levels[g]) > 1]
         return max(unordered, key=lambda i: len(levels[groups[i]])) if unordered else None
 
-    @property
+    @cached_property
     def nested_index(self) -> np.ndarray | None:
         """(levels, 1 or 2): where the nesting group's level effects (and timing effects) sit in theta."""
         if self.nested is None:
@@ -44,7 +48,7 @@ class Layout:
             parts.append(self.timing.start + self.n_fixed_cols + cols)
         if self.shape_effects:
             parts.append(np.arange(self.shape_groups.start, self.shape_groups.stop))
-        return np.stack(parts, axis=1)
+        return _read_only(np.stack(parts, axis=1))
 
     @property
     def nested_predictors(self) -> list[int]:
@@ -61,11 +65,11 @@ class Layout:
         own = np.where(level >= 0, np.take(effects, np.maximum(level, 0), axis=-1), 0.0)
         return np.asarray(common)[..., None] + own
 
-    @property
+    @cached_property
     def dense_index(self) -> np.ndarray:
         """Every other parameter of theta."""
         nested = set() if self.nested is None else set(self.nested_index.ravel())
-        return np.array([i for i in range(self.size) if i not in nested], dtype=int)
+        return _read_only(np.array([i for i in range(self.size) if i not in nested], dtype=int))
 
     @property
     def n_random(self) -> int:
@@ -88,7 +92,7 @@ class Layout:
     def shape(self) -> int | None:
         return self.timing.stop if self.has_shape else None
 
-    @property
+    @cached_property
     def n_nested(self) -> int:
         return 0 if self.nested is None else int(np.sum(np.asarray(self.group_of_random) == self.nested))
 
@@ -114,7 +118,7 @@ class Layout:
         g = len(self.groups)
         return g, (2 * g + 1 if self.timing_effects else g + 1)
 
-    @property
+    @cached_property
     def theta_vc(self) -> np.ndarray:
         """Variance component of each shared parameter; -1 for fixed effects."""
         g = len(self.groups)
@@ -125,7 +129,7 @@ class Layout:
             parts.append(np.array([-1]))
         if self.shape_effects:
             parts.append(np.full(self.n_nested, len(self.vc_names) - 1))
-        return np.concatenate(parts).astype(int)
+        return _read_only(np.concatenate(parts).astype(int))
 
     @property
     def n_fixed(self) -> int:
@@ -136,3 +140,8 @@ class Layout:
         """(level coefficients, timing coefficients, log shape) of theta (or of draws, theta on the last axis)."""
         log_k = theta[..., self.shape] if self.has_shape else np.zeros(theta.shape[:-1])
         return theta[..., self.level], theta[..., self.timing], log_k
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False
+    return array

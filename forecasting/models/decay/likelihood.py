@@ -13,7 +13,7 @@ import numpy as np
 from scipy.special import expit
 
 from forecasting.models import curves
-from forecasting.models.decay.blocks import BlockSystem
+from forecasting.models.decay.blocks import BlockSystem, level_sum
 from forecasting.models.decay.layout import Layout
 
 MIN_MEAN = 1e-12
@@ -130,6 +130,12 @@ class QuasiLikelihood:
         idx = self.layout.nested_index
         return None if idx is None else np.argmax(self.Z_L[:, idx[:, 0]], axis=1)
 
+    @cached_property
+    def level_indicator(self):
+        """The nesting group's level-sum matrix (blocks.level_sum), built once per likelihood."""
+        idx = self.layout.nested_index
+        return None if idx is None else level_sum(self.nested_level, len(idx))
+
     def system(self, theta, b, phi_c, prior, observed: bool = False) -> tuple[np.ndarray, np.ndarray, BlockSystem]:
         """Gradient of the penalised objective (theta part, deal part) and its information H plus the prior
         precisions, in block form: the expected (Fisher) information, or with ``observed`` the negative Hessian,
@@ -169,7 +175,7 @@ class QuasiLikelihood:
         g_theta -= prior.theta_precision * (theta - prior.theta_mean)
         g_deals = s_ext[:, :2] - prior.deal_precision * b
         system = BlockSystem(A, J, dense, prior.theta_precision[dense], prior.deal_precision, group, nested, sel,
-                             prec_g)
+                             prec_g, self.level_indicator)
         return g_theta, g_deals, system
 
 

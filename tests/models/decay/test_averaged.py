@@ -40,6 +40,28 @@ def test_three_families_search_the_whole_simplex():
     assert w.shape == (3,) and w.sum() == pytest.approx(1) and w[1] >= 0.8
 
 
+def test_weights_are_the_grid_minimum_of_the_mixtures_crps():
+    """The family terms (a_k, B_kl) give the same choice as scoring each grid point's pooled, weighted draws:
+    three families of unequal sizes, some outcomes missing."""
+    import itertools
+
+    from forecasting.backtest.calibration import crps
+    rng = np.random.default_rng(3)
+    actual = rng.gamma(2.0, 0.08, 300)
+    actual[:5] = np.nan
+    draws = [rng.gamma(2.0, scale, (size, 300)) for scale, size in ((0.05, 150), (0.09, 220), (0.12, 90))]
+    pooled = np.concatenate(draws)
+    scores = {}
+    for cut in itertools.product(range(21), repeat=2):
+        if sum(cut) <= 20:
+            w = np.array([*cut, 20 - sum(cut)]) / 20
+            per_draw = np.concatenate([np.full(len(d), wk / len(d)) for d, wk in zip(draws, w)])
+            scores[tuple(w)] = float(np.nanmean(crps(pooled, actual, weights=per_draw)))
+    best = min(scores, key=scores.get)
+    assert tuple(stacking_weights(draws, actual)) == best
+    assert 0 < best[1] < 1  # an interior optimum: the quadratic term matters
+
+
 @pytest.mark.parametrize("weights, n", [([0.5, 0.5], 1001), ([0.33, 0.33, 0.34], 10), ([1.0, 0.0], 7)])
 def test_draw_counts_sum_to_the_draws(weights, n):
     counts = draw_counts(np.array(weights), n)
