@@ -4,11 +4,14 @@ markets and on the CAS Loss Reserve Database, and the forecast time for every po
 A market of N pools: 20 originators, pools cut off monthly over the ``--periods`` months before the as-of date (so
 the triangle holds 1 to ``periods`` observed months), vintage = cut-off year, a Weibull curve with originator,
 vintage and deal effects on level and timing, Poisson counts of payers (phi = 1). The fit is the default decay
-config with ``groups: [originator, vintage]`` and no covariates. Each size runs in its own process, so the peak
-resident memory printed is that fit's.
+config with ``groups: [originator, vintage]`` and no covariates. Each size runs in its own process: ``fit_peak_gib``
+is the peak resident memory once the fit is done (data and fit), ``peak_gib`` after the forecast too.
 
-Run: .venv/bin/python benchmarks/bench_scale.py [--sizes 300 1000 3000 10000] [--periods 60] [--cas] [--draws 1000]
-     [--forecast-up-to 4000]   (the forecast of 1,000 draws is timed for markets up to this size)
+The forecast runs each market over its own whole development: 60 months for the simulated markets, 10 years for the
+CAS triangles (Schedule P's development ages 1-10, what bench_cas.py scores).
+
+Run: .venv/bin/python benchmarks/bench_scale.py [--sizes 300 1000 3000 10000] [--periods 60] [--cas [usable meyers]]
+     [--draws 1000] [--forecast-up-to 4000]   (the forecast of 1,000 draws is timed for markets up to this size)
 """
 from __future__ import annotations
 
@@ -58,46 +61,52 @@ def scale_market(n_pools: int, periods: int, seed: int = 0) -> Dataset:
     return Dataset(DatasetMeta(name=f"scale-{n_pools}", as_of=AS_OF.date()), deals, collections)
 
 
-def _measure(label: str, build, draws: int, forecast_up_to: int, queue) -> None:
+def _measure(label: str, build, horizon: int, draws: int, forecast_up_to: int, queue) -> None:
     """Fit (and forecast) in this process; report times, inner fits, convergence and peak RSS (or the error)."""
     try:
-        queue.put(_fit_and_forecast(label, build, draws, forecast_up_to))
+        queue.put(_fit_and_forecast(label, build, horizon, draws, forecast_up_to))
     except Exception as exc:  # the parent prints it: a failed size is a result, not a hang
         queue.put({"market": label, "error": f"{type(exc).__name__}: {exc}"})
 
 
-def _fit_and_forecast(label: str, build, draws: int, forecast_up_to: int) -> dict:
+def _peak_gib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
+
+
+def _fit_and_forecast(label: str, build, horizon: int, draws: int, forecast_up_to: int) -> dict:
     dataset = build()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         start = time.perf_counter()
         model = DecayCurveModel(curve="weibull", covariates=[], groups=["originator", "vintage"]).fit(dataset)
         fit_s = time.perf_counter() - start
+        fit_peak = _peak_gib()
         forecast_s = float("nan")
         if len(dataset.deals) <= forecast_up_to:
             start = time.perf_counter()
-            model.predict(dataset, 60, n_draws=draws, random_state=0)
+            model.predict(dataset, horizon, n_draws=draws, random_state=0)
             forecast_s = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
     return {"market": label, "pools": len(dataset.deals), "fit_s": fit_s, "forecast_s": forecast_s,
-               "inner_fits": model.diagnostics_.iterations, "converged": model.diagnostics_.converged,
-               "peak_gib": peak, "warnings": len(caught)}
+            "horizon": horizon, "inner_fits": model.diagnostics_.iterations, "converged": model.diagnostics_.converged,
+            "fit_peak_gib": fit_peak, "peak_gib": _peak_gib(), "warnings": len(caught),
+            "non_convergence_warnings": sum("did not settle" in str(w.message) or "iteration" in str(w.message)
+                                            for w in caught)}
 
 
-def run(label: str, build, draws: int, forecast_up_to: int) -> dict:
+def run(label: str, build, horizon: int, draws: int, forecast_up_to: int) -> dict:
     context = multiprocessing.get_context("fork")
     queue = context.Queue()
-    process = context.Process(target=_measure, args=(label, build, draws, forecast_up_to, queue))
+    process = context.Process(target=_measure, args=(label, build, horizon, draws, forecast_up_to, queue))
     process.start()
     result = queue.get()
     process.join()
     return result
 
 
-def _cas() -> Dataset:
+def _cas(selection: str) -> Dataset:
     sys.path.insert(0, str(Path(__file__).parent))
     from cas_data import cas_dataset
-    return cas_dataset("usable")[0]
+    return cas_dataset(selection)[0]
 
 
 def main() -> None:
@@ -106,16 +115,18 @@ def main() -> None:
     parser.add_argument("--periods", type=int, default=60)
     parser.add_argument("--draws", type=int, default=1000)
     parser.add_argument("--forecast-up-to", type=int, default=4000, help="forecast only markets this small")
-    parser.add_argument("--cas", action="store_true", help="also the CAS 1988-1997 usable triangles")
+    parser.add_argument("--cas", nargs="*", choices=["usable", "meyers"],
+                        help="also the CAS 1988-1997 triangles: every usable one (the default) and/or Meyers' 200")
     args = parser.parse_args()
-    rows = [run(f"simulated x{args.periods}", lambda n=n: scale_market(n, args.periods), args.draws,
+    rows = [run(f"simulated x{args.periods}", lambda n=n: scale_market(n, args.periods), args.periods, args.draws,
                 args.forecast_up_to) for n in args.sizes]
-    if args.cas:
-        rows.append(run("CAS 1988-1997", _cas, args.draws, args.forecast_up_to))
+    for selection in (args.cas or ["usable"]) if args.cas is not None else []:
+        rows.append(run(f"CAS {selection}", lambda s=selection: _cas(s), 10, args.draws, args.forecast_up_to))
     table = pd.DataFrame(rows)
     sim = table[table["market"].str.startswith("simulated")]
     table["time_ratio"] = sim["fit_s"] / sim["fit_s"].shift()
     table["pools_ratio"] = sim["pools"] / sim["pools"].shift()
+    table["fit_plus_forecast_s"] = table["fit_s"] + table["forecast_s"]
     print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
 
 
