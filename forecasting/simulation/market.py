@@ -9,6 +9,7 @@ import pandas as pd
 from forecasting.data.dataset import Dataset, DatasetMeta
 from forecasting.data.periods import month_index, observed_periods
 from forecasting.simulation import facts
+from forecasting.simulation.calendar import calendar_factors, log_factors_by_period_end, shocked
 from forecasting.simulation.process import RecoveryProcess, expected_level, prior_level, prior_timing
 from forecasting.simulation.roster import roster
 from forecasting.simulation.tranches import illustrative_structure
@@ -25,6 +26,9 @@ class SimulatedMarket:
     dataset: Dataset
     truth: pd.DataFrame  # deal_id, period, expected_cum_rate, prior_cum_rate (periods 1..TRUTH_PERIODS)
     effects: pd.DataFrame  # deal_id, level_effect (u_d), speed_effect (w_d)
+    realized: pd.DataFrame = field(repr=False, compare=False)  # collections (CNY) by deal and period 1..TRUTH_PERIODS,
+    # the unobserved periods included: what the pools go on to collect (the observed ones are the dataset's)
+    calendar: pd.Series = field(repr=False, compare=False)  # log calendar factor by month end (empty: none)
 
     redraw: _PaymentDraw = field(repr=False, compare=False)  # the loans and effects behind the payments
 
@@ -67,29 +71,22 @@ class _PaymentDraw:
     scale: np.ndarray
     process: RecoveryProcess
     cutoff_month: np.ndarray  # per deal, months since year 0
+    calendar: pd.Series  # the market's calendar factor by month (the same months' risk on every redraw)
 
     def __call__(self, rng: np.random.Generator) -> pd.DataFrame:
         pay = _payments(self.loans, self.logit, self.level_effect, self.scale, self.process, rng)
-        pay = calendar_shocked(pay, self.loans["_deal"].to_numpy(), self.cutoff_month, self.process)
-        deal = self.loans["_deal"].to_numpy()[pay["row"].to_numpy()]
-        k = len(self.deal_ids)
-        sums = np.bincount(deal * TRUTH_PERIODS + pay["period"].to_numpy() - 1, pay["amount"].to_numpy(),
-                           minlength=k * TRUTH_PERIODS)
-        return pd.DataFrame(sums.reshape(k, TRUTH_PERIODS), index=pd.Index(self.deal_ids, name="deal_id"),
-                            columns=pd.RangeIndex(1, TRUTH_PERIODS + 1, name="period"))
+        pay = shocked(pay, self.loans["_deal"].to_numpy(), self.cutoff_month, self.calendar)
+        return _amounts(pay, self.loans["_deal"].to_numpy(), self.deal_ids)
 
 
-def calendar_shocked(pay: pd.DataFrame, loan_deal: np.ndarray, cutoff_month: np.ndarray, process: RecoveryProcess
-                     ) -> pd.DataFrame:
-    """Payments with the process's calendar shock applied: those of the periods ending in its window times its
-    factor (the same for every pool and loan: the common risk the models' calendar effects are tested on)."""
-    if process.calendar_shock is None:
-        return pay
-    start, end, factor = process.calendar_shock
-    lo, hi = (pd.Period(m, "M") for m in (start, end))
-    month = cutoff_month[loan_deal[pay["row"].to_numpy()]] + pay["period"].to_numpy()
-    inside = (month >= lo.year * 12 + lo.month - 1) & (month <= hi.year * 12 + hi.month - 1)
-    return pay.assign(amount=np.where(inside, pay["amount"].to_numpy() * factor, pay["amount"].to_numpy()))
+def _amounts(pay: pd.DataFrame, loan_deal: np.ndarray, deal_ids: np.ndarray) -> pd.DataFrame:
+    """Payments summed by deal (rows, in ``deal_ids`` order) and period (columns 1..TRUTH_PERIODS)."""
+    deal = loan_deal[pay["row"].to_numpy()]
+    k = len(deal_ids)
+    sums = np.bincount(deal * TRUTH_PERIODS + pay["period"].to_numpy() - 1, pay["amount"].to_numpy(),
+                       minlength=k * TRUTH_PERIODS)
+    return pd.DataFrame(sums.reshape(k, TRUTH_PERIODS), index=pd.Index(deal_ids, name="deal_id"),
+                        columns=pd.RangeIndex(1, TRUTH_PERIODS + 1, name="period"))
 
 
 def _loans(deals: pd.DataFrame, process: RecoveryProcess, rng: np.random.Generator) -> pd.DataFrame:
@@ -164,7 +161,8 @@ def simulate_market(seed: int = DEFAULT_SEED, replicas: int = 1, process: Recove
     scale = base_scale * np.exp(w)
     pay = _payments(loans, logit, u, scale, process, rng)
     cutoff_month = month_index(deals["cutoff_date"])
-    pay = calendar_shocked(pay, d_index, cutoff_month, process)
+    calendar = calendar_factors(process, cutoff_month, TRUTH_PERIODS, seed)
+    pay = shocked(pay, d_index, cutoff_month, calendar)
 
     opb = np.bincount(d_index, balance, minlength=k)
     wa_delinquency = np.bincount(d_index, balance * loans["months_delinquent"].to_numpy(), minlength=k) / opb
@@ -209,5 +207,6 @@ def simulate_market(seed: int = DEFAULT_SEED, replicas: int = 1, process: Recove
     deals_out, tranches = illustrative_structure(deals_out, seed)
     dataset = Dataset(meta, deals_out, collections, loans.drop(columns="_deal"), loan_collections, tranches)
     effects = pd.DataFrame({"deal_id": deals["deal_id"], "level_effect": u, "speed_effect": w})
-    redraw = _PaymentDraw(loans, deals["deal_id"].to_numpy(), logit, u, scale, process, cutoff_month)
-    return SimulatedMarket(dataset, truth, effects, redraw)
+    redraw = _PaymentDraw(loans, deals["deal_id"].to_numpy(), logit, u, scale, process, cutoff_month, calendar)
+    return SimulatedMarket(dataset, truth, effects, _amounts(pay, d_index, deals["deal_id"].to_numpy()),
+                           log_factors_by_period_end(calendar), redraw)

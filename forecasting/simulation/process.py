@@ -56,8 +56,10 @@ class RecoveryProcess:
     instalment_gap: float = 2.0
     balance_sigma: float = 0.9
     delinquency_floor: float = 3.0  # non-performing: at least 90 days past due
-    # a common calendar shock (start month, end month, factor) on every pool's collections: off in the demo
+    # common calendar risk on every pool's collections (simulation/calendar.py), off in the demo: a known shock
+    # (start month, end month, factor) and an independent log-normal factor per month of this sd
     calendar_shock: tuple[str, str, float] | None = None
+    calendar_sd: float = 0.0
 
     def payer_logit(self, originator: np.ndarray, vintage: np.ndarray, balance: np.ndarray,
                     months_delinquent: np.ndarray) -> np.ndarray:

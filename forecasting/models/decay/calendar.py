@@ -23,7 +23,7 @@ import pandas as pd
 
 from forecasting.data.periods import end_months
 from forecasting.models import random
-from forecasting.models.decay.shrinkage import ShrunkEffects
+from forecasting.models.decay.shrinkage import ShrunkEffects, random_effects
 
 SPAN = 100_000  # a cell's key is group x SPAN + its calendar month (months since year 0 stay below SPAN)
 
@@ -44,6 +44,42 @@ class CalendarEffects(ShrunkEffects):
         ends = pd.to_datetime({"year": years, "month": month0 + 1, "day": np.ones_like(years)}) + pd.offsets.MonthEnd(0)
         named = {"group": np.asarray(self.groups, dtype=object)[group]} if self.groups else {}
         return pd.DataFrame({**named, "period_end": ends.to_numpy(), **self.bands(alpha)})
+
+    def window(self, start, end, group: str | None = None, alpha: float = 0.05) -> pd.Series:
+        """How far collections fell (or rose) in the calendar periods ending in [start, end] (months or dates)
+        against the other observed periods: the size of a shock, with its (1 - alpha) interval.
+
+        The effects' common level is not identified (it trades with the model's level, module docstring), so the
+        size is a contrast against the other periods: their y_k are N(mu, s^2 + v_k), mu and s^2 a random-effects
+        fit without the window (s: how much a period's log ratio varies beyond its noise: the model's own error and
+        ordinary calendar risk), and the window's y_k are N(mu + size, s^2 + v_k). So size = their weighted mean
+        (weights 1 / (s^2 + v_k); not shrunk, so a large shock is not pulled toward 0) less mu, with variance
+        1 / sum_in 1 / (s^2 + v_k) + Var(mu). ``group``: the level of ``calendar_by`` (required when the effects are
+        per group)."""
+        from scipy.stats import norm
+        codes = self._group_keys(group)
+        first, last = (pd.Period(pd.Timestamp(x), "M") for x in (start, end))
+        month = self.key % SPAN
+        mine = np.isin(self.key // SPAN, codes)
+        inside = mine & (month >= first.year * 12 + first.month - 1) & (month <= last.year * 12 + last.month - 1)
+        outside = mine & ~inside
+        if not inside.any() or outside.sum() < 3:
+            raise ValueError(f"the window {first}..{last} needs observed periods inside it and at least three outside")
+        reference, spread, reference_var = random_effects(self.log_ratio[outside], self.noise_var[outside])
+        weight = 1 / (spread + self.noise_var[inside])
+        size = float(np.sum(self.log_ratio[inside] * weight) / np.sum(weight)) - reference
+        se = float(np.sqrt(1 / np.sum(weight) + reference_var))
+        z = norm.ppf(1 - alpha / 2)
+        return pd.Series({"start": str(first), "end": str(last), "periods": int(inside.sum()), "log_effect": size,
+                          "se": se, "lower": size - z * se, "upper": size + z * se, "factor": np.exp(size),
+                          "factor_lower": np.exp(size - z * se), "factor_upper": np.exp(size + z * se)})
+
+    def _group_keys(self, group: str | None) -> list[int]:
+        if not self.groups:
+            return [0]
+        if group not in self.groups:
+            raise ValueError(f"name the group: one of {', '.join(self.groups)}")
+        return [self.groups.index(group)]
 
     def future_factors(self, cutoff: pd.Series, n_obs: np.ndarray, horizon: int, period_months: int, n_draws: int,
                        seed: int, group: np.ndarray | None = None) -> np.ndarray:

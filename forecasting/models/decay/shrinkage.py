@@ -19,6 +19,19 @@ from scipy.optimize import minimize_scalar
 MAX_LOG_SD = 3.0
 
 
+def random_effects(y: np.ndarray, v: np.ndarray) -> tuple[float, float, float]:
+    """mu, sigma^2 maximising the marginal likelihood of y_i ~ N(mu, sigma^2 + v_i), and Var(mu) given sigma^2."""
+    def profile(log_sd: float) -> float:  # -log likelihood with mu at its weighted mean
+        total = np.exp(2 * log_sd) + v
+        mu = np.sum(y / total) / np.sum(1 / total)
+        return 0.5 * np.sum(np.log(total) + (y - mu) ** 2 / total)
+
+    best = minimize_scalar(profile, bounds=(-12.0, np.log(MAX_LOG_SD)), method="bounded")
+    sigma2 = np.exp(2 * best.x) if best.x > -11.5 else 0.0  # the lower bound: no common effect
+    precision = np.sum(1 / (sigma2 + v))
+    return float(np.sum(y / (sigma2 + v)) / precision), float(sigma2), float(1 / precision)
+
+
 def shrunk_log_ratios(keys: np.ndarray, actual: np.ndarray, expected: np.ndarray, variance: np.ndarray):
     """Over the cells grouped by ``keys``: the keys with actual and expected collections, their log ratios y,
     noise variances v, posterior effects and sds, sigma, mu."""
@@ -29,16 +42,8 @@ def shrunk_log_ratios(keys: np.ndarray, actual: np.ndarray, expected: np.ndarray
     y, v = np.log(A[ok] / E[ok]), V[ok] / E[ok] ** 2
     if len(y) < 3:
         return keys[ok], y, v, np.zeros(len(y)), np.zeros(len(y)), 0.0, 0.0
-
-    def profile(log_sd: float) -> float:  # -log likelihood with mu at its weighted mean
-        total = np.exp(2 * log_sd) + v
-        mu = np.sum(y / total) / np.sum(1 / total)
-        return 0.5 * np.sum(np.log(total) + (y - mu) ** 2 / total)
-
-    best = minimize_scalar(profile, bounds=(-12.0, np.log(MAX_LOG_SD)), method="bounded")
-    sigma2 = np.exp(2 * best.x) if best.x > -11.5 else 0.0  # the lower bound: no common effect
+    mu, sigma2, _ = random_effects(y, v)
     total = sigma2 + v
-    mu = float(np.sum(y / total) / np.sum(1 / total))
     shrink = sigma2 / total
     return keys[ok], y, v, shrink * (y - mu), np.sqrt(sigma2 * v / total), float(np.sqrt(sigma2)), mu
 

@@ -10,10 +10,12 @@ import pytest
 
 from forecasting.forecast.paths import paths_frame
 from forecasting.models.decay import DecayCurveModel
+from forecasting.models.decay.calendar import CalendarEffects
+from forecasting.models.decay.shrinkage import random_effects
 from forecasting.simulation.market import simulate_market
 from forecasting.simulation.process import RecoveryProcess
 
-pytestmark = pytest.mark.slow  # backfitting fits on three simulated markets (about 35 s); CI runs them
+slow = pytest.mark.slow  # backfitting fits on three simulated markets (about 35 s); CI runs them
 WINDOW = ("2023-07", "2023-12", 0.6)
 
 
@@ -33,6 +35,7 @@ def shocked():
     return market(WINDOW)
 
 
+@slow
 def test_a_common_shock_is_found_in_its_window(shocked):
     model = fit(shocked, True)
     table = model.calendar_.table()
@@ -45,6 +48,17 @@ def test_a_common_shock_is_found_in_its_window(shocked):
     assert summary.loc[("calendar", "sd"), "coef"] == pytest.approx(model.calendar_.sigma)
 
 
+@slow
+def test_the_window_gives_the_shock_size_against_the_other_periods(shocked):
+    """The effects' level is not identified (it trades with the model's), so the shock is read as a contrast: the
+    window's unshrunk log ratio less the other periods' level, within four of its standard errors of log 0.6."""
+    window = fit(shocked, True).calendar_.window(*WINDOW[:2])
+    assert window["periods"] == 6
+    assert abs(window["log_effect"] - np.log(0.6)) < min(4 * window["se"], 0.08), window
+    assert window["factor_lower"] < window["factor"] < window["factor_upper"]
+
+
+@slow
 def test_no_shock_gives_no_effect_and_the_same_forecast():
     data = market(None)
     with_calendar, without = fit(data, True), fit(data, False)
@@ -55,6 +69,7 @@ def test_no_shock_gives_no_effect_and_the_same_forecast():
         np.testing.assert_allclose(a.draws, b.draws)
 
 
+@slow
 def test_future_calendar_risk_moves_pools_together(shocked):
     """Collections of the same calendar month: their market total varies far more with calendar risk (one draw of
     the month's factor for every pool), and two pools' collections in that month are correlated."""
@@ -71,3 +86,25 @@ def test_future_calendar_risk_moves_pools_together(shocked):
         pair[calendar] = corr[np.triu_indices(len(corr), 1)].mean()
     assert totals[True] > 2 * totals[False], totals
     assert pair[True] > pair[False] + 0.02, pair
+
+
+def test_the_window_contrast_by_hand():
+    """Outside: the random-effects mean mu and spread s^2; inside: the mean of y weighted 1 / (s^2 + v), less mu;
+    variances added."""
+    months = 2024 * 12 + np.arange(8)  # Jan..Aug 2024
+    y = np.array([0.02, -0.01, -0.40, -0.50, 0.03, 0.00, -0.02, 0.01])
+    v = np.array([0.01, 0.02, 0.01, 0.04, 0.01, 0.02, 0.01, 0.02]) ** 2
+    effects = CalendarEffects(months, y, v, y, np.sqrt(v), 0.2, 0.0)
+    window = effects.window("2024-03", "2024-04")
+    out_y, out_v = np.delete(y, [2, 3]), np.delete(v, [2, 3])
+    mu, sigma2, mu_var = random_effects(out_y, out_v)
+    assert sigma2 > 0  # the outside periods vary beyond their noise
+    assert mu == pytest.approx(np.sum(out_y / (sigma2 + out_v)) / np.sum(1 / (sigma2 + out_v)))
+    assert mu_var == pytest.approx(1 / np.sum(1 / (sigma2 + out_v)))
+    w = 1 / (sigma2 + v[2:4])
+    assert window["log_effect"] == pytest.approx(np.sum(w * y[2:4]) / np.sum(w) - mu)
+    assert window["se"] == pytest.approx(np.sqrt(1 / np.sum(w) + mu_var))
+    assert window["upper"] - window["lower"] == pytest.approx(2 * 1.959964 * window["se"], rel=1e-5)
+    assert window["start"] == "2024-03" and window["periods"] == 2
+    with pytest.raises(ValueError, match="observed periods inside"):
+        effects.window("2030-01", "2030-02")

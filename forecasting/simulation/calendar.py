@@ -1,0 +1,46 @@
+"""The simulated market's common calendar risk: a factor per calendar month on every pool's collections.
+
+Two optional parts of ``RecoveryProcess`` (both off in the demo): a known shock, ``calendar_shock`` = (start month,
+end month, factor), and random common risk, ``calendar_sd``: each month m of the whole simulated span (observed and
+future) gets exp(c_m - calendar_sd^2 / 2), c_m ~ N(0, calendar_sd^2) independently, drawn from a stream of its own
+(the market's other draws are those of the same seed without it). A payment falling in month m is multiplied by
+the product of the two: what the models' calendar effects are tested against.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from forecasting.simulation.process import RecoveryProcess
+
+
+def calendar_factors(process: RecoveryProcess, cutoff_month: np.ndarray, periods: int, seed: int) -> pd.Series:
+    """Factor by month index (months since year 0) over every month a pool's periods 1..``periods`` end in; empty
+    when the process has no calendar risk."""
+    if process.calendar_shock is None and process.calendar_sd <= 0:
+        return pd.Series(dtype=float)
+    months = np.arange(int(cutoff_month.min()) + 1, int(cutoff_month.max()) + periods + 1)
+    factor = np.ones(len(months))
+    if process.calendar_sd > 0:
+        sd = process.calendar_sd
+        factor *= np.exp(np.random.default_rng([seed, 18]).normal(0.0, sd, len(months)) - sd ** 2 / 2)
+    if process.calendar_shock is not None:
+        start, end, shock = process.calendar_shock
+        lo, hi = (pd.Period(m, "M") for m in (start, end))
+        factor *= np.where((months >= lo.year * 12 + lo.month - 1) & (months <= hi.year * 12 + hi.month - 1), shock, 1.0)
+    return pd.Series(factor, index=months)
+
+
+def shocked(pay: pd.DataFrame, loan_deal: np.ndarray, cutoff_month: np.ndarray, factors: pd.Series) -> pd.DataFrame:
+    """Payments (row, period, amount) times the factor of the calendar month they fall in."""
+    if factors.empty:
+        return pay
+    month = cutoff_month[loan_deal[pay["row"].to_numpy()]] + pay["period"].to_numpy()
+    return pay.assign(amount=pay["amount"].to_numpy() * factors.reindex(month).fillna(1.0).to_numpy())
+
+
+def log_factors_by_period_end(factors: pd.Series) -> pd.Series:
+    """The truth as the models report it: log factor indexed by the month's end date."""
+    years, month0 = np.divmod(factors.index.to_numpy(), 12)
+    ends = pd.to_datetime({"year": years, "month": month0 + 1, "day": np.ones_like(years)}) + pd.offsets.MonthEnd(0)
+    return pd.Series(np.log(factors.to_numpy()), index=pd.DatetimeIndex(ends, name="period_end"), name="log_factor")
