@@ -24,9 +24,9 @@ HOLDOUT_NOTE = ("measured 2026-11-27: the issue's fold (2021-2023 -> 2024) has n
                 "(benchmarks/bench_accuracy.py). Issue 5.")
 
 
-def config(**parallel) -> Config:
+def config(model: dict | None = None, **parallel) -> Config:
     return Config.model_validate({
-        "name": "t", "models": [{"name": "decay", "kind": "decay_curve", "curve": "loglogistic"}],
+        "name": "t", "models": [{"name": "decay", "kind": "decay_curve", "curve": "loglogistic", **(model or {})}],
         "backtest": {"schemes": ["as_of", "vintage_holdout"], "horizons": [12, 24], "as_of_dates": [AS_OF]},
         "parallel": parallel or {"backend": "loky", "n_jobs": 1}})
 
@@ -55,19 +55,34 @@ def test_every_model_and_baseline_is_scored(reference):
     assert (table["coverage_50"] <= table["coverage_80"]).all()
 
 
-def test_garbage_after_the_as_of_date_changes_nothing(dataset, reference):
+def spoiled_after_as_of(dataset):
+    """The dataset with every collection after AS_OF replaced by garbage."""
     ends = period_end(dataset.collections["deal_id"].map(dataset.deals.set_index("deal_id")["cutoff_date"]),
                       dataset.collections["period"].to_numpy(), 1)
     later = np.asarray(ends > pd.Timestamp(AS_OF))
     garbage = dataset.collections.copy()
     garbage.loc[later, "gross_collections"] = np.random.default_rng(1).uniform(0, 1e9, later.sum())
-    spoiled = replace(dataset, collections=garbage)
-    cfg = config()
+    return replace(dataset, collections=garbage)
+
+
+def as_of_forecasts(cfg: Config, dataset) -> pd.DataFrame:
+    """The as-of scheme's rows without what is scored against the (possibly spoiled) actuals."""
     cfg.backtest.schemes = ["as_of"]
-    scores = ["actual_cum_rate", "pit", "crps"]  # scored against the (spoiled) actuals; the forecasts must not move
-    again = run_backtest(cfg, spoiled).drop(columns=scores)
-    before = reference[reference["scheme"] == "as_of"].drop(columns=scores).reset_index(drop=True)
-    pd.testing.assert_frame_equal(again, before, check_exact=True)
+    return run_backtest(cfg, dataset).drop(columns=["actual_cum_rate", "pit", "crps"]).reset_index(drop=True)
+
+
+def test_garbage_after_the_as_of_date_changes_nothing(dataset, reference):
+    before = reference[reference["scheme"] == "as_of"].drop(columns=["actual_cum_rate", "pit", "crps"])
+    pd.testing.assert_frame_equal(as_of_forecasts(config(), spoiled_after_as_of(dataset)),
+                                  before.reset_index(drop=True), check_exact=True)
+
+
+@pytest.mark.slow
+def test_no_leakage_with_calendar_effects(dataset):
+    """Calendar effects read every pool's latest periods together: the as-of folds' must still end at their date."""
+    cfg = {"calendar_effects": True}
+    pd.testing.assert_frame_equal(as_of_forecasts(config(cfg), spoiled_after_as_of(dataset)),
+                                  as_of_forecasts(config(cfg), dataset), check_exact=True)
 
 
 @pytest.mark.slow
