@@ -37,8 +37,10 @@ ESTIMATORS = {
                           "groups": ["originator", "vintage"]},
     "decay_lognormal": {"kind": "decay_curve", "curve": "lognormal", "covariates": [],
                         "groups": ["originator", "vintage"]},
-    "decay_average": {"kind": "decay_average", "curves": ["weibull", "lognormal"], "covariates": [],
-                      "groups": ["originator", "vintage"]},
+    "decay_average": {"kind": "decay_average", "covariates": [], "groups": ["originator", "vintage"]},
+    # the default before 0.7.1: two families
+    "decay_average_2": {"kind": "decay_average", "curves": ["weibull", "lognormal"], "covariates": [],
+                        "groups": ["originator", "vintage"]},
     # the model's own spread only, without the growth learnt from held-out periods (models/spread.py)
     "decay_average_own_spread": {"kind": "decay_average", "curves": ["weibull", "lognormal"], "covariates": [],
                                  "groups": ["originator", "vintage"], "spread_holdout": 0},

@@ -28,7 +28,8 @@ from forecasting.models import registry
 SHARED = {"covariates": [], "groups": ["originator", "vintage"]}
 ESTIMATORS = {
     "decay_weibull": {"kind": "decay_curve", "curve": "weibull", **SHARED},
-    "decay_average": {"kind": "decay_average", "curves": ["weibull", "lognormal"], **SHARED},
+    "decay_average": {"kind": "decay_average", **SHARED},
+    "decay_average_2": {"kind": "decay_average", "curves": ["weibull", "lognormal"], **SHARED},  # before 0.7.1
     # the model's own spread only, without the growth learnt from held-out periods (models/spread.py)
     "decay_average_own_spread": {"kind": "decay_average", "curves": ["weibull", "lognormal"], "spread_holdout": 0,
                                  **SHARED},

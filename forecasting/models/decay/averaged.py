@@ -39,7 +39,7 @@ WEIGHT_STEP = 0.05  # the simplex grid the weights are chosen on: finer than the
 class DecayAverageModel(RecoveryEstimator):
     """A stacked mixture of decay-curve models, one per timing family (module docstring)."""
 
-    def __init__(self, name: Name = "decay_average", curves: Curves = ("weibull", "lognormal"),
+    def __init__(self, name: Name = "decay_average", curves: Curves = ("weibull", "lognormal", "loglogistic"),
                  covariates: Columns = ("log_avg_balance", "wa_delinquency_months"),
                  groups: Columns = ("originator", "vintage"), ordered_groups: Columns = ("vintage",),
                  agency_prior: bool = False, timing_effects: bool = True, shape_effects: bool = True,
