@@ -11,6 +11,7 @@ calendar risk is known (simulation/calendar.py), one market per seed (the demo's
    shared by every pool) and without.
 
 Run: .venv/bin/python benchmarks/bench_calendar.py [--seeds 50] [--sd 0.15] [--months 12] [--jobs 2]
+     [--model decay_curve|survival_pool] [--only recovery|portfolio]
 """
 from __future__ import annotations
 
@@ -24,12 +25,14 @@ import pandas as pd
 from joblib import Parallel, delayed
 
 from forecasting.models.decay import DecayCurveModel
+from forecasting.models.survival import SurvivalPoolModel
 from forecasting.simulation.market import simulate_market
 from forecasting.simulation.process import RecoveryProcess
 
 WINDOW = ("2023-07", "2023-12", 0.6)
 VINTAGE = 2025
 DRAWS = 1000
+MODELS = {"decay_curve": DecayCurveModel, "survival_pool": SurvivalPoolModel}  # their defaults, pool level
 
 
 def market(seed: int, process: RecoveryProcess):
@@ -37,22 +40,22 @@ def market(seed: int, process: RecoveryProcess):
     return m, replace(m.dataset, loans=None, loan_collections=None)
 
 
-def fit(dataset, calendar: bool) -> DecayCurveModel:
+def fit(dataset, calendar: bool, kind: str):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return DecayCurveModel(calendar_effects=calendar).fit(dataset)
+        return MODELS[kind](calendar_effects=calendar).fit(dataset)
 
 
-def recovery(seed: int) -> dict:
+def recovery(seed: int, kind: str) -> dict:
     _, shocked = market(seed, RecoveryProcess(calendar_shock=WINDOW))
-    window = fit(shocked, True).calendar_.window(*WINDOW[:2])
+    window = fit(shocked, True, kind).calendar_.window(*WINDOW[:2])
     _, calm = market(seed, RecoveryProcess())
     truth = np.log(WINDOW[2])
     return {"seed": seed, "estimate": window["log_effect"], "se": window["se"],
-            "covers": window["lower"] <= truth <= window["upper"], "sd_without_shock": fit(calm, True).calendar_.sigma}
+            "covers": window["lower"] <= truth <= window["upper"], "sd_without_shock": fit(calm, True, kind).calendar_.sigma}
 
 
-def portfolio(seed: int, sd: float, months: int) -> dict:
+def portfolio(seed: int, sd: float, months: int, kind: str) -> dict:
     m, data = market(seed, RecoveryProcess(calendar_sd=sd))
     pools = data.deals.loc[data.deals["vintage"] == VINTAGE, "deal_id"].to_numpy()
     part = data.subset(pools)
@@ -62,7 +65,7 @@ def portfolio(seed: int, sd: float, months: int) -> dict:
     ahead = np.arange(1, realized.shape[1] + 1)[None, :] - n_obs[:, None]  # periods ahead, <= 0 observed
     row = {"seed": seed}
     for calendar in (True, False):
-        model = fit(data, calendar)
+        model = fit(data, calendar, kind)
         fc = model.predict(part, int(n_obs.max()) + months, n_draws=DRAWS, random_state=seed)
         cash = np.diff(fc.draws, axis=-1, prepend=0.0) * opb[None, :, None]
         label = "with" if calendar else "without"
@@ -85,18 +88,19 @@ def main() -> None:
     parser.add_argument("--months", type=int, default=12, help="the portfolio total's span after the as-of date")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--only", choices=["recovery", "portfolio"])
+    parser.add_argument("--model", choices=list(MODELS), default="decay_curve")
     args = parser.parse_args()
     seeds = range(1, args.seeds + 1)
     start = time.perf_counter()
     if args.only != "portfolio":
-        rec = pd.DataFrame(Parallel(n_jobs=args.jobs)(delayed(recovery)(s) for s in seeds))
-        print(f"1. Shock recovery, {len(rec)} seeds (truth log 0.6 = {np.log(0.6):.3f}): window estimate mean "
+        rec = pd.DataFrame(Parallel(n_jobs=args.jobs)(delayed(recovery)(s, args.model) for s in seeds))
+        print(f"1. Shock recovery ({args.model}), {len(rec)} seeds (truth log 0.6 = {np.log(0.6):.3f}): window estimate mean "
               f"{rec['estimate'].mean():.3f} (sd over seeds {rec['estimate'].std():.3f}, mean se {rec['se'].mean():.3f}); "
               f"its 95% interval holds the truth in {rec['covers'].mean():.0%} of seeds; without the shock the calendar sd "
               f"is {rec['sd_without_shock'].median():.3f} (median; max {rec['sd_without_shock'].max():.3f})")
     if args.only != "recovery":
-        port = pd.DataFrame(Parallel(n_jobs=args.jobs)(delayed(portfolio)(s, args.sd, args.months) for s in seeds))
-        print(f"2. Portfolio calibration, {len(port)} seeds, monthly calendar sd {args.sd} (fitted: median "
+        port = pd.DataFrame(Parallel(n_jobs=args.jobs)(delayed(portfolio)(s, args.sd, args.months, args.model) for s in seeds))
+        print(f"2. Portfolio calibration ({args.model}), {len(port)} seeds, monthly calendar sd {args.sd} (fitted: median "
               f"{port['sigma'].median():.3f}): P10-P90 of the {VINTAGE} vintage's total collections holds the truth in")
         for span in (1, args.months):
             print(f"   next {span:>2} month(s): {port[f'covers_{span}m_with'].mean():.0%} with calendar effects (median "

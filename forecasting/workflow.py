@@ -76,6 +76,14 @@ def _survival_section(models: dict, dataset: Dataset, out: Path) -> tuple[list[s
     return images, tables
 
 
+def _calendar_section(model, out: Path) -> tuple[pd.DataFrame | None, list[str]]:
+    """The chosen model's calendar effects, where it has them: their table and chart."""
+    if not model.tags.gives_calendar_effects:
+        return None, []
+    ax = model.plot_calendar()
+    return model.calendar_table(), [embed(plots.save(ax.figure, out / f"calendar_effects_{model.name}.png"))]
+
+
 def _structure_section(config: Config, model, dataset: Dataset, new: pd.DataFrame, out: Path, step: Step) -> dict:
     """The structure analysis of every deal with tranches (structure/), written into ``out``; the report's lines on
     the newest pools' senior tranches."""
@@ -153,6 +161,7 @@ def run_report(config: Config, dataset: Dataset, out: Path, step: Step = lambda 
     by_vintage = plots.curves_by_group(dataset, "vintage", out / "curves_by_vintage.png", "Recovery by vintage")
     by_orig = plots.curves_by_group(dataset, "originator", out / "curves_by_originator.png", "Recovery by originator")
     survival_images, survival_tables = _survival_section(models, dataset, out)
+    calendar_table, calendar_images = _calendar_section(models[chosen], out)
 
     structure_context = {} if dataset.tranches is None else _structure_section(config, models[chosen], dataset, new,
                                                                                 out / "structure", step)
@@ -163,6 +172,8 @@ def run_report(config: Config, dataset: Dataset, out: Path, step: Step = lambda 
               "triangle": _triangle(dataset)}
     if metrics is not None:
         sheets["backtest_metrics"] = metrics
+    if calendar_table is not None:
+        sheets["calendar_effects"] = calendar_table
     new_curves = curves[curves["deal_id"].isin(new["deal_id"])].pivot(index="period", columns="deal_id",
                                                                       values="cum_rate")[list(new["deal_id"])]
     sheets[f"curves_{newest}"] = new_curves.reset_index()
@@ -189,6 +200,7 @@ def run_report(config: Config, dataset: Dataset, out: Path, step: Step = lambda 
                                         dataset.history.cutoff, dataset.meta.period_months,
                                         f"{newest} pools: {chosen} (hover for values; the button switches units)"),
                rank_horizon=rank_horizon, summary=html_table(models[chosen].summary(), index=False),
-               survival_images=survival_images, survival_tables=survival_tables, **backtest_context,
+               survival_images=survival_images, survival_tables=survival_tables, calendar_images=calendar_images,
+               **backtest_context,
                **structure_context)
     return summary

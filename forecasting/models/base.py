@@ -46,6 +46,7 @@ class EstimatorTags:
     uses_agency: bool = False  # needs est_gross_recovery for every deal
     gives_expected_curve: bool = False  # CurveForecast.expected: the pool's expected curve besides its realized cash
     gives_never_pay_share: bool = False  # never_pay_share(dataset): the share of principal never recovered
+    gives_calendar_effects: bool = False  # calendar_table() and plot_calendar(): each calendar period's common effect
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,9 @@ import pandas as pd
 
 from forecasting.models.base import Diagnostics
 from forecasting.models.baselines.triangle import Pattern
+from forecasting.models.calendar import CalendarEffects
 from forecasting.models.decay.age import AgeEffects
 from forecasting.models.decay.agency import AgencySteps
-from forecasting.models.decay.calendar import CalendarEffects
 from forecasting.models.decay.layout import Layout
 from forecasting.models.design import Design
 from forecasting.models.survival.fitter import MixtureFit

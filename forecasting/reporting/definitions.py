@@ -31,6 +31,11 @@ DEFINITIONS = {
     "item": "what the cover sheet states", "value": "its value",
     "ks_critical": "the KS distance's 5% critical value for that many independent forecasts",
     "crps": "continuous ranked probability score of cum_rate (lower is better)",
+    "period_end": "the calendar period (its last day)", "group": "the calendar_by group the effect belongs to",
+    "effect": "calendar effect: log of the period's collections against the model's expectation, shrunk (0: none)",
+    "se": "standard error of the effect", "lower": "lower end of the effect's 95% band",
+    "upper": "upper end of the effect's 95% band",
+    "log_ratio": "log of the period's actual / expected collections before shrinkage, centred",
 }
 PATTERNS = [(re.compile(r"(.+)_p(\d\d)$"), "{1}th percentile of {0}"),
             (re.compile(r"^p(\d\d)$"), "{0}th percentile of the forecast"),

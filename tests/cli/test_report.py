@@ -14,6 +14,7 @@ from forecasting.cli.main import app
 from forecasting.reporting.definitions import define
 from forecasting.reporting.workbook import is_amount, is_rate, width
 from forecasting.simulation.market import simulate_market
+from forecasting.simulation.process import RecoveryProcess
 
 pytestmark = pytest.mark.slow  # a fit, backtest and forecast of a whole market
 
@@ -21,10 +22,11 @@ pytestmark = pytest.mark.slow  # a fit, backtest and forecast of a whole market
 @pytest.fixture(scope="module")
 def report_dir(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("report")
-    data = replace(simulate_market(7).dataset, loans=None, loan_collections=None)
+    shocked = RecoveryProcess(calendar_shock=("2023-07", "2023-12", 0.6))  # the report shows the model's calendar effects
+    data = replace(simulate_market(7, process=shocked).dataset, loans=None, loan_collections=None)
     data.save(tmp / "data")
     config = {"name": "seed7", "data": "data", "horizon": 36,
-              "models": [{"name": "decay", "kind": "decay_curve", "curve": "loglogistic"}],
+              "models": [{"name": "decay", "kind": "decay_curve", "curve": "loglogistic", "calendar_effects": True}],
               "backtest": {"schemes": ["as_of"], "horizons": [12], "as_of_dates": ["2024-06-30"],
                            "baselines": ["chain_ladder", "cape_cod"]},
               "structure": {"paths": 200, "scenarios": [{"name": "cut", "haircut": 0.2}]},
@@ -42,6 +44,9 @@ def test_the_workbook_shows_every_amount_and_rate_as_an_analyst_expects(report_d
     rows = [(row[0].value, row[1].value) for row in book["cover"].iter_rows(min_row=2)]
     cover = dict(rows)
     assert cover["model"] == "decay" and cover["as of"] == "2025-08-31" and (None, "horizon: 36") in rows
+    effects = {row[0].value: row[1].value for row in book["calendar_effects"].iter_rows(min_row=2)}
+    assert [c.value for c in book["calendar_effects"][1]][:3] == ["period_end", "effect", "se"]
+    assert min(effects.values()) < -0.2  # the shock is there, read as a shock
     for name in ("summary", "curves", "triangle", "backtest_metrics"):
         sheet = book[name]
         assert sheet.auto_filter.ref and sheet.freeze_panes == "A2" and sheet.page_setup.orientation == "landscape"
@@ -71,7 +76,8 @@ def test_the_page_renders_in_a_browser_with_every_chart(report_dir, tmp_path):
     assert shot.exists() and shot.stat().st_size > 50_000, run.stderr[-2000:]
     assert "Uncaught" not in run.stderr and "CONSOLE(" not in run.stderr  # a console message is logged so
     page = (report_dir / "report.html").read_text(encoding="utf-8")
-    assert page.count('<img src="data:image/png;base64,') >= 5 and "The securities" in page
+    assert page.count('<img src="data:image/png;base64,') >= 6 and "The securities" in page
+    assert 'alt="calendar effects"' in page
     assert "<script src=" not in page and "<link " not in page  # self-contained: nothing fetched when opened
     dom = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=8000",
                           "--dump-dom", (report_dir / "report.html").as_uri()], capture_output=True, text=True,

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from forecasting.models.decay.shrinkage import ShrunkEffects
+from forecasting.models.shrinkage import ShrunkEffects
 
 
 @dataclass(frozen=True)

@@ -26,31 +26,31 @@ from sklearn.base import clone
 from forecasting.data.dataset import Dataset
 from forecasting.models import curves, random, spread
 from forecasting.models.base import Diagnostics, EstimatorTags, FitError, RecoveryEstimator
+from forecasting.models.calendar import CalendarReport, calendar_effects, cell_keys, money, with_future_risk
 from forecasting.models.curve_forecast import CurveForecast
 from forecasting.models.decay.age import AgeEffects
 from forecasting.models.decay.agency import AgencySteps
-from forecasting.models.decay.cells import calendar_effects, cell_keys, fit_cells, money
+from forecasting.models.decay.cells import fit_cells
 from forecasting.models.decay.dispersion import cum_dispersion
 from forecasting.models.decay.estimation import VarianceEstimation
 from forecasting.models.decay.layout import DEAL, Layout
 from forecasting.models.decay.likelihood import Cells, QuasiLikelihood
 from forecasting.models.decay.posterior import deal_posterior
-from forecasting.models.decay.shrinkage import ShrunkEffects
 from forecasting.models.design import Design
 from forecasting.models.fit_checks import check_recovered
 from forecasting.models.options import Columns, Curve, Holdout, Name, PositiveInt
 from forecasting.models.paths import observed_rates, realized_paths
 from forecasting.models.registry import register
+from forecasting.models.shrinkage import BACKFIT_ROUNDS, settled
 from forecasting.models.summary import estimate_rows, value_rows
 
 START_TAU2 = 0.1
 OVERDISPERSED = 10.0  # a pool whose dispersion factor exceeds this is named in the fit's warnings
 CHUNK_CELLS = 4_000_000  # draws x deals x periods handled at once in predict
-CALENDAR_ROUNDS = 8  # backfitting rounds of the calendar effects at most
 
 
 @register("decay_curve")
-class DecayCurveModel(RecoveryEstimator):
+class DecayCurveModel(CalendarReport, RecoveryEstimator):
     """Pool-level decay-curve model with empirical-Bayes group and deal effects (module docstring)."""
 
     def __init__(self, name: Name = "decay", curve: Curve = "weibull",
@@ -78,7 +78,7 @@ class DecayCurveModel(RecoveryEstimator):
 
     @property
     def tags(self) -> EstimatorTags:
-        return replace(self._tags, uses_agency=self.agency_prior)
+        return replace(self._tags, uses_agency=self.agency_prior, gives_calendar_effects=self.calendar_effects)
 
     @classmethod
     def check_options(cls, options) -> list[tuple[str, str]]:
@@ -123,7 +123,7 @@ class DecayCurveModel(RecoveryEstimator):
         calendar, age = None, None
         by_calendar, by_age = np.ones(len(cells.r)), np.ones(len(cells.r))
         backfit = self.calendar_effects or self.age_effects
-        for _ in range(CALENDAR_ROUNDS if backfit else 1):
+        for _ in range(BACKFIT_ROUNDS if backfit else 1):
             # with calendar or age effects, backfitting: the model refitted with each cell's factor as a known
             # offset (rate / f, weight x f: the same quasi-likelihood with mean f m), the effects re-estimated
             offset = by_calendar * by_age
@@ -141,7 +141,7 @@ class DecayCurveModel(RecoveryEstimator):
             if self.calendar_effects:
                 calendar = calendar_effects(dataset, cells, means * by_age, scale, self.calendar_by)
                 by_calendar = calendar.factors(cell_keys(dataset, cells, calendar.groups, self.calendar_by))
-            if all(b is not None and _settled(b, a) for b, a in zip(previous, (calendar, age)) if a is not None):
+            if all(settled(b, a) for b, a in zip(previous, (calendar, age)) if a is not None):
                 break
         fixed = layout.theta_vc < 0
         if np.allclose(est.theta[fixed], start[fixed]):
@@ -259,13 +259,8 @@ class DecayCurveModel(RecoveryEstimator):
                            np.exp(eta_S[:, part] + uv[..., 1])[..., None], np.exp(log_k[:, part])[..., None])
             G_obs = np.take_along_axis(G, np.broadcast_to(n_obs[part][None, :, None], G.shape[:2] + (1,)), axis=-1)
             future = L[..., None] * (G[..., 1:] - G_obs)
-            factors = age_factor[None, None, :horizon]
-            if self.calendar_ is not None:  # each future period's collections times its calendar factor
-                factors = factors * self.calendar_.future_factors(
-                    dataset.history.cutoff.reindex(ids[part]), n_obs[part], horizon, dataset.meta.period_months,
-                    n_draws, seed, None if self.calendar_by is None else
-                    dataset.deals[self.calendar_by].astype(str).to_numpy()[part])
-            future = np.cumsum(np.diff(np.maximum(future, 0.0), axis=-1, prepend=0.0) * factors, axis=-1)
+            future = with_future_risk(self.calendar_, future, age_factor[None, None, :horizon], dataset, ids[part],
+                                      n_obs[part], seed, self.calendar_by)
             unit = scale[part] / dataset.deals["n_borrowers"].to_numpy(float)[part]
             draws[:, part] = realized_paths(cum_obs[part], n_obs[part], future, unit, ids[part], seed)
             expected[:, part] = L[..., None] * np.cumsum(np.diff(G, axis=-1) * age_factor[:horizon], axis=-1)
@@ -309,30 +304,13 @@ class DecayCurveModel(RecoveryEstimator):
                            [self.phi_, self.cum_dispersion_, np.median(self.deal_dispersion_),
                             np.max(self.deal_dispersion_)]),
                 value_rows("spread", ["growth"], [self.spread_growth_])]
-        if self.calendar_ is not None:
-            rows.append(value_rows("calendar", ["sd", "mean_log_ratio", "periods"],
-                                   [self.calendar_.sigma, self.calendar_.mu, len(self.calendar_.key)]))
+        rows += self._calendar_rows()
         if self.age_ is not None:
             rows.append(value_rows("age", ["sd", "periods"], [self.age_.sigma, len(self.age_.key)]))
         if self.agency_ is not None:
             centre = self.theta_mean_[lay.level_groups]
             rows.append(value_rows("agency_step", [r for r, c in zip(rand, centre) if c != 0], centre[centre != 0]))
         return pd.concat(rows, ignore_index=True)
-
-    def plot_calendar(self, ax=None, alpha: float = 0.05):
-        """The calendar effect of each observed period with its (1 - alpha) band (calendar_effects: true)."""
-        import matplotlib.pyplot as plt
-        if self.calendar_ is None:
-            raise ValueError(f"{self.name} was fitted without calendar_effects")
-        table = self.calendar_.table(alpha)
-        if ax is None:
-            ax = plt.subplots(figsize=(8, 3.5))[1]
-        ax.fill_between(table["period_end"], np.exp(table["lower"]), np.exp(table["upper"]), alpha=0.3, color="#4a7ab0")
-        ax.plot(table["period_end"], np.exp(table["effect"]), color="#123", lw=1.2)
-        ax.axhline(1.0, color="grey", lw=0.8)
-        ax.set_ylabel("collections / model's expectation")
-        ax.set_title(f"{self.name}: calendar effect by period (sd {self.calendar_.sigma:.3f}), {1 - alpha:.0%} band")
-        return ax
 
     def check_state(self) -> None:
         super().check_state()
@@ -346,10 +324,6 @@ class DecayCurveModel(RecoveryEstimator):
             raise ValueError("variances must be positive")
         if not 0 <= self.spread_growth_ <= spread.MAX_GROWTH:
             raise ValueError("the spread's growth is outside [0, MAX_GROWTH]")
-
-
-def _settled(before: ShrunkEffects, after: ShrunkEffects) -> bool:
-    return len(before.effect) == len(after.effect) and np.max(np.abs(before.effect - after.effect), initial=0) < 0.005
 
 
 def _start(layout: Layout, cells: Cells) -> np.ndarray:

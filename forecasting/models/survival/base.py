@@ -41,12 +41,13 @@ class MixtureSurvival(RecoveryEstimator):
     def __init__(self, name: Name = "survival",
                  covariates: Columns = ("log_avg_balance", "wa_delinquency_months"),
                  groups: Columns = ("originator", "vintage"), ordered_groups: Columns = ("vintage",),
-                 group_sd: PositiveFloat = 1.0):
+                 group_sd: PositiveFloat = 1.0, calendar_effects: bool = False):
         self.name = name
         self.covariates = covariates
         self.groups = groups
         self.ordered_groups = ordered_groups
         self.group_sd = group_sd
+        self.calendar_effects = calendar_effects
 
     @classmethod
     def check_options(cls, options) -> list[tuple[str, str]]:

@@ -43,6 +43,13 @@ class SurvivalLoanModel(MixtureSurvival):
     level = "loan"
     timing_on_groups = True
 
+    @classmethod
+    def check_options(cls, options) -> list[tuple[str, str]]:
+        problems = super().check_options(options)
+        if options.calendar_effects:
+            problems.append(("calendar_effects", "survival_loan has none: use survival_pool or a decay model"))
+        return problems
+
     def _deal_covariates(self) -> list[str]:
         return [c for c in self.covariates if c not in LOAN_ANALOGUES]
 

@@ -4,17 +4,30 @@ A unit is collected in period t (weight: that period's collections in average-ba
 many individuals as it has borrowers) or censored at the last observed period (the rest of the pool). x = the
 config's covariates and group levels; cum_rate(t) = 1 - S(t), and a seasoned pool continues from its own:
 cum(t) = cum(t0) + (1 - cum(t0)) (S(t0) - S(t)) / S(t0).
+
+With ``calendar_effects``, backfitting as in the decay model (docs/models.md, Calendar effects): each observed cell's
+expected collections are its one-step forecast from the period before, (1 - cum(t - 1)) (S(t - 1) - S(t)) / S(t - 1)
+at the fitted parameters with the pool's frailties at their posterior; the calendar periods' shrunk effects come from
+those against the actual collections (Poisson noise on the pool's units); the model is refitted with each period's
+collected units divided by its factor, and a pool's frailties read its collections divided the same way (in the fit
+and in forecasts: a pool that lived through a shock is not taken for a worse pool); until no effect moves by 0.005.
+Forecast paths draw future calendar factors shared by every pool.
 """
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
 from forecasting.data.dataset import Dataset
+from forecasting.models.base import EstimatorTags
+from forecasting.models.calendar import CalendarReport, PeriodCells, calendar_effects, cell_keys, with_future_risk
 from forecasting.models.curve_forecast import CurveForecast
 from forecasting.models.fit_checks import check_recovered
 from forecasting.models.paths import observed_rates, observed_state, realized_paths
 from forecasting.models.registry import register
+from forecasting.models.shrinkage import BACKFIT_ROUNDS, settled
 from forecasting.models.survival.base import MixtureSurvival
 from forecasting.models.survival.cells import DEAL, observed_periods, pool_units
 from forecasting.models.survival.fitter import survival
@@ -22,24 +35,69 @@ from forecasting.models.survival.frailty import Evidence
 
 
 @register("survival_pool")
-class SurvivalPoolModel(MixtureSurvival):
+class SurvivalPoolModel(CalendarReport, MixtureSurvival):
     """Weibull mixture model of when each unit of a pool's principal is collected (module docstring)."""
 
     level = "pool"
+
+    @property
+    def tags(self) -> EstimatorTags:
+        return replace(self._tags, gives_calendar_effects=self.calendar_effects)
 
     def _fit(self, dataset: Dataset):
         check_recovered(dataset)
         units = pool_units(dataset)
         rows = dataset.deals.set_index("deal_id").loc[units["deal_id"]].reset_index()
         rows = pd.concat([rows, units[["duration", "event", "weight"]]], axis=1).assign(**{DEAL: units["deal_id"]})
-        return self._fit_rows(rows, lambda: self._pool_evidence(dataset, observed_periods(dataset).to_numpy()),
-                              {"deals": len(dataset.deals)})
+        evidence = lambda: self._pool_evidence(dataset, observed_periods(dataset).to_numpy())  # noqa: E731
+        counts = {"deals": len(dataset.deals)}
+        self.calendar_ = None
+        if not self.calendar_effects:
+            return self._fit_rows(rows, evidence, counts)
+        cells = PeriodCells.observed(dataset)
+        collected = rows["event"].to_numpy() == 1
+        keys = cell_keys(dataset, PeriodCells(dataset.deal_ids.get_indexer(rows[DEAL]), rows["duration"].to_numpy(float),
+                                              np.zeros(len(rows))), (), None)
+        weight, factor = rows["weight"].to_numpy(), np.ones(len(rows))
+        for _ in range(BACKFIT_ROUNDS):
+            diagnostics = self._fit_rows(rows.assign(weight=np.where(collected, weight / factor, weight)), evidence,
+                                         counts)
+            previous = self.calendar_
+            self.calendar_ = calendar_effects(dataset, cells, self._cell_means(dataset, cells),
+                                              np.ones(len(dataset.deals)), None)
+            factor = self.calendar_.factors(keys)
+            if settled(previous, self.calendar_):
+                break
+        return diagnostics
+
+    def _calendar_factors(self, dataset: Dataset, width: int) -> np.ndarray:
+        """(deals, width): the fitted calendar factor of each deal's periods 1..width (1 without effects)."""
+        if getattr(self, "calendar_", None) is None:
+            return np.ones((len(dataset.deals), width))
+        deal, t = np.divmod(np.arange(len(dataset.deals) * width), width)
+        keys = cell_keys(dataset, PeriodCells(deal, t + 1.0, np.zeros(len(deal))), (), None)
+        return self.calendar_.factors(keys).reshape(len(dataset.deals), width)
+
+    def _cell_means(self, dataset: Dataset, cells: PeriodCells, draws: int = 64) -> np.ndarray:
+        """Each observed cell's expected rate: its one-step forecast from the period before (module docstring),
+        the pool's frailties averaged over ``draws`` of their posterior."""
+        n_obs = observed_periods(dataset).to_numpy()
+        params = self._split(np.repeat(self.fit_.params[None], draws, axis=0))
+        u, v = self._frailty_draws(self._pool_evidence(dataset, n_obs), params, dataset.deal_ids, 0)  # fixed: a fit
+        S = survival(params, *self._designs(dataset.deals), np.arange(0, int(n_obs.max()) + 1), offset=u,
+                     scale_offset=v)
+        hazard = ((S[..., :-1] - S[..., 1:]) / S[..., :-1]).mean(axis=0)  # (deals, periods)
+        cum = np.nan_to_num(dataset.history.cum_rate.reindex(dataset.deal_ids).to_numpy(float))[:, :hazard.shape[1]]
+        before = np.hstack([np.zeros((len(cum), 1)), cum[:, :-1]])
+        t = cells.t.astype(int) - 1
+        return (1.0 - before[cells.deal, t]) * hazard[cells.deal, t]
 
     def _pool_evidence(self, dataset: Dataset, t0: np.ndarray) -> Evidence:
         """A pool's units collected in each observed period are its payers (frailty.py)."""
         X_scale, X_never = self._designs(dataset.deals)
         rates = dataset.history.period_rate.reindex(dataset.deal_ids).to_numpy()
         rates = np.nan_to_num(rates)[:, : max(int(t0.max(initial=0)), 1)] if rates.size else np.zeros((len(t0), 1))
+        rates = rates / self._calendar_factors(dataset, rates.shape[1])  # what the pool paid, the calendar's part out
         seen = np.arange(1, rates.shape[1] + 1)[None, :] <= t0[:, None]
         n = dataset.deals["n_borrowers"].to_numpy(float)
         deal, period = np.nonzero(seen & (rates > 0))
@@ -57,8 +115,13 @@ class SurvivalPoolModel(MixtureSurvival):
         S0 = np.take_along_axis(S, np.broadcast_to(n_obs[None, :, None], S.shape[:2] + (1,)), -1)
         base = observed_state(cum_obs, n_obs)
         future = (1.0 - base)[None, :, None] * (S0 - S[..., 1:]) / S0
+        if self.calendar_ is not None:
+            future = with_future_risk(self.calendar_, future, np.ones((1, 1, horizon)), dataset, ids, n_obs, seed)
         paths = realized_paths(cum_obs, n_obs, future, 1.0 / dataset.deals["n_borrowers"].to_numpy(float), ids, seed)
         return CurveForecast(ids, paths.mean(axis=0), paths, n_obs, expected=np.minimum(1.0 - S[..., 1:], 1.0))
+
+    def _summary_rows(self, alpha: float) -> pd.DataFrame:
+        return pd.concat([super()._summary_rows(alpha), *self._calendar_rows()], ignore_index=True)
 
     def never_pay_share(self, dataset: Dataset) -> pd.Series:
         self._check_fitted()

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from forecasting.forecast.paths import paths_frame
+from forecasting.models.calendar import CalendarEffects
 from forecasting.models.decay import DecayCurveModel
-from forecasting.models.decay.calendar import CalendarEffects
-from forecasting.models.decay.shrinkage import random_effects
+from forecasting.models.shrinkage import random_effects
 from forecasting.simulation.market import simulate_market
 from forecasting.simulation.process import RecoveryProcess
 

@@ -17,6 +17,8 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 
 MAX_LOG_SD = 3.0
+BACKFIT_ROUNDS = 8  # a fit and its shrunk effects re-estimated in turn at most this often
+SETTLED = 0.005  # until no effect moves by this much (log scale)
 
 
 def random_effects(y: np.ndarray, v: np.ndarray) -> tuple[float, float, float]:
@@ -82,3 +84,9 @@ class ShrunkEffects:
             return np.ones(key.shape)
         at = np.minimum(np.searchsorted(self.key, key), len(self.key) - 1)
         return np.where(self.key[at] == key, np.exp(self.effect[at]), 1.0)
+
+
+def settled(before: ShrunkEffects | None, after: ShrunkEffects) -> bool:
+    """Whether backfitting may stop: the same keys, no effect moved by SETTLED."""
+    return (before is not None and len(before.effect) == len(after.effect)
+            and np.max(np.abs(before.effect - after.effect), initial=0) < SETTLED)

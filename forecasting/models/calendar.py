@@ -17,13 +17,41 @@ little, a portfolio's as it should.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
+from forecasting.data.dataset import Dataset
 from forecasting.data.periods import end_months
 from forecasting.models import random
-from forecasting.models.decay.shrinkage import ShrunkEffects, random_effects
+from forecasting.models.base import FitError
+from forecasting.models.shrinkage import ShrunkEffects, random_effects
+from forecasting.models.summary import value_rows
+
+
+class Cells(Protocol):
+    """Observed deal-periods: the deal's position in the dataset, the period t (1-based) and the rate r of opb."""
+
+    deal: np.ndarray
+    t: np.ndarray
+    r: np.ndarray
+
+
+@dataclass(frozen=True)
+class PeriodCells:
+    """``Cells`` of a dataset's observed deal-periods (or of any deal positions and periods, r left at 0)."""
+
+    deal: np.ndarray
+    t: np.ndarray
+    r: np.ndarray
+
+    @classmethod
+    def observed(cls, dataset: Dataset) -> PeriodCells:
+        amounts = dataset.history.amounts.reindex(dataset.deal_ids).to_numpy()
+        deal, period = np.nonzero(np.isfinite(amounts))
+        return cls(deal, period + 1.0, amounts[deal, period] / dataset.deals["opb"].to_numpy(float)[deal])
+
 
 SPAN = 100_000  # a cell's key is group x SPAN + its calendar month (months since year 0 stay below SPAN)
 
@@ -98,3 +126,81 @@ class CalendarEffects(ShrunkEffects):
                 c = random.stream(seed, "calendar", name, int(key)).normal(0.0, self.sigma, n_draws)
                 factors[:, mine & (months == key)] = np.exp(c - self.sigma ** 2 / 2)[:, None]
         return factors
+
+
+def cell_keys(dataset: Dataset, cells: Cells, groups: tuple[str, ...], by: str | None) -> np.ndarray:
+    """Each cell's calendar key (calendar.py): its group's position x SPAN + the month (since year 0) in which its
+    period ends."""
+    t = cells.t.astype(int)
+    month = end_months(dataset.history.cutoff.reindex(dataset.deal_ids), int(t.max(initial=1)),
+                       dataset.meta.period_months)[cells.deal, t - 1]
+    if by is None:
+        return month
+    level = pd.Index(groups).get_indexer(dataset.deals[by].astype(str).to_numpy())[cells.deal]
+    return level * SPAN + month
+
+
+def calendar_effects(dataset: Dataset, cells: Cells, means: np.ndarray, scale: np.ndarray, by: str | None) -> CalendarEffects:
+    """Calendar effects from the fitted means (calendar.py): per cell its key, actual and expected collections in
+    CNY, and the expected's ODP variance (scale per deal: phi c psi_d)."""
+    if by is not None and by not in dataset.deals:
+        raise FitError(f"calendar_by: the deals table has no column {by!r}")
+    groups = () if by is None else tuple(sorted(dataset.deals[by].astype(str).unique()))
+    return CalendarEffects.fit(cell_keys(dataset, cells, groups, by), *money(dataset, cells, means, scale),
+                               groups=groups)
+
+
+def money(dataset: Dataset, cells: Cells, means: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per cell, actual and expected collections in CNY and the expected's ODP variance (scale per deal: phi c
+    psi_d), what calendar and age effects are estimated from."""
+    opb = dataset.deals["opb"].to_numpy(float)[cells.deal]
+    n = dataset.deals["n_borrowers"].to_numpy(float)[cells.deal]
+    return cells.r * opb, means * opb, scale[cells.deal] * means / n * opb ** 2
+
+
+def with_future_risk(calendar: CalendarEffects | None, future: np.ndarray, factors: np.ndarray, dataset: Dataset,
+                     ids: pd.Index, n_obs: np.ndarray, seed: int, by: str | None = None) -> np.ndarray:
+    """Future cum_rate paths (draws, deals, horizon) with each period's increment times ``factors`` (1, or the
+    model's own correction by age) and, with calendar effects, a draw of its calendar period's factor shared by
+    every pool (of the ``by`` group) in that draw."""
+    if calendar is not None:
+        draws, _, horizon = future.shape
+        factors = factors * calendar.future_factors(
+            dataset.history.cutoff.reindex(ids), n_obs, horizon, dataset.meta.period_months, draws, seed,
+            None if by is None else dataset.deals.set_index("deal_id")[by].reindex(ids).astype(str).to_numpy())
+    return np.cumsum(np.diff(np.maximum(future, 0.0), axis=-1, prepend=0.0) * factors, axis=-1)
+
+
+class CalendarReport:
+    """What a model with ``calendar_`` (None when fitted without calendar effects) shows of it."""
+
+    calendar_: CalendarEffects | None
+    name: str
+
+    def _calendar_rows(self) -> list[pd.DataFrame]:
+        if self.calendar_ is None:
+            return []
+        return [value_rows("calendar", ["sd", "mean_log_ratio", "periods"],
+                           [self.calendar_.sigma, self.calendar_.mu, len(self.calendar_.key)])]
+
+    def calendar_table(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Each observed calendar period's effect with its (1 - alpha) band (CalendarEffects.table)."""
+        if self.calendar_ is None:
+            raise ValueError(f"{self.name} was fitted without calendar_effects")
+        return self.calendar_.table(alpha)
+
+    def plot_calendar(self, ax=None, alpha: float = 0.05):
+        """The calendar effect of each observed period with its (1 - alpha) band (calendar_effects: true)."""
+        import matplotlib.pyplot as plt
+        table = self.calendar_table(alpha)
+        if ax is None:
+            ax = plt.subplots(figsize=(8, 3.5))[1]
+        ax.fill_between(table["period_end"], np.exp(table["lower"]), np.exp(table["upper"]), alpha=0.3, color="#4a7ab0")
+        ax.plot(table["period_end"], np.exp(table["effect"]), color="#123", lw=1.2)
+        ax.axhline(1.0, color="grey", lw=0.8)
+        # the effects' common level trades with the model's (not identified): periods are read against each other
+        ax.axhline(np.exp(np.median(table["effect"])), color="#b03a2e", lw=0.8, ls="--", label="the median period")
+        ax.legend(fontsize=7, loc="lower left", frameon=False)
+        ax.set_ylabel("collections / model's expectation")
+        ax.set_title(f"{self.name}: calendar effect by period (sd {self.calendar_.sigma:.3f}), {1 - alpha:.0%} band")
+        return ax
