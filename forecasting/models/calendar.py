@@ -4,7 +4,7 @@ Two stages (docs/models.md, "Calendar effects"). After the fit, each calendar pe
 (summed over the pools observed in it, CNY) are set against the fitted model's expected E_k, its pools' own effects
 included. With y_k = log(A_k / E_k),
 
-    y_k = mu + c_k + e_k,   c_k ~ N(0, sigma^2),   e_k ~ N(0, v_k),   v_k = Var(A_k) / E_k^2 (the ODP noise)
+    y_k = mu + c_k + e_k,   c_k ~ N(0, sigma^2),   e_k ~ N(0, v_k),   v_k = Var(A_k) / E_k^2 (the model's noise)
 
 a random-effects meta-analysis: mu and sigma^2 maximise the marginal likelihood of the y_k, and each period's
 effect is its posterior c_k = sigma^2 / (sigma^2 + v_k) (y_k - mu), variance sigma^2 v_k / (sigma^2 + v_k). The

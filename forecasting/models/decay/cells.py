@@ -1,17 +1,12 @@
-"""The decay fit's cells: observed deal-periods as rates of opb."""
+"""The decay fit's cells: observed deal-periods as rates of opb, weighted by each deal's borrowers."""
 from __future__ import annotations
 
-import numpy as np
-
 from forecasting.data.dataset import Dataset
+from forecasting.models.calendar import PeriodCells
 from forecasting.models.decay.likelihood import Cells
 
 
 def fit_cells(dataset: Dataset) -> Cells:
     """Observed deal-periods as rates of opb, weighted by each deal's borrowers."""
-    h = dataset.history
-    amounts = h.amounts.reindex(dataset.deal_ids).to_numpy()
-    deal, period = np.nonzero(np.isfinite(amounts))
-    opb = dataset.deals["opb"].to_numpy(float)
-    return Cells(deal, period + 1.0, amounts[deal, period] / opb[deal],
-                 dataset.deals["n_borrowers"].to_numpy(float)[deal], len(opb))
+    seen = PeriodCells.observed(dataset)
+    return Cells(seen.deal, seen.t, seen.r, dataset.deals["n_borrowers"].to_numpy(float)[seen.deal], len(dataset.deals))

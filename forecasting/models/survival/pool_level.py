@@ -72,7 +72,7 @@ class SurvivalPoolModel(CalendarReport, MixtureSurvival):
 
     def _calendar_factors(self, dataset: Dataset, width: int) -> np.ndarray:
         """(deals, width): the fitted calendar factor of each deal's periods 1..width (1 without effects)."""
-        if getattr(self, "calendar_", None) is None:
+        if self.calendar_ is None:
             return np.ones((len(dataset.deals), width))
         deal, t = np.divmod(np.arange(len(dataset.deals) * width), width)
         keys = cell_keys(dataset, PeriodCells(deal, t + 1.0, np.zeros(len(deal))), (), None)
