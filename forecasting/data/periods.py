@@ -32,7 +32,11 @@ def end_months(cutoff: pd.Series, horizon: int, period_months: int) -> np.ndarra
 
 def period_end(cutoff: pd.Series, period: pd.Series | np.ndarray, period_months: int) -> pd.DatetimeIndex:
     """Month-end date on which each (cut-off, period) ends."""
-    months = month_index(cutoff) + np.asarray(period, dtype=np.int64) * period_months
-    years, month0 = np.divmod(months, 12)
+    return month_end(month_index(cutoff) + np.asarray(period, dtype=np.int64) * period_months)
+
+
+def month_end(months: np.ndarray) -> pd.DatetimeIndex:
+    """The last day of each month given as months since year 0 (``month_index``'s inverse, at the month's end)."""
+    years, month0 = np.divmod(np.asarray(months, dtype=np.int64), 12)
     first = pd.to_datetime({"year": years, "month": month0 + 1, "day": np.ones_like(years)})
     return pd.DatetimeIndex(first + pd.offsets.MonthEnd(0))

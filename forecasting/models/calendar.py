@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.data.dataset import Dataset
-from forecasting.data.periods import end_months
+from forecasting.data.periods import end_months, month_end
 from forecasting.models import random
 from forecasting.models.base import FitError
 from forecasting.models.shrinkage import ShrunkEffects, random_effects
@@ -68,10 +68,8 @@ class CalendarEffects(ShrunkEffects):
         """period_end, effect, se, lower, upper (the factor exp(effect) is the period's collections against the
         model's expectation), log_ratio (before shrinkage)."""
         group, month = np.divmod(self.key, SPAN)
-        years, month0 = np.divmod(month, 12)
-        ends = pd.to_datetime({"year": years, "month": month0 + 1, "day": np.ones_like(years)}) + pd.offsets.MonthEnd(0)
         named = {"group": np.asarray(self.groups, dtype=object)[group]} if self.groups else {}
-        return pd.DataFrame({**named, "period_end": ends.to_numpy(), **self.bands(alpha)})
+        return pd.DataFrame({**named, "period_end": month_end(month).to_numpy(), **self.bands(alpha)})
 
     def window(self, start, end, group: str | None = None, alpha: float = 0.05) -> pd.Series:
         """How far collections fell (or rose) in the calendar periods ending in [start, end] (months or dates)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from forecasting.data.periods import month_end
 from forecasting.simulation.process import RecoveryProcess
 
 
@@ -41,6 +42,5 @@ def shocked(pay: pd.DataFrame, loan_deal: np.ndarray, cutoff_month: np.ndarray, 
 
 def log_factors_by_period_end(factors: pd.Series) -> pd.Series:
     """The truth as the models report it: log factor indexed by the month's end date."""
-    years, month0 = np.divmod(factors.index.to_numpy(), 12)
-    ends = pd.to_datetime({"year": years, "month": month0 + 1, "day": np.ones_like(years)}) + pd.offsets.MonthEnd(0)
-    return pd.Series(np.log(factors.to_numpy()), index=pd.DatetimeIndex(ends, name="period_end"), name="log_factor")
+    return pd.Series(np.log(factors.to_numpy()), index=month_end(factors.index.to_numpy()).rename("period_end"),
+                     name="log_factor")

@@ -17,6 +17,7 @@ from joblib import Parallel, delayed
 
 from forecasting.config import MAX_HORIZON
 from forecasting.data.dataset import Dataset
+from forecasting.data.periods import month_end
 from forecasting.forecast import scenarios as stress
 from forecasting.forecast.paths import group_labels
 from forecasting.forecast.pipeline import chunks
@@ -173,8 +174,7 @@ class _Portfolio:
         values = np.stack([self.sums[key] for key in keys])  # (keys, paths)
         scenario, grouping, label, month = (list(column) for column in zip(*keys))
         out = pd.DataFrame({"scenario": scenario, "grouping": grouping, "group": label,
-                            "date": pd.PeriodIndex.from_ordinals(np.asarray(month, np.int64) - 1970 * 12, freq="M"
-                                                                 ).to_timestamp(how="end").normalize(),
+                            "date": month_end(np.asarray(month, np.int64)),
                             "collections_mean": values.mean(axis=1),
                             **dict(zip(_quantile_names(), np.quantile(values, QUANTILES, axis=1)))})
         return out.sort_values(["scenario", "grouping", "group", "date"]).reset_index(drop=True)

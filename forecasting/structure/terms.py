@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.data.dataset import Dataset
-from forecasting.data.periods import month_index
+from forecasting.data.periods import month_end, month_index
 from forecasting.data.problems import InputError, Problem
 
 DEFAULT_FREQUENCY, DEFAULT_MATURITY_YEARS = 3, 7
@@ -51,8 +51,7 @@ class Terms:
         j = np.arange(1, self.max_dates + 1)
         months = self.payment_month(j)
         keep = j[None, :] <= self.n_dates[:, None]
-        years, month0 = np.divmod(months[keep], 12)
-        dates = pd.to_datetime({"year": years, "month": month0 + 1, "day": 1}) + pd.offsets.MonthEnd(0)
+        dates = month_end(months[keep])
         return pd.DataFrame({"deal_id": np.repeat(self.deal_ids.to_numpy(), keep.sum(axis=1)),
                              "date_index": np.tile(j, (len(self.deal_ids), 1))[keep], "date": dates.to_numpy()})
 
