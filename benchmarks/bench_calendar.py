@@ -10,7 +10,7 @@ calendar risk is known (simulation/calendar.py), one market per seed (the demo's
    ``realized``): whether the forecast's P10-P90 holds it, with calendar effects (future factors drawn per month,
    shared by every pool) and without.
 
-Run: .venv/bin/python benchmarks/bench_calendar.py [--seeds 50] [--sd 0.15] [--months 12] [--jobs 2]
+Run: .venv/bin/python benchmarks/bench_calendar.py [--seeds 50] [--first-seed 1] [--sd 0.15] [--months 12] [--jobs 2]
      [--model decay_curve|survival_pool] [--only recovery|portfolio]
 """
 from __future__ import annotations
@@ -84,13 +84,14 @@ def portfolio(seed: int, sd: float, months: int, kind: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=50)
+    parser.add_argument("--first-seed", type=int, default=1, help="seeds first-seed .. first-seed + seeds - 1")
     parser.add_argument("--sd", type=float, default=0.15, help="the monthly calendar factor's log sd (portfolio check)")
     parser.add_argument("--months", type=int, default=12, help="the portfolio total's span after the as-of date")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--only", choices=["recovery", "portfolio"])
     parser.add_argument("--model", choices=list(MODELS), default="decay_curve")
     args = parser.parse_args()
-    seeds = range(1, args.seeds + 1)
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
     start = time.perf_counter()
     if args.only != "portfolio":
         rec = pd.DataFrame(Parallel(n_jobs=args.jobs)(delayed(recovery)(s, args.model) for s in seeds))

@@ -4,15 +4,17 @@ Two stages (docs/models.md, "Calendar effects"). After the fit, each calendar pe
 (summed over the pools observed in it, CNY) are set against the fitted model's expected E_k, its pools' own effects
 included. With y_k = log(A_k / E_k),
 
-    y_k = mu + c_k + e_k,   c_k ~ N(0, sigma^2),   e_k ~ N(0, v_k),   v_k = Var(A_k) / E_k^2 (the model's noise)
+    y_k = mu + c_k + e_k,   c_k ~ t_4(0, scale^2),   e_k ~ N(0, v_k),   v_k = Var(A_k) / E_k^2 (the model's noise)
 
-a random-effects meta-analysis: mu and sigma^2 maximise the marginal likelihood of the y_k, and each period's
-effect is its posterior c_k = sigma^2 / (sigma^2 + v_k) (y_k - mu), variance sigma^2 v_k / (sigma^2 + v_k). The
-cohort (vintage) and age structure are the fitted model's, so a calendar effect is what is common to a calendar
-period after them (the age-period-cohort trend is not identified: mu absorbs any level, and a linear drift in k is
-read by the model as a vintage or timing effect first). Forecast paths draw each future period's factor
-exp(c - sigma^2 / 2), c ~ N(0, sigma^2), one per period and draw shared by every pool: a single pool's band widens
-little, a portfolio's as it should.
+a random-effects meta-analysis: mu and the scale maximise the marginal likelihood of the y_k, and each period's
+effect is its posterior mean (shrinkage.t_effects). The t prior shrinks an ordinary period toward 0 as a normal
+would and a shock far beyond the others hardly at all (a normal prior pulls it toward 0 and leaves the rest to the
+pools' own effects); sigma is the effects' sd, scale x sqrt(2). The cohort (vintage) and age structure are the fitted
+model's, so a calendar effect is what is common to a calendar period after them (the age-period-cohort trend is not
+identified: mu absorbs any level, and a linear drift in k is read by the model as a vintage or timing effect first).
+Forecast paths draw each future period's factor exp(c - sigma^2 / 2), c ~ N(0, sigma^2) (the effects' sd; a t in log
+space would give collections of unbounded mean), one per period and draw shared by every pool: a single pool's band
+widens little, a portfolio's as it should.
 """
 from __future__ import annotations
 
@@ -53,6 +55,7 @@ class PeriodCells:
         return cls(deal, period + 1.0, amounts[deal, period] / dataset.deals["opb"].to_numpy(float)[deal])
 
 
+TAIL_DF = 4.0  # the effects' t prior: heavy tails (a shock is not shrunk away), a finite variance for future risk
 SPAN = 100_000  # a cell's key is group x SPAN + its calendar month (months since year 0 stay below SPAN)
 
 
@@ -79,9 +82,10 @@ class CalendarEffects(ShrunkEffects):
         size is a contrast against the other periods: their y_k are N(mu, s^2 + v_k), mu and s^2 a random-effects
         fit without the window (s: how much a period's log ratio varies beyond its noise: the model's own error and
         ordinary calendar risk), and the window's y_k are N(mu + size, s^2 + v_k). So size = their weighted mean
-        (weights 1 / (s^2 + v_k); not shrunk, so a large shock is not pulled toward 0) less mu, with variance
-        1 / sum_in 1 / (s^2 + v_k) + Var(mu). ``group``: the level of ``calendar_by`` (required when the effects are
-        per group)."""
+        (weights 1 / (s^2 + v_k); not shrunk, so a large shock is not pulled toward 0) less mu. Its variance adds
+        the two means' variances, each with the errors of periods l apart correlated rho^l, rho the outside periods'
+        lag-one correlation (``lag_correlation``). ``group``: the level of ``calendar_by`` (required when the
+        effects are per group)."""
         from scipy.stats import norm
         codes = self._group_keys(group)
         first, last = (pd.Period(pd.Timestamp(x), "M") for x in (start, end))
@@ -91,10 +95,14 @@ class CalendarEffects(ShrunkEffects):
         outside = mine & ~inside
         if not inside.any() or outside.sum() < 3:
             raise ValueError(f"the window {first}..{last} needs observed periods inside it and at least three outside")
-        reference, spread, reference_var = random_effects(self.log_ratio[outside], self.noise_var[outside])
-        weight = 1 / (spread + self.noise_var[inside])
+        reference, spread, _ = random_effects(self.log_ratio[outside], self.noise_var[outside])
+        total = spread + self.noise_var
+        step = np.diff(month[mine]).min()  # months from one period to the next
+        lag = lambda part: (month[part][:, None] - month[part][None, :]) // step  # noqa: E731
+        rho = lag_correlation((self.log_ratio[outside] - reference) / np.sqrt(total[outside]), lag(outside))
+        weight = 1 / total[inside]
         size = float(np.sum(self.log_ratio[inside] * weight) / np.sum(weight)) - reference
-        se = float(np.sqrt(1 / np.sum(weight) + reference_var))
+        se = float(np.sqrt(mean_var(1 / total[outside], lag(outside), rho) + mean_var(weight, lag(inside), rho)))
         z = norm.ppf(1 - alpha / 2)
         return pd.Series({"start": str(first), "end": str(last), "periods": int(inside.sum()), "log_effect": size,
                           "se": se, "lower": size - z * se, "upper": size + z * se, "factor": np.exp(size),
@@ -126,6 +134,22 @@ class CalendarEffects(ShrunkEffects):
         return factors
 
 
+def lag_correlation(residual: np.ndarray, lag: np.ndarray) -> float:
+    """The correlation of standardised residuals one period apart (``lag``: periods between each pair), held in
+    [0, 0.9]: the model's error persists from one calendar period to the next (a timing shape it misses, the pools'
+    effects), so the mean of adjacent periods varies more than their count says."""
+    pairs = lag == 1
+    if not pairs.any():
+        return 0.0
+    return float(np.clip(np.sum(np.outer(residual, residual)[pairs]) / pairs.sum() / np.mean(residual ** 2), 0, 0.9))
+
+
+def mean_var(weight: np.ndarray, lag: np.ndarray, rho: float) -> float:
+    """The variance of sum(w_k y_k) / sum(w_k) when Var(y_k) = 1 / w_k and Corr(y_j, y_k) = rho^|lag| (AR(1))."""
+    sd = 1 / np.sqrt(weight)
+    return float(weight @ (rho ** np.abs(lag) * np.outer(sd, sd)) @ weight / weight.sum() ** 2)
+
+
 def cell_keys(dataset: Dataset, cells: Cells, groups: tuple[str, ...], by: str | None) -> np.ndarray:
     """Each cell's calendar key (calendar.py): its group's position x SPAN + the month (since year 0) in which its
     period ends."""
@@ -145,7 +169,7 @@ def calendar_effects(dataset: Dataset, cells: Cells, means: np.ndarray, scale: n
         raise FitError(f"calendar_by: the deals table has no column {by!r}")
     groups = () if by is None else tuple(sorted(dataset.deals[by].astype(str).unique()))
     return CalendarEffects.fit(cell_keys(dataset, cells, groups, by), *money(dataset, cells, means, scale),
-                               groups=groups)
+                               df=TAIL_DF, groups=groups)
 
 
 def money(dataset: Dataset, cells: Cells, means: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, ...]:

@@ -19,8 +19,8 @@ slow = pytest.mark.slow  # backfitting fits on three simulated markets (about 35
 WINDOW = ("2023-07", "2023-12", 0.6)
 
 
-def market(shock):
-    m = simulate_market(11, replicas=3, process=RecoveryProcess(calendar_shock=shock))
+def market(shock, calendar_sd: float = 0.0):
+    m = simulate_market(11, replicas=3, process=RecoveryProcess(calendar_shock=shock, calendar_sd=calendar_sd))
     return replace(m.dataset, loans=None, loan_collections=None)
 
 
@@ -40,10 +40,12 @@ def test_a_common_shock_is_found_in_its_window(shocked):
     model = fit(shocked, True)
     table = model.calendar_.table()
     inside = (table["period_end"] >= "2023-07-01") & (table["period_end"] <= "2023-12-31")
-    assert model.calendar_.sigma > 0.08
-    assert table.loc[inside, "effect"].mean() < -0.3  # the truth is log(0.6) = -0.51; the pools' own effects take a part
-    assert (table.loc[inside, "effect"] < -0.2).mean() >= 0.8
-    assert table.loc[~inside, "effect"].abs().mean() < 0.1
+    assert model.calendar_.sigma > 0.05
+    # the truth is log(0.6) = -0.51; the t prior keeps a shock far beyond the other periods nearly whole (measured
+    # -0.49 on average; -0.41 with a normal prior, which also pulled the others' level to +0.06)
+    assert table.loc[inside, "effect"].mean() < -0.42
+    assert (table.loc[inside, "effect"] < -0.35).all()
+    assert table.loc[~inside, "effect"].abs().mean() < 0.05
     summary = model.summary().set_index(["block", "term"])
     assert summary.loc[("calendar", "sd"), "coef"] == pytest.approx(model.calendar_.sigma)
 
@@ -70,13 +72,15 @@ def test_no_shock_gives_no_effect_and_the_same_forecast():
 
 
 @slow
-def test_future_calendar_risk_moves_pools_together(shocked):
-    """Collections of the same calendar month: their market total varies far more with calendar risk (one draw of
-    the month's factor for every pool), and two pools' collections in that month are correlated."""
+def test_future_calendar_risk_moves_pools_together():
+    """On a market whose every month carries a log-normal factor of sd 0.15: collections of the same calendar month
+    have a market total that varies far more with calendar risk (one draw of the month's factor for every pool),
+    and two pools' collections in that month are correlated."""
+    risky = market(None, calendar_sd=0.15)
     totals, pair = {}, {}
     for calendar in (False, True):
-        fc = fit(shocked, calendar).predict(shocked, 24, n_draws=500, random_state=3)
-        paths = paths_frame(fc, shocked)
+        fc = fit(risky, calendar).predict(risky, 24, n_draws=500, random_state=3)
+        paths = paths_frame(fc, risky)
         future = paths[paths["observed"] == 0]
         month = future.groupby(["draw", "period_end"])["collections"].sum().unstack()
         totals[calendar] = (month.std() / month.mean()).iloc[:6].mean()
@@ -84,15 +88,15 @@ def test_future_calendar_risk_moves_pools_together(shocked):
                                                                        values="collections")
         corr = np.corrcoef(first.to_numpy(float).T)
         pair[calendar] = corr[np.triu_indices(len(corr), 1)].mean()
-    assert totals[True] > 2 * totals[False], totals
+    assert totals[True] > 1.5 * totals[False], totals  # measured 0.138 against 0.067
     assert pair[True] > pair[False] + 0.02, pair
 
 
 def test_the_window_contrast_by_hand():
     """Outside: the random-effects mean mu and spread s^2; inside: the mean of y weighted 1 / (s^2 + v), less mu;
-    variances added."""
+    the two means' variances added, each with adjacent periods' errors correlated as the outside periods' are."""
     months = 2024 * 12 + np.arange(8)  # Jan..Aug 2024
-    y = np.array([0.02, -0.01, -0.40, -0.50, 0.03, 0.00, -0.02, 0.01])
+    y = np.array([0.04, 0.03, -0.40, -0.50, 0.02, 0.00, -0.03, -0.04])  # outside: a drift
     v = np.array([0.01, 0.02, 0.01, 0.04, 0.01, 0.02, 0.01, 0.02]) ** 2
     effects = CalendarEffects(months, y, v, y, np.sqrt(v), 0.2, 0.0)
     window = effects.window("2024-03", "2024-04")
@@ -103,7 +107,20 @@ def test_the_window_contrast_by_hand():
     assert mu_var == pytest.approx(1 / np.sum(1 / (sigma2 + out_v)))
     w = 1 / (sigma2 + v[2:4])
     assert window["log_effect"] == pytest.approx(np.sum(w * y[2:4]) / np.sum(w) - mu)
-    assert window["se"] == pytest.approx(np.sqrt(1 / np.sum(w) + mu_var))
+    # outside: Jan Feb | May Jun Jul Aug; the pairs one month apart are Jan-Feb, May-Jun, Jun-Jul, Jul-Aug
+    r = (out_y - mu) / np.sqrt(sigma2 + out_v)
+    rho = float(np.clip((r[0] * r[1] + r[2] * r[3] + r[3] * r[4] + r[4] * r[5]) / 4 / np.mean(r ** 2), 0, 0.9))
+    assert rho > 0  # the outside periods drift: adjacent errors alike
+
+    def var_of_mean(weight, months):
+        sd = 1 / np.sqrt(weight)
+        corr = rho ** np.abs(np.subtract.outer(months, months))
+        return weight @ (corr * np.outer(sd, sd)) @ weight / weight.sum() ** 2
+
+    out_months = np.array([0, 1, 4, 5, 6, 7])
+    expected_var = var_of_mean(1 / (sigma2 + out_v), out_months) + var_of_mean(w, np.array([2, 3]))
+    assert window["se"] == pytest.approx(np.sqrt(expected_var))
+    assert window["se"] > np.sqrt(1 / np.sum(w) + mu_var)  # wider than with independent periods
     assert window["upper"] - window["lower"] == pytest.approx(2 * 1.959964 * window["se"], rel=1e-5)
     assert window["start"] == "2024-03" and window["periods"] == 2
     with pytest.raises(ValueError, match="observed periods inside"):
