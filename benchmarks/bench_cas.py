@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from cas_data import SHORT, cas_dataset
 
-from forecasting.backtest.calibration import crps, ks_critical, ks_statistic, pit
+from forecasting.backtest.calibration import crps, inside, ks_critical, ks_statistic, pit
 from forecasting.models import registry
 
 KUO = pd.DataFrame({"Mack": {"CA": .060, "OL": .134, "PA": .038, "WC": .053},
@@ -94,8 +94,8 @@ def score(name: str, dataset, truth: pd.DataFrame, draws: int) -> tuple[pd.DataF
     rows = pd.DataFrame({"deal_id": fc.deal_ids, "line": final["line"].map(SHORT).to_numpy(),
                          "originator": dataset.deals.set_index("deal_id")["originator"].reindex(fc.deal_ids).to_numpy(),
                          "observed": fc.observed_periods, "error": fc.mean[:, AGE - 1] - actual, "pit": p,
-                         "crps": crps(paths, actual), "inside80": (lo <= actual) & (actual <= hi),
-                         "inside50": (q25 <= actual) & (actual <= q75), "forecast_ult": fc.mean[:, AGE - 1] * opb,
+                         "crps": crps(paths, actual), "inside80": inside(lo, actual, hi),
+                         "inside50": inside(q25, actual, q75), "forecast_ult": fc.mean[:, AGE - 1] * opb,
                          "actual_ult": actual * opb})
     money = paths * opb[None]
     triangles = []

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from independent_market import simulate
 
-from forecasting.backtest.calibration import crps, ks_critical, ks_statistic, pit
+from forecasting.backtest.calibration import crps, inside, ks_critical, ks_statistic, pit
 from forecasting.models import registry
 
 SHARED = {"covariates": [], "groups": ["originator", "vintage"]}
@@ -82,8 +82,8 @@ def score(name: str, seed: int, draws: int) -> tuple[pd.DataFrame, float]:
         lo, q25, q75, hi = np.quantile(paths, [0.1, 0.25, 0.75, 0.9], axis=0)
         rows.append(pd.DataFrame({"seed": seed, "target": target, "error": paths.mean(axis=0) - actual,
                                   "pit": pit(paths, actual), "crps": crps(paths, actual),
-                                  "inside80": (lo <= actual) & (actual <= hi),
-                                  "inside50": (q25 <= actual) & (actual <= q75)}))
+                                  "inside80": inside(lo, actual, hi),
+                                  "inside50": inside(q25, actual, q75)}))
     return pd.concat(rows, ignore_index=True), seconds
 
 

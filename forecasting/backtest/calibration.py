@@ -1,10 +1,11 @@
 """Calibration of forecast distributions against what happened: PIT, interval coverage, KS, CRPS.
 
-Each forecast is a set of simulated paths; an actual outcome y is scored against the draws X_1..X_S of its
-period: the probability integral transform PIT = (#{X < y} + #{X = y} / 2) / S (mid-rank, so ties at a bound or an
-exactly repeated value do not bias it), which is uniform on (0, 1) when the forecasts are calibrated; and the
-continuous ranked probability score CRPS = E|X - y| - E|X - X'| / 2 of the ensemble's empirical distribution, in
-the units of cum_rate, lower is better, rewarding sharpness and calibration together.
+Each forecast is a set of simulated paths; an actual outcome y is scored against the draws X_1..X_S of its period:
+the probability integral transform PIT = (#{X < y} + #{X = y} / 2) / S (mid-rank, so ties at a bound or an exactly
+repeated value do not bias it; equal means equal to rounding, ``same``), which is uniform on (0, 1) when the
+forecasts are calibrated; and the continuous ranked probability score CRPS = E|X - y| - E|X - X'| / 2 of the
+ensemble's empirical distribution, in the units of cum_rate, lower is better, rewarding sharpness and calibration
+together.
 
 The CRPS is computed here rather than by ``scoringrules``: that library compiles its numba kernels whenever it is
 imported (4.8 s a process on the development machine, more than the demo's model fits, paid again by every backtest
@@ -17,13 +18,27 @@ import numpy as np
 from scipy import stats
 
 KS_LEVEL = 0.05
+TIE_RTOL, TIE_ATOL = 1e-9, 1e-12
+
+
+def same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Whether two cum_rates are the same amount: equal to 1e-9 of their size (or 1e-12 of opb). A path that
+    collects nothing more ends at its last observed cum_rate, summed in another order than the actual's, so the two
+    differ in the last bits; counted as different, a pool that stopped paying scores PIT 0 or 1 at random."""
+    return np.isclose(a, b, rtol=TIE_RTOL, atol=TIE_ATOL)
 
 
 def pit(draws: np.ndarray, actual: np.ndarray) -> np.ndarray:
-    """Mid-rank PIT of ``actual`` (...,) within ``draws`` (S, ...); NaN where the actual is missing."""
-    below = (draws < actual[None]).mean(axis=0)
-    tied = (draws == actual[None]).mean(axis=0)
-    return np.where(np.isfinite(actual), below + 0.5 * tied, np.nan)
+    """Mid-rank PIT of ``actual`` (...,) within ``draws`` (S, ...), ties by ``same``; NaN where the actual is
+    missing."""
+    tied = same(draws, actual[None])
+    below = ((draws < actual[None]) & ~tied).mean(axis=0)
+    return np.where(np.isfinite(actual), below + 0.5 * tied.mean(axis=0), np.nan)
+
+
+def inside(lower: np.ndarray, actual: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """lower <= actual <= upper, a bound that is ``same`` as the actual holding it."""
+    return ((lower <= actual) | same(lower, actual)) & ((actual <= upper) | same(upper, actual))
 
 
 def crps(draws: np.ndarray, actual: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:

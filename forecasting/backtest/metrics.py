@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from forecasting.backtest.calibration import ks_critical, ks_statistic
+from forecasting.backtest.calibration import inside, ks_critical, ks_statistic
 
 
 def outer_quantiles(predictions: pd.DataFrame) -> tuple[str, str]:
@@ -18,7 +18,8 @@ def scored(predictions: pd.DataFrame, horizons: list[int]) -> pd.DataFrame:
                        & predictions["actual_cum_rate"].notna()]
     lo, hi = outer_quantiles(predictions)
     return rows.assign(error=rows["predicted_cum_rate"] - rows["actual_cum_rate"],
-                       inside=(rows[lo] <= rows["actual_cum_rate"]) & (rows["actual_cum_rate"] <= rows[hi]))
+                       inside=inside(rows[lo].to_numpy(float), rows["actual_cum_rate"].to_numpy(float),
+                                     rows[hi].to_numpy(float)))
 
 
 def _summarise(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from forecasting.backtest.calibration import crps, ks_critical, ks_statistic, pit
+from forecasting.backtest.calibration import crps, inside, ks_critical, ks_statistic, pit
 
 
 def test_pit_is_the_mid_rank():
@@ -13,6 +13,17 @@ def test_pit_is_the_mid_rank():
     assert pit(draws, np.array([0.2]))[0] == pytest.approx((1 + 0.5 * 2) / 4)
     assert pit(draws, np.array([0.05]))[0] == 0 and pit(draws, np.array([0.5]))[0] == 1
     assert np.isnan(pit(draws, np.array([np.nan]))[0])
+
+
+def test_a_tie_is_a_tie_to_rounding():
+    """A pool that collected nothing more: its paths end at the last observed cum_rate summed in another order
+    (0.1 + 0.2 against 0.3); scored as tied, not below or above every draw, and inside a band it bounds."""
+    last = 0.1 + 0.2
+    draws = np.array([0.3, 0.3, 0.35, 0.4])[:, None]
+    assert last != 0.3
+    assert pit(draws, np.array([last]))[0] == pytest.approx(0.5 * 2 / 4)
+    assert inside(np.array([0.3]), np.array([last]), np.array([0.4]))[0]
+    assert not inside(np.array([0.3 + 1e-6]), np.array([last]), np.array([0.4]))[0]  # a real difference counts
 
 
 def test_crps_of_two_draws():
