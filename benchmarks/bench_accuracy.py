@@ -28,6 +28,7 @@ from forecasting.simulation.market import DEFAULT_SEED, simulate_market
 from forecasting.simulation.process import RecoveryProcess
 
 ROOT = Path(__file__).resolve().parents[1]
+AS_OF_HORIZONS = [12, 24, 36]  # the periods at which issue 17 asks the as-of bands to hold
 
 
 def check_2025(config, market) -> tuple[list[dict], pd.DataFrame]:
@@ -156,7 +157,7 @@ def main() -> None:
         config.models.append(registry.options_model("survival_loan").model_validate(
             {"kind": "survival_loan", "name": "survival_loan"}))
     seeds = [DEFAULT_SEED] + list(range(11, 10 + args.seeds))
-    checks, scores, pools, partitions = [], [], [], []
+    checks, scores, pools, partitions, bands = [], [], [], [], []
     for seed in seeds:
         market = simulate_market(seed, replicas=args.replicas)
         with warnings.catch_warnings():
@@ -167,6 +168,7 @@ def main() -> None:
             backtested = config.model_copy(update={"models": [m for m in config.models if m.name != "survival_loan"]})
             predictions = run_backtest(backtested, market.dataset)
             table = metrics(predictions, [24]).assign(seed=seed)
+            bands.append(metrics(predictions[predictions["scheme"] == "as_of"], AS_OF_HORIZONS).assign(seed=seed))
             # the fold issue 5 names (2021-2023 -> 2024), at the longest horizon its pools reach
             named = predictions[(predictions["scheme"] == "vintage_holdout") & (predictions["fold"] == "2024")]
             named = metrics(named.assign(scheme="vintage_holdout 2024 fold"), [12]).assign(seed=seed)
@@ -197,6 +199,12 @@ def main() -> None:
     print(f"\nas_of MAE at 24 periods on the demo seed under {spread.shape[1]} sets of random numbers "
           "(seeding 0 is the models' own names; baselines draw nothing)")
     print(spread.assign(spread=spread.max(axis=1) - spread.min(axis=1)).round(5).to_string())
+    bands = pd.concat(bands, ignore_index=True)
+    print(f"\nas_of backtest: share of actual cum_rates inside the P10-P90 band at {AS_OF_HORIZONS} periods, all seeds "
+          "(issue 17: 70-90%), and the scored forecasts (n)")
+    pooled = bands.assign(inside=bands["coverage"] * bands["n"]).groupby(["model", "horizon"])[["inside", "n"]].sum()
+    print(pooled.assign(coverage=pooled["inside"] / pooled["n"])["coverage"].unstack().round(3)
+          .join(pooled["n"].unstack().add_prefix("n_")).to_string())
     for scheme in ("as_of", "vintage_holdout", "vintage_holdout 2024 fold"):
         part = scores[scores["scheme"] == scheme]
         horizon = part["horizon"].iloc[0]
