@@ -13,6 +13,7 @@ is a t instead, c_k ~ t_df(0, scale^2), its marginal likelihood and posteriors i
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,6 +70,9 @@ def t_effects(y: np.ndarray, v: np.ndarray, df: float) -> tuple[float, float, np
     starts = [(mu0, np.log(max(np.sqrt(sigma2), 1e-3))), (float(np.median(y)), np.log(0.01))]
     best = min((minimize(nll, x0, method="L-BFGS-B", bounds=[(None, None), (-12.0, np.log(MAX_LOG_SD))])
                 for x0 in starts), key=lambda r: r.fun)
+    if not best.success:
+        warnings.warn(f"calendar effects: the t prior's fit did not converge ({best.message}); its effects are the "
+                      "last iterate's", RuntimeWarning, stacklevel=2)
     mu, log_scale = float(best.x[0]), float(best.x[1])
     if log_scale <= -11.5:  # the lower bound: no common effect
         return mu, 0.0, np.zeros(len(y)), np.zeros(len(y))

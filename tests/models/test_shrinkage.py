@@ -58,3 +58,17 @@ def test_no_common_effect_gives_none():
         effects.append(np.abs(effect).mean())
     assert np.median(sds) < 0.001 and max(sds) < 0.03
     assert np.mean(effects) < 0.001
+
+
+def test_a_fit_that_does_not_converge_says_so(monkeypatch):
+    from scipy.optimize import OptimizeResult
+
+    import forecasting.models.shrinkage as shrinkage
+
+    def stuck(fun, x0, **kwargs):
+        return OptimizeResult(x=np.asarray(x0, float), fun=fun(np.asarray(x0, float)), success=False,
+                              message="ABNORMAL_TERMINATION_IN_LNSRCH")
+
+    monkeypatch.setattr(shrinkage, "minimize", stuck)
+    with pytest.warns(RuntimeWarning, match="did not converge"):
+        t_effects(np.array([0.1, -0.2, 0.05, 0.0]), np.full(4, 0.01), 4.0)
