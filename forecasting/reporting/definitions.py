@@ -33,7 +33,7 @@ DEFINITIONS = {
     "crps": "continuous ranked probability score of cum_rate (lower is better)",
     "period_end": "the calendar period (its last day)", "group": "the calendar_by group the effect belongs to",
     "effect": "calendar effect: log of the period's collections against the model's expectation, shrunk (0: none)",
-    "se": "standard error of the effect", "lower": "lower end of the effect's 95% band",
+    "se": "posterior sd of the effect (its uncertainty)", "lower": "lower end of the effect's 95% band",
     "upper": "upper end of the effect's 95% band",
     "log_ratio": "log of the period's actual / expected collections before shrinkage, centred",
 }
