@@ -38,6 +38,8 @@ ESTIMATORS = {
     "decay_lognormal": {"kind": "decay_curve", "curve": "lognormal", "covariates": [],
                         "groups": ["originator", "vintage"]},
     "decay_average": {"kind": "decay_average", "covariates": [], "groups": ["originator", "vintage"]},
+    # the line of business (known before any outcome) as the outermost group: its own level and speed effects
+    "decay_average_by_line": {"kind": "decay_average", "covariates": [], "groups": ["line", "originator", "vintage"]},
     # the default before 0.7.1: two families
     "decay_average_2": {"kind": "decay_average", "curves": ["weibull", "lognormal"], "covariates": [],
                         "groups": ["originator", "vintage"]},
