@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.data.dataset import Dataset
-from forecasting.data.periods import end_months, month_end
+from forecasting.data.periods import end_months, month_end, month_index
 from forecasting.models import random
 from forecasting.models.base import FitError
 from forecasting.models.shrinkage import ShrunkEffects, random_effects
@@ -89,20 +89,21 @@ class CalendarEffects(ShrunkEffects):
         from scipy.stats import norm
         codes = self._group_keys(group)
         first, last = (pd.Period(pd.Timestamp(x), "M") for x in (start, end))
+        lo, hi = month_index([first.to_timestamp(), last.to_timestamp()])
         month = self.key % SPAN
         mine = np.isin(self.key // SPAN, codes)
-        inside = mine & (month >= first.year * 12 + first.month - 1) & (month <= last.year * 12 + last.month - 1)
+        inside = mine & (month >= lo) & (month <= hi)
         outside = mine & ~inside
         if not inside.any() or outside.sum() < 3:
             raise ValueError(f"the window {first}..{last} needs observed periods inside it and at least three outside")
         reference, spread, _ = random_effects(self.log_ratio[outside], self.noise_var[outside])
         total = spread + self.noise_var
         step = np.diff(month[mine]).min()  # months from one period to the next
-        lag = lambda part: (month[part][:, None] - month[part][None, :]) // step  # noqa: E731
-        rho = lag_correlation((self.log_ratio[outside] - reference) / np.sqrt(total[outside]), lag(outside))
+        lag_out, lag_in = (np.subtract.outer(month[part], month[part]) // step for part in (outside, inside))
+        rho = lag_correlation((self.log_ratio[outside] - reference) / np.sqrt(total[outside]), lag_out)
         weight = 1 / total[inside]
         size = float(np.sum(self.log_ratio[inside] * weight) / np.sum(weight)) - reference
-        se = float(np.sqrt(mean_var(1 / total[outside], lag(outside), rho) + mean_var(weight, lag(inside), rho)))
+        se = float(np.sqrt(mean_var(1 / total[outside], lag_out, rho) + mean_var(weight, lag_in, rho)))
         z = norm.ppf(1 - alpha / 2)
         return pd.Series({"start": str(first), "end": str(last), "periods": int(inside.sum()), "log_effect": size,
                           "se": se, "lower": size - z * se, "upper": size + z * se, "factor": np.exp(size),

@@ -13,6 +13,7 @@ is a t instead, c_k ~ t_df(0, scale^2), its marginal likelihood and posteriors i
 """
 from __future__ import annotations
 
+import functools
 import warnings
 from dataclasses import dataclass
 
@@ -46,13 +47,22 @@ def t_mixture(y: np.ndarray, v: np.ndarray, mu: float, scale: float, df: float) 
     """log p(y_k, lam_j) on the grid (keys, grid) when y_k - mu = c_k + e_k, c_k ~ N(0, scale^2 / lam_j) with lam
     from its gamma, e_k ~ N(0, v_k); and the prior variances s = scale^2 / lam_j. Summed over j (in exp), the
     marginal likelihood of y_k under the t prior."""
+    s = scale ** 2 / np.exp(LOG_LAM)[None, :]
+    total = s + v[:, None]
+    return _log_weights(df) - 0.5 * (np.log(2 * np.pi * total) + (y[:, None] - mu) ** 2 / total), s
+
+
+@functools.lru_cache(maxsize=4)
+def _log_weights(df: float) -> np.ndarray:
+    """log of each grid point's prior mass for lam ~ Gamma(df / 2, rate df / 2), normalised over ``LOG_LAM`` (the
+    same at every step of a fit: computed once per df)."""
     from scipy.special import logsumexp
     from scipy.stats import gamma
     lam = np.exp(LOG_LAM)
     log_w = gamma.logpdf(lam, df / 2, scale=2 / df) + LOG_LAM + np.log(np.gradient(LOG_LAM))  # d lam = lam d log lam
-    s = scale ** 2 / lam[None, :]
-    total = s + v[:, None]
-    return log_w - logsumexp(log_w) - 0.5 * (np.log(2 * np.pi * total) + (y[:, None] - mu) ** 2 / total), s
+    log_w = log_w - logsumexp(log_w)
+    log_w.setflags(write=False)  # shared by every caller
+    return log_w
 
 
 def t_effects(y: np.ndarray, v: np.ndarray, df: float) -> tuple[float, float, np.ndarray, np.ndarray]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from forecasting.data.periods import month_end
+from forecasting.data.periods import month_end, month_index
 from forecasting.simulation.process import RecoveryProcess
 
 
@@ -27,8 +27,8 @@ def calendar_factors(process: RecoveryProcess, cutoff_month: np.ndarray, periods
         factor *= np.exp(np.random.default_rng([seed, 18]).normal(0.0, sd, len(months)) - sd ** 2 / 2)
     if process.calendar_shock is not None:
         start, end, shock = process.calendar_shock
-        lo, hi = (pd.Period(m, "M") for m in (start, end))
-        factor *= np.where((months >= lo.year * 12 + lo.month - 1) & (months <= hi.year * 12 + hi.month - 1), shock, 1.0)
+        lo, hi = month_index(pd.to_datetime([start, end]))
+        factor *= np.where((months >= lo) & (months <= hi), shock, 1.0)
     return pd.Series(factor, index=months)
 
 
