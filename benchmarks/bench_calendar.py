@@ -4,14 +4,14 @@ calendar risk is known (simulation/calendar.py), one market per seed (the demo's
 1. Shock recovery: a 6-month shock of factor 0.6 (log -0.51) in 2023-07..2023-12. Per seed, the fitted model's
    ``calendar_.window`` (the window's log ratio against the other periods, with its 95% interval) and whether it
    holds log 0.6; and, on the same seed's market without the shock, the fitted calendar sd.
-2. Portfolio calibration: every month's collections times an independent log-normal factor (``--sd``, observed and
-   future months alike). Per seed, the 2025 vintage's total collections (CNY, every pool summed per draw) over the
-   next month and the next ``--months`` months, against what the pools went on to collect (the simulator's
-   ``realized``): whether the forecast's P10-P90 holds it, with calendar effects (future factors drawn per month,
-   shared by every pool) and without.
+2. Portfolio calibration: every month's collections times a log-normal factor (``--sd``, observed and future months
+   alike; independent from month to month, or an AR(1) in logs with coefficient ``--persistence``). Per seed, the
+   2025 vintage's total collections (CNY, every pool summed per draw) over the next month and the next ``--months``
+   months, against what the pools went on to collect (the simulator's ``realized``): whether the forecast's P10-P90
+   holds it, with calendar effects (future factors drawn per month, shared by every pool) and without.
 
-Run: .venv/bin/python benchmarks/bench_calendar.py [--seeds 50] [--first-seed 1] [--sd 0.15] [--months 12] [--jobs 2]
-     [--model decay_curve|survival_pool] [--only recovery|portfolio]
+Run: .venv/bin/python benchmarks/bench_calendar.py [--seeds 50] [--first-seed 1] [--sd 0.15] [--persistence 0]
+     [--months 12] [--jobs 2] [--model decay_curve|survival_pool] [--only recovery|portfolio]
 """
 from __future__ import annotations
 
@@ -55,8 +55,8 @@ def recovery(seed: int, kind: str) -> dict:
             "covers": window["lower"] <= truth <= window["upper"], "sd_without_shock": fit(calm, True, kind).calendar_.sigma}
 
 
-def portfolio(seed: int, sd: float, months: int, kind: str) -> dict:
-    m, data = market(seed, RecoveryProcess(calendar_sd=sd))
+def portfolio(seed: int, sd: float, phi: float, months: int, kind: str) -> dict:
+    m, data = market(seed, RecoveryProcess(calendar_sd=sd, calendar_persistence=phi))
     pools = data.deals.loc[data.deals["vintage"] == VINTAGE, "deal_id"].to_numpy()
     part = data.subset(pools)
     n_obs = part.history.observed_periods.reindex(pools).to_numpy().astype(int)
@@ -77,7 +77,7 @@ def portfolio(seed: int, sd: float, months: int, kind: str) -> dict:
             row[f"covers_{span}m_{label}"] = p10 <= truth <= p90
             row[f"width_{span}m_{label}"] = (p90 - p10) / np.median(total)
         if calendar:
-            row["sigma"] = model.calendar_.sigma
+            row["sigma"], row["persistence"] = model.calendar_.sigma, model.calendar_.persistence
     return row
 
 
@@ -86,6 +86,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=50)
     parser.add_argument("--first-seed", type=int, default=1, help="seeds first-seed .. first-seed + seeds - 1")
     parser.add_argument("--sd", type=float, default=0.15, help="the monthly calendar factor's log sd (portfolio check)")
+    parser.add_argument("--persistence", type=float, default=0.0, help="its AR(1) coefficient month to month")
     parser.add_argument("--months", type=int, default=12, help="the portfolio total's span after the as-of date")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--only", choices=["recovery", "portfolio"])
@@ -100,9 +101,11 @@ def main() -> None:
               f"its 95% interval holds the truth in {rec['covers'].mean():.0%} of seeds; without the shock the calendar sd "
               f"is {rec['sd_without_shock'].median():.3f} (median; max {rec['sd_without_shock'].max():.3f})")
     if args.only != "recovery":
-        port = pd.DataFrame(Parallel(n_jobs=args.jobs)(delayed(portfolio)(s, args.sd, args.months, args.model) for s in seeds))
-        print(f"2. Portfolio calibration ({args.model}), {len(port)} seeds, monthly calendar sd {args.sd} (fitted: median "
-              f"{port['sigma'].median():.3f}): P10-P90 of the {VINTAGE} vintage's total collections holds the truth in")
+        port = pd.DataFrame(Parallel(n_jobs=args.jobs)(
+            delayed(portfolio)(s, args.sd, args.persistence, args.months, args.model) for s in seeds))
+        print(f"2. Portfolio calibration ({args.model}), {len(port)} seeds, monthly calendar sd {args.sd}, persistence "
+              f"{args.persistence} (fitted: median {port['sigma'].median():.3f}, {port['persistence'].median():.2f}): "
+              f"P10-P90 of the {VINTAGE} vintage's total collections holds the truth in")
         for span in (1, args.months):
             print(f"   next {span:>2} month(s): {port[f'covers_{span}m_with'].mean():.0%} with calendar effects (median "
                   f"width {port[f'width_{span}m_with'].median():.1%} of the median), "

@@ -14,11 +14,13 @@ model's, so a calendar effect is what is common to a calendar period after them 
 identified: mu absorbs any level, and a linear drift in k is read by the model as a vintage or timing effect first).
 Forecast paths draw each future period's factor exp(c - sigma^2 / 2), c ~ N(0, sigma^2) (the effects' sd; a t in log
 space would give collections of unbounded mean), one per period and draw shared by every pool: a single pool's band
-widens little, a portfolio's as it should.
+widens little, a portfolio's as it should. The future c follow a stationary AR(1) whose coefficient is the
+effects' persistence (``persistence``): a shock lasts, so a year's collections vary more than twelve independent
+months would.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
@@ -66,6 +68,7 @@ class CalendarEffects(ShrunkEffects):
     common)."""
 
     groups: tuple[str, ...] = ()
+    persistence: float = 0.0
 
     def table(self, alpha: float = 0.05) -> pd.DataFrame:
         """period_end, effect, se, lower, upper (the factor exp(effect) is the period's collections against the
@@ -119,8 +122,8 @@ class CalendarEffects(ShrunkEffects):
     def future_factors(self, cutoff: pd.Series, n_obs: np.ndarray, horizon: int, period_months: int, n_draws: int,
                        seed: int, group: np.ndarray | None = None) -> np.ndarray:
         """(draws, deals, horizon) factors on each future period's expected collections: exp(c - sigma^2 / 2) per
-        calendar period (and group, the deals' names in ``group``) and draw, from a stream keyed by them, so every
-        pool of the group (and chunk) shares it."""
+        calendar period (and group, the deals' names in ``group``) and draw, c a stationary AR(1) in the periods
+        with coefficient ``persistence`` (``ar1_paths``), so every pool of the group (and chunk) shares it."""
         months = end_months(cutoff, horizon, period_months)
         factors = np.ones((n_draws,) + months.shape)
         if self.sigma <= 0:
@@ -129,10 +132,42 @@ class CalendarEffects(ShrunkEffects):
         names = np.full(len(months), "") if group is None else np.asarray(group, dtype=str)
         for name in np.unique(names):
             mine = (names == name)[:, None] & future
-            for key in np.unique(months[mine]):
-                c = random.stream(seed, "calendar", name, int(key)).normal(0.0, self.sigma, n_draws)
-                factors[:, mine & (months == key)] = np.exp(c - self.sigma ** 2 / 2)[:, None]
+            keys = np.unique(months[mine])
+            if not len(keys):
+                continue
+            c = ar1_paths(keys, period_months, self.sigma, self.persistence, n_draws, seed, name)
+            for key, path in zip(keys, c):
+                factors[:, mine & (months == key)] = np.exp(path - self.sigma ** 2 / 2)[:, None]
         return factors
+
+
+def ar1_paths(keys: np.ndarray, step: int, sigma: float, phi: float, n_draws: int, seed: int, name: str) -> np.ndarray:
+    """(keys, draws) draws of a stationary AR(1) with sd sigma and coefficient phi at the calendar months ``keys``
+    (``step`` months apart): c_k = s sum_{j<=J} phi^j z_{k - j step}, z_k ~ N(0, 1) from a stream keyed by (name, k),
+    J where phi^J < 0.001 and s so that Var(c_k) = sigma^2. The truncated sum is a function of k alone, so two
+    chunks of deals (or two calls) draw the same c at the same month; phi = 0 gives sigma z_k."""
+    depth = 0 if phi <= 0 else int(np.ceil(np.log(1e-3) / np.log(phi)))
+    weight = phi ** np.arange(depth + 1)
+    scale = sigma / np.sqrt(np.sum(weight ** 2))
+    lags = np.arange(keys.min() - depth * step, keys.max() + 1, step)
+    z = {int(k): random.stream(seed, "calendar", name, int(k)).normal(0.0, 1.0, n_draws) for k in lags}
+    return np.array([scale * sum(w * z[int(k) - j * step] for j, w in enumerate(weight)) for k in keys])
+
+
+def persistence(effects: CalendarEffects, step: int) -> float:
+    """The AR(1) coefficient of the effects from periods ``step`` months apart (of one group), held in [0, 0.9]:
+    how long a calendar shock lasts, carried into the future factors (``ar1_paths``). A moment estimate: the log
+    ratios' lag-one autocovariance over the effects' variance sigma^2 (the periods' noise e_k is independent, so it
+    adds to the variance and not to the autocovariance; the posterior means' own autocorrelation is shrunk toward 0
+    by it)."""
+    y = effects.log_ratio - effects.mu
+    order = np.argsort(effects.key)
+    key = effects.key[order]
+    after = np.minimum(np.searchsorted(key, key + step), len(key) - 1)
+    first = np.flatnonzero(key[after] == key + step)  # periods whose next period (of the group) is observed
+    if not len(first) or effects.sigma <= 0:
+        return 0.0
+    return float(np.clip(np.mean(y[order][first] * y[order][after[first]]) / effects.sigma ** 2, 0, 0.9))
 
 
 def lag_correlation(residual: np.ndarray, lag: np.ndarray) -> float:
@@ -169,8 +204,9 @@ def calendar_effects(dataset: Dataset, cells: Cells, means: np.ndarray, scale: n
     if by is not None and by not in dataset.deals:
         raise FitError(f"calendar_by: the deals table has no column {by!r}")
     groups = () if by is None else tuple(sorted(dataset.deals[by].astype(str).unique()))
-    return CalendarEffects.fit(cell_keys(dataset, cells, groups, by), *money(dataset, cells, means, scale),
-                               df=TAIL_DF, groups=groups)
+    effects = CalendarEffects.fit(cell_keys(dataset, cells, groups, by), *money(dataset, cells, means, scale),
+                                  df=TAIL_DF, groups=groups)
+    return replace(effects, persistence=persistence(effects, dataset.meta.period_months))
 
 
 def money(dataset: Dataset, cells: Cells, means: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -203,8 +239,9 @@ class CalendarReport:
     def _calendar_rows(self) -> list[pd.DataFrame]:
         if self.calendar_ is None:
             return []
-        return [value_rows("calendar", ["sd", "mean_log_ratio", "periods"],
-                           [self.calendar_.sigma, self.calendar_.mu, len(self.calendar_.key)])]
+        return [value_rows("calendar", ["sd", "persistence", "mean_log_ratio", "periods"],
+                           [self.calendar_.sigma, self.calendar_.persistence, self.calendar_.mu,
+                            len(self.calendar_.key)])]
 
     def calendar_table(self, alpha: float = 0.05) -> pd.DataFrame:
         """Each observed calendar period's effect with its (1 - alpha) band (CalendarEffects.table)."""

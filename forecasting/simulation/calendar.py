@@ -2,8 +2,9 @@
 
 Two optional parts of ``RecoveryProcess`` (both off in the demo): a known shock, ``calendar_shock`` = (start month,
 end month, factor), and random common risk, ``calendar_sd``: each month m of the whole simulated span (observed and
-future) gets exp(c_m - calendar_sd^2 / 2), c_m ~ N(0, calendar_sd^2) independently, drawn from a stream of its own
-(the market's other draws are those of the same seed without it). A payment falling in month m is multiplied by
+future) gets exp(c_m - calendar_sd^2 / 2), c_m ~ N(0, calendar_sd^2), independently or, with
+``calendar_persistence`` phi, a stationary AR(1) c_m = phi c_(m-1) + sqrt(1 - phi^2) e_m; drawn from a stream of its
+own (the market's other draws are those of the same seed without it). A payment falling in month m is multiplied by
 the product of the two: what the models' calendar effects are tested against.
 """
 from __future__ import annotations
@@ -24,7 +25,11 @@ def calendar_factors(process: RecoveryProcess, cutoff_month: np.ndarray, periods
     factor = np.ones(len(months))
     if process.calendar_sd > 0:
         sd = process.calendar_sd
-        factor *= np.exp(np.random.default_rng([seed, 18]).normal(0.0, sd, len(months)) - sd ** 2 / 2)
+        c = np.random.default_rng([seed, 18]).normal(0.0, sd, len(months))
+        phi = process.calendar_persistence
+        for m in range(1, len(c) if phi else 0):
+            c[m] = phi * c[m - 1] + np.sqrt(1 - phi ** 2) * c[m]
+        factor *= np.exp(c - sd ** 2 / 2)
     if process.calendar_shock is not None:
         start, end, shock = process.calendar_shock
         lo, hi = month_index(pd.to_datetime([start, end]))

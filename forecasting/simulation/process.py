@@ -57,9 +57,10 @@ class RecoveryProcess:
     balance_sigma: float = 0.9
     delinquency_floor: float = 3.0  # non-performing: at least 90 days past due
     # common calendar risk on every pool's collections (simulation/calendar.py), off in the demo: a known shock
-    # (start month, end month, factor) and an independent log-normal factor per month of this sd
+    # (start month, end month, factor) and a log-normal factor per month of this sd, an AR(1) in logs when persistent
     calendar_shock: tuple[str, str, float] | None = None
     calendar_sd: float = 0.0
+    calendar_persistence: float = 0.0  # the AR(1) coefficient of c_m month to month (0: independent months)
 
     def payer_logit(self, originator: np.ndarray, vintage: np.ndarray, balance: np.ndarray,
                     months_delinquent: np.ndarray) -> np.ndarray:

@@ -36,6 +36,18 @@ def test_a_shock_and_random_factors_fall_on_their_months_only():
     assert truth.index[0] == pd.Timestamp("2023-02-28") and np.allclose(truth.to_numpy(), logs)
 
 
+def test_persistent_factors_are_a_stationary_ar1():
+    """With calendar_persistence the log factors keep their sd and correlate 0.8 from one month to the next (with
+    none, about 0); the first month is already at the stationary spread."""
+    cutoff = np.array([2000 * 12])
+    logs = {phi: np.log(calendar_factors(RecoveryProcess(calendar_sd=0.2, calendar_persistence=phi), cutoff, 5000,
+                                         seed=4).to_numpy()) for phi in (0.0, 0.8)}
+    assert logs[0.8].std() == pytest.approx(0.2, rel=0.1)
+    assert np.corrcoef(logs[0.8][:-1], logs[0.8][1:])[0, 1] == pytest.approx(0.8, abs=0.03)
+    assert abs(np.corrcoef(logs[0.0][:-1], logs[0.0][1:])[0, 1]) < 0.05
+    assert logs[0.8][0] == pytest.approx(logs[0.0][0])  # the same stream, first draw at sd 0.2
+
+
 @pytest.fixture(scope="module")
 def risky():
     return simulate_market(5, process=RecoveryProcess(calendar_sd=0.15))
