@@ -38,6 +38,9 @@ ESTIMATORS = {
     "decay_lognormal": {"kind": "decay_curve", "curve": "lognormal", "covariates": [],
                         "groups": ["originator", "vintage"]},
     "decay_average": {"kind": "decay_average", "covariates": [], "groups": ["originator", "vintage"]},
+    # one set of stacking weights for pools of every age (the default before 0.7.3)
+    "decay_average_one_weight": {"kind": "decay_average", "covariates": [], "groups": ["originator", "vintage"],
+                                 "age_groups": 1},
     # the line of business (known before any outcome) as the outermost group: its own level and speed effects
     "decay_average_by_line": {"kind": "decay_average", "covariates": [], "groups": ["line", "originator", "vintage"]},
     # the default before 0.7.1: two families
@@ -48,8 +51,10 @@ ESTIMATORS = {
                                  "groups": ["originator", "vintage"], "spread_holdout": 0},
     "decay_weibull_age": {"kind": "decay_curve", "curve": "weibull", "covariates": [],
                           "groups": ["originator", "vintage"], "age_effects": True},
-    "decay_average_age": {"kind": "decay_average", "curves": ["weibull", "lognormal"], "covariates": [],
-                          "groups": ["originator", "vintage"], "age_effects": True},
+    "decay_average_age": {"kind": "decay_average", "covariates": [], "groups": ["originator", "vintage"],
+                          "age_effects": True},
+    "decay_average_2_age": {"kind": "decay_average", "curves": ["weibull", "lognormal"], "covariates": [],
+                            "groups": ["originator", "vintage"], "age_effects": True},
     "decay_weibull_calendar": {"kind": "decay_curve", "curve": "weibull", "covariates": [],
                                "groups": ["originator", "vintage"], "calendar_effects": True},
     "decay_weibull_calendar_by_triangle": {"kind": "decay_curve", "curve": "weibull", "covariates": [],
@@ -191,6 +196,8 @@ def main() -> None:
         results[name] = rows, triangles
         print(f"\n{name} (fit + forecast {seconds:.1f} s)")
         print(table(rows).to_string(float_format=lambda v: f"{v:.4f}"))
+        scored = rows[rows["observed"] < AGE]
+        print("mean PIT by years seen:", scored.groupby("observed")["pit"].mean().round(2).to_dict())
         print("Meyers' test on triangle totals (percentile of the actual total at age 10):")
         print(meyers(triangles).to_string(float_format=lambda v: f"{v:.3f}"))
     if args.figures:

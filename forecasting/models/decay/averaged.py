@@ -9,10 +9,19 @@ them (stacking, Yao et al. 2018, with the CRPS as the score):
 
     w = argmin_{w in simplex} mean_d CRPS(sum_k w_k F_kd, y_d)
 
+The weights depend on how long a pool has been seen (hierarchical stacking by a known input, Yao et al. 2021):
+the held-out pools are split into ``age_groups`` groups of about equal size by their age at the forecast origin
+(periods seen before the held-out one), cut at the age quantiles j / groups, and each group gets its own weights
+(one group when fewer than MIN_GROUP_POOLS pools would fall in each). A young pool's forecast is mostly its tail
+and a seasoned pool's its last years, and one family need not serve both: on the CAS triangles the young pools'
+weights go to the log-logistic's heavy tail, the seasoned pools' to the Weibull and the log-normal. A pool being
+forecast takes the weights of its group by the periods it has been seen.
+
 The shared parameters are the full fit's (a refit per family without the last periods would double the fit's
 cost), so the held-out score flatters every family alike; the weights compare families, they are not a
-calibration figure. A forecast's draw k comes from one family for every deal (the first round(w_1 n) draws from
-the first family, and so on), so sums over deals of draw k are still draws of the sum.
+calibration figure. A forecast's draw k comes from one family for every deal of an age group (the first
+round(w_1 n) draws from the first family, and so on), so sums over a group's deals of draw k are still draws of
+the sum; across groups draw k takes the families in the same order, so the sum couples them comonotonically.
 """
 from __future__ import annotations
 
@@ -33,6 +42,7 @@ from forecasting.models.registry import register
 from forecasting.models.summary import value_rows
 
 WEIGHT_STEP = 0.05  # the simplex grid the weights are chosen on: finer than the CRPS can tell apart
+MIN_GROUP_POOLS = 100  # held-out pools per age group at least: the weights of fewer move with a few pools' luck
 
 
 @register("decay_average")
@@ -45,7 +55,7 @@ class DecayAverageModel(RecoveryEstimator):
                  agency_prior: bool = False, timing_effects: bool = True, shape_effects: bool = True,
                  calendar_effects: bool = False, calendar_by: str | None = None, age_effects: bool = False,
                  max_iter: PositiveInt = 500, tol: float = 1e-4, holdout_draws: PositiveInt = 400,
-                 spread_holdout: Holdout = None):
+                 spread_holdout: Holdout = None, age_groups: PositiveInt = 3):
         self.name = name
         self.curves = curves
         self.covariates = covariates
@@ -61,6 +71,7 @@ class DecayAverageModel(RecoveryEstimator):
         self.tol = tol
         self.holdout_draws = holdout_draws
         self.spread_holdout = spread_holdout
+        self.age_groups = age_groups
 
     _tags = DecayCurveModel._tags
 
@@ -77,7 +88,7 @@ class DecayAverageModel(RecoveryEstimator):
 
     def _member(self, curve: str) -> DecayCurveModel:
         shared = {k: v for k, v in self.get_params().items()
-                  if k not in ("name", "curves", "holdout_draws", "spread_holdout")}
+                  if k not in ("name", "curves", "holdout_draws", "spread_holdout", "age_groups")}
         return DecayCurveModel(name=f"{self.name}.{curve}", curve=curve, spread_holdout=0, **shared)
 
     # ------------------------------------------------------------------------------------------------ fit
@@ -87,13 +98,15 @@ class DecayAverageModel(RecoveryEstimator):
             warnings.simplefilter("ignore", RuntimeWarning)
             for curve in self.curves:
                 members.append(self._member(curve).fit(dataset))
-        self.weights_ = stacking_weights([_holdout_draws(m, dataset, self.holdout_draws) for m in members],
-                                         _holdout_actual(dataset))
+        self.age_edges_, self.weights_ = grouped_weights(
+            [_holdout_draws(m, dataset, self.holdout_draws) for m in members], _holdout_actual(dataset),
+            _last_index(dataset), self.age_groups)
         self.member_states_ = [m.fitted_state() for m in members]
         self._members = members
         self.spread_growth_, spread_notes = spread.learn_spread(self, dataset, self.spread_holdout)
         notes = [w for m in members for w in m.diagnostics_.warnings] + spread_notes
-        shown = ", ".join(f"{c} {w:.2f}" for c, w in zip(self.curves, self.weights_))
+        shown = "; ".join(f"{label} " + ", ".join(f"{c} {w:.2f}" for c, w in zip(self.curves, row))
+                          for label, row in zip(self.age_labels(), self.weights_))
         return Diagnostics(all(m.diagnostics_.converged for m in members),
                            sum(m.diagnostics_.iterations or 0 for m in members), tuple(notes),
                            {**members[0].diagnostics_.counts, "weights": shown},
@@ -121,19 +134,46 @@ class DecayAverageModel(RecoveryEstimator):
 
     # -------------------------------------------------------------------------------------------- predict
     def _predict(self, dataset: Dataset, horizon: int, n_draws: int, seed: int) -> CurveForecast:
-        counts = draw_counts(self.weights_, n_draws)
-        parts = [m.predict(dataset, horizon, n_draws=int(n), random_state=_member_seed(seed, m.curve))
-                 for m, n in zip(self.members_, counts) if n > 0]
-        draws = np.concatenate([p.draws for p in parts])
-        expected = np.concatenate([p.expected for p in parts])
-        return spread.stretched(CurveForecast(parts[0].deal_ids, draws.mean(axis=0), draws, parts[0].observed_periods,
+        """Draw k of a deal from the family whose share of the draws (by the deal's age group) holds k; each family
+        forecasts only the draws some group takes from it."""
+        seen = dataset.history.observed_periods.reindex(dataset.deal_ids).to_numpy().astype(int)
+        group = np.searchsorted(self.age_edges_, seen, side="left")
+        counts = np.array([draw_counts(w, n_draws) for w in self.weights_])  # (groups, families)
+        ends = np.cumsum(counts, axis=1)
+        starts = ends - counts
+        family = np.empty((n_draws, len(seen)), int)  # the family of draw k for each deal
+        for g in range(len(self.weights_)):
+            for f in range(len(self.curves)):
+                family[starts[g, f]:ends[g, f], group == g] = f
+        first = draws = expected = None
+        for f, member in enumerate(self.members_):
+            used = np.flatnonzero((family == f).any(axis=1))  # the family forecasts its first to its last draw
+            if not len(used):
+                continue
+            fc = member.predict(dataset, horizon, n_draws=int(used[-1] - used[0]) + 1,
+                                random_state=_member_seed(seed, member.curve))
+            if first is None:
+                first, shape = fc, (n_draws,) + fc.draws.shape[1:]
+                draws, expected = np.empty(shape), np.empty(shape)
+            k, d = np.nonzero(family == f)
+            draws[k, d], expected[k, d] = fc.draws[k - used[0], d], fc.expected[k - used[0], d]
+        return spread.stretched(CurveForecast(first.deal_ids, draws.mean(axis=0), draws, first.observed_periods,
                                               expected=expected), self.spread_growth_)
+
+    def age_labels(self) -> list[str]:
+        """The age groups' names by periods seen: 'seen <= 3', 'seen 4-6', 'seen > 6' ('all' for one group)."""
+        edges = np.asarray(self.age_edges_).astype(int)
+        if not len(edges):
+            return ["all"]
+        inner = [f"seen {lo + 1}-{hi}" if hi > lo + 1 else f"seen {hi}" for lo, hi in zip(edges[:-1], edges[1:])]
+        return [f"seen <= {edges[0]}", *inner, f"seen > {edges[-1]}"]
 
     # --------------------------------------------------------------------------------------------- report
     def _summary_rows(self, alpha: float):
         """The weights, then each family's own summary with its curve before the block (``weibull:level``)."""
         import pandas as pd
-        rows = [value_rows("weight", list(self.curves), self.weights_),
+        rows = [*(value_rows("weight" if label == "all" else f"weight ({label})", list(self.curves), w)
+                  for label, w in zip(self.age_labels(), self.weights_)),
                 value_rows("spread", ["growth"], [self.spread_growth_])]
         for member in self.members_:
             table = member.summary(alpha)
@@ -142,9 +182,10 @@ class DecayAverageModel(RecoveryEstimator):
 
     def check_state(self) -> None:
         super().check_state()
-        w = np.asarray(self.weights_, float)
-        if w.shape != (len(self.curves),) or np.any(w < 0) or abs(w.sum() - 1) > 1e-9:
-            raise ValueError("weights do not match the curves or do not sum to 1")
+        w, edges = np.asarray(self.weights_, float), np.asarray(self.age_edges_, float)
+        if (edges.ndim != 1 or np.any(np.diff(edges) <= 0) or np.any(edges != np.round(edges))
+                or w.shape != (len(edges) + 1, len(self.curves)) or np.any(w < 0) or np.any(np.abs(w.sum(axis=1) - 1) > 1e-9)):
+            raise ValueError("weights do not match the age groups and curves or do not sum to 1")
         if len(self.member_states_) != len(self.curves):
             raise ValueError("one fitted state per curve is needed")
         if not 0 <= self.spread_growth_ <= spread.MAX_GROWTH:
@@ -181,6 +222,29 @@ def stacking_weights(draws: list[np.ndarray], actual: np.ndarray) -> np.ndarray:
         if score < best_score - 1e-15:
             best, best_score = w, score
     return best
+
+
+def grouped_weights(draws: list[np.ndarray], actual: np.ndarray, origin_age: np.ndarray,
+                    groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """The age groups' upper edges (``age_edges``) and each group's stacking weights (groups, families), from the
+    families' held-out draws (each (S_k, pools)), the held-out actuals and each pool's age at the forecast origin
+    (periods seen before the held-out one)."""
+    edges = age_edges(origin_age[np.isfinite(actual)], groups)
+    group = np.searchsorted(edges, origin_age, side="left")
+    return edges, np.array([stacking_weights([d[:, group == g] for d in draws], actual[group == g])
+                            for g in range(len(edges) + 1)])
+
+
+def age_edges(origin_age: np.ndarray, groups: int) -> np.ndarray:
+    """Upper edges of the age groups (a pool of age a is in group searchsorted(edges, a), so a group holds ages up to
+    its edge): the quantiles j / n of the held-out pools' ages (taken at an observed age, so no group is empty),
+    n = groups or fewer so that each group expects MIN_GROUP_POOLS pools; repeated quantiles (many pools of one age)
+    merge their groups."""
+    n = int(min(groups, len(origin_age) // MIN_GROUP_POOLS))
+    if n <= 1:
+        return np.empty(0)
+    edges = np.unique(np.quantile(origin_age, np.arange(1, n) / n, method="lower"))
+    return edges[edges < origin_age.max()]
 
 
 def draw_counts(weights: np.ndarray, n_draws: int) -> np.ndarray:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from forecasting.models.decay import DecayAverageModel
-from forecasting.models.decay.averaged import draw_counts, stacking_weights
+from forecasting.models.decay.averaged import MIN_GROUP_POOLS, age_edges, draw_counts, grouped_weights, stacking_weights
 from forecasting.models.state import decode, encode
 
 
@@ -68,6 +68,34 @@ def test_draw_counts_sum_to_the_draws(weights, n):
     assert counts.sum() == n and np.all(np.abs(counts - np.array(weights) * n) < 1)
 
 
+def test_age_groups_hold_about_equal_shares_and_need_enough_pools():
+    ages = np.repeat(np.arange(9), 100)  # 900 pools seen 0..8 periods
+    edges = age_edges(ages, 3)
+    share = np.bincount(np.searchsorted(edges, ages, side="left")) / len(ages)
+    assert len(edges) == 2 and np.all(np.abs(share - 1 / 3) < 0.12), (edges, share)
+    assert len(age_edges(ages[:2 * MIN_GROUP_POOLS], 3)) == 1  # two groups' worth of pools: two groups
+    assert len(age_edges(ages[:MIN_GROUP_POOLS + 50], 3)) == 0  # one group: the weights are shared
+    assert len(age_edges(np.full(900, 4), 3)) == 0  # every pool of one age: one group
+    assert list(age_edges(np.repeat([0, 10], 450), 3)) == [0]  # an edge at an observed age: no empty group
+
+
+def test_each_age_group_weighs_the_family_that_forecasts_its_pools():
+    """Young pools' held-out periods are forecast right by the first family and wrong by the second, seasoned
+    pools' the other way round: each group's weights go to its own family."""
+    rng = np.random.default_rng(2)
+    age = np.repeat([1, 2, 6, 7], 100)
+    actual = rng.normal(0.1, 0.01, len(age))
+    young = age < 4
+    right = actual[None] + rng.normal(0, 0.01, (300, len(age)))
+    wrong = right + 0.05
+    edges, w = grouped_weights([np.where(young, right, wrong), np.where(young, wrong, right)], actual, age, 3)
+    group = np.searchsorted(edges, age, side="left")
+    assert set(group[young]).isdisjoint(group[~young])
+    for g in range(len(w)):
+        own = 0 if young[group == g].all() else 1
+        assert w[g, own] >= 0.9, (edges, w)
+
+
 @pytest.fixture(scope="module")
 def fitted(pool_level):
     with warnings.catch_warnings():
@@ -80,11 +108,37 @@ def test_forecast_draws_come_from_the_families_by_weight(fitted, pool_level):
     """Draw k of every deal comes from one family: the first round(w n) draws are the Weibull model's own."""
     n = 200
     fc = fitted.predict(pool_level, 36, n_draws=n, random_state=3)
-    k = int(draw_counts(fitted.weights_, n)[0])
+    k = int(draw_counts(fitted.weights_[0], n)[0])
     assert fc.draws.shape[0] == n and fitted.summary().query("block == 'weight'")["coef"].sum() == pytest.approx(1)
     if k:
         weibull = fitted.members_[0].predict(pool_level, 36, n_draws=k, random_state=_seed(3, "weibull"))
         np.testing.assert_array_equal(fc.draws[:k], weibull.draws)
+
+
+def test_a_deal_draws_from_its_age_groups_families(fitted, pool_level):
+    """With the weights of young deals all on the Weibull and of seasoned deals all on the log-normal, each deal's
+    draws are that family's own."""
+    model = clone_fitted(fitted)
+    seen = pool_level.history.observed_periods.reindex(pool_level.deal_ids).to_numpy()
+    model.age_edges_, model.weights_ = np.array([np.floor(np.median(seen))]), np.array([[1.0, 0.0], [0.0, 1.0]])
+    fc = model.predict(pool_level, 24, n_draws=40, random_state=5)
+    young = seen <= np.floor(np.median(seen))
+    assert young.any() and (~young).any()
+    for curve, mine in (("weibull", young), ("lognormal", ~young)):
+        member = model.members_[model.curves.index(curve)]
+        own = member.predict(pool_level, 24, n_draws=40, random_state=_seed(5, curve))
+        np.testing.assert_array_equal(fc.draws[:, mine], own.draws[:, mine])
+
+
+def clone_fitted(fitted):
+    """A copy of the fitted model through its saved state, so a test may change its weights."""
+    arrays = {}
+    text = json.dumps(encode(fitted.fitted_state(), arrays))
+    model = DecayAverageModel(**fitted.get_params())
+    for key, value in decode(json.loads(text), arrays).items():
+        setattr(model, key, value)
+    model.check_state()
+    return model
 
 
 def _seed(seed, curve):
@@ -94,12 +148,7 @@ def _seed(seed, curve):
 
 def test_the_saved_state_gives_the_same_forecast(fitted, pool_level):
     """What an artifact stores (JSON and arrays) rebuilds the families' models and their forecasts exactly."""
-    arrays = {}
-    text = json.dumps(encode(fitted.fitted_state(), arrays))
-    loaded = DecayAverageModel(**fitted.get_params())
-    for key, value in decode(json.loads(text), arrays).items():
-        setattr(loaded, key, value)
-    loaded.check_state()
+    loaded = clone_fitted(fitted)
     a = fitted.predict(pool_level, 24, n_draws=50, random_state=0)
     b = loaded.predict(pool_level, 24, n_draws=50, random_state=0)
     np.testing.assert_array_equal(a.draws, b.draws)
