@@ -135,7 +135,7 @@ class DecayAverageModel(RecoveryEstimator):
     # -------------------------------------------------------------------------------------------- predict
     def _predict(self, dataset: Dataset, horizon: int, n_draws: int, seed: int) -> CurveForecast:
         """Draw k of a deal from the family whose share of the draws (by the deal's age group) holds k; each family
-        forecasts only the draws some group takes from it."""
+        forecasts from the first to the last draw any group takes from it."""
         seen = dataset.history.observed_periods.reindex(dataset.deal_ids).to_numpy().astype(int)
         group = np.searchsorted(self.age_edges_, seen, side="left")
         counts = np.array([draw_counts(w, n_draws) for w in self.weights_])  # (groups, families)
@@ -147,7 +147,7 @@ class DecayAverageModel(RecoveryEstimator):
                 family[starts[g, f]:ends[g, f], group == g] = f
         first = draws = expected = None
         for f, member in enumerate(self.members_):
-            used = np.flatnonzero((family == f).any(axis=1))  # the family forecasts its first to its last draw
+            used = np.flatnonzero((family == f).any(axis=1))
             if not len(used):
                 continue
             fc = member.predict(dataset, horizon, n_draws=int(used[-1] - used[0]) + 1,
