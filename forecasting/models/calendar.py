@@ -160,14 +160,13 @@ def persistence(effects: CalendarEffects, step: int) -> float:
     ratios' lag-one autocovariance over the effects' variance sigma^2 (the periods' noise e_k is independent, so it
     adds to the variance and not to the autocovariance; the posterior means' own autocorrelation is shrunk toward 0
     by it)."""
-    y = effects.log_ratio - effects.mu
     order = np.argsort(effects.key)
-    key = effects.key[order]
+    key, y = effects.key[order], effects.log_ratio[order] - effects.mu
     after = np.minimum(np.searchsorted(key, key + step), len(key) - 1)
     first = np.flatnonzero(key[after] == key + step)  # periods whose next period (of the group) is observed
     if not len(first) or effects.sigma <= 0:
         return 0.0
-    return float(np.clip(np.mean(y[order][first] * y[order][after[first]]) / effects.sigma ** 2, 0, 0.9))
+    return float(np.clip(np.mean(y[first] * y[after[first]]) / effects.sigma ** 2, 0, 0.9))
 
 
 def lag_correlation(residual: np.ndarray, lag: np.ndarray) -> float:

@@ -136,8 +136,8 @@ class DecayAverageModel(RecoveryEstimator):
     def _predict(self, dataset: Dataset, horizon: int, n_draws: int, seed: int) -> CurveForecast:
         """Draw k of a deal from the family whose share of the draws (by the deal's age group) holds k; each family
         forecasts from the first to the last draw any group takes from it."""
-        seen = dataset.history.observed_periods.reindex(dataset.deal_ids).to_numpy().astype(int)
-        group = np.searchsorted(self.age_edges_, seen, side="left")
+        seen = _seen(dataset)
+        group = age_group(self.age_edges_, seen)
         counts = np.array([draw_counts(w, n_draws) for w in self.weights_])  # (groups, families)
         ends = np.cumsum(counts, axis=1)
         starts = ends - counts
@@ -147,7 +147,8 @@ class DecayAverageModel(RecoveryEstimator):
                 family[starts[g, f]:ends[g, f], group == g] = f
         first = draws = expected = None
         for f, member in enumerate(self.members_):
-            used = np.flatnonzero((family == f).any(axis=1))
+            mine = family == f
+            used = np.flatnonzero(mine.any(axis=1))
             if not len(used):
                 continue
             fc = member.predict(dataset, horizon, n_draws=int(used[-1] - used[0]) + 1,
@@ -155,7 +156,7 @@ class DecayAverageModel(RecoveryEstimator):
             if first is None:
                 first, shape = fc, (n_draws,) + fc.draws.shape[1:]
                 draws, expected = np.empty(shape), np.empty(shape)
-            k, d = np.nonzero(family == f)
+            k, d = np.nonzero(mine)
             draws[k, d], expected[k, d] = fc.draws[k - used[0], d], fc.expected[k - used[0], d]
         return spread.stretched(CurveForecast(first.deal_ids, draws.mean(axis=0), draws, first.observed_periods,
                                               expected=expected), self.spread_growth_)
@@ -230,16 +231,20 @@ def grouped_weights(draws: list[np.ndarray], actual: np.ndarray, origin_age: np.
     families' held-out draws (each (S_k, pools)), the held-out actuals and each pool's age at the forecast origin
     (periods seen before the held-out one)."""
     edges = age_edges(origin_age[np.isfinite(actual)], groups)
-    group = np.searchsorted(edges, origin_age, side="left")
+    group = age_group(edges, origin_age)
     return edges, np.array([stacking_weights([d[:, group == g] for d in draws], actual[group == g])
                             for g in range(len(edges) + 1)])
 
 
+def age_group(edges: np.ndarray, age: np.ndarray) -> np.ndarray:
+    """Each pool's age group: a group holds the ages up to its upper edge (``age_edges``)."""
+    return np.searchsorted(edges, age, side="left")
+
+
 def age_edges(origin_age: np.ndarray, groups: int) -> np.ndarray:
-    """Upper edges of the age groups (a pool of age a is in group searchsorted(edges, a), so a group holds ages up to
-    its edge): the quantiles j / n of the held-out pools' ages (taken at an observed age, so no group is empty),
-    n = groups or fewer so that each group expects MIN_GROUP_POOLS pools; repeated quantiles (many pools of one age)
-    merge their groups."""
+    """Upper edges of the age groups (``age_group``): the quantiles j / n of the held-out pools' ages (taken at an
+    observed age, so no group is empty), n = groups or fewer so that each group expects MIN_GROUP_POOLS pools;
+    repeated quantiles (many pools of one age) merge their groups."""
     n = int(min(groups, len(origin_age) // MIN_GROUP_POOLS))
     if n <= 1:
         return np.empty(0)
@@ -262,8 +267,13 @@ def _holdout(dataset: Dataset) -> Dataset:
     return Dataset(dataset.meta, dataset.deals, c[c["period"] < last].reset_index(drop=True))
 
 
+def _seen(dataset: Dataset) -> np.ndarray:
+    """Periods observed per deal, in dataset order (0 for a pool with none)."""
+    return dataset.history.observed_periods.reindex(dataset.deal_ids).fillna(0).to_numpy().astype(int)
+
+
 def _last_index(dataset: Dataset) -> np.ndarray:
-    return dataset.history.observed_periods.reindex(dataset.deal_ids).to_numpy().astype(int) - 1
+    return _seen(dataset) - 1
 
 
 def _holdout_actual(dataset: Dataset) -> np.ndarray:

@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 
 from forecasting.models.decay import DecayAverageModel
-from forecasting.models.decay.averaged import MIN_GROUP_POOLS, age_edges, draw_counts, grouped_weights, stacking_weights
+from forecasting.models.decay.averaged import (
+    MIN_GROUP_POOLS,
+    age_edges,
+    age_group,
+    draw_counts,
+    grouped_weights,
+    stacking_weights,
+)
 from forecasting.models.state import decode, encode
 
 
@@ -71,7 +78,7 @@ def test_draw_counts_sum_to_the_draws(weights, n):
 def test_age_groups_hold_about_equal_shares_and_need_enough_pools():
     ages = np.repeat(np.arange(9), 100)  # 900 pools seen 0..8 periods
     edges = age_edges(ages, 3)
-    share = np.bincount(np.searchsorted(edges, ages, side="left")) / len(ages)
+    share = np.bincount(age_group(edges, ages)) / len(ages)
     assert len(edges) == 2 and np.all(np.abs(share - 1 / 3) < 0.12), (edges, share)
     assert len(age_edges(ages[:2 * MIN_GROUP_POOLS], 3)) == 1  # two groups' worth of pools: two groups
     assert len(age_edges(ages[:MIN_GROUP_POOLS + 50], 3)) == 0  # one group: the weights are shared
@@ -89,7 +96,7 @@ def test_each_age_group_weighs_the_family_that_forecasts_its_pools():
     right = actual[None] + rng.normal(0, 0.01, (300, len(age)))
     wrong = right + 0.05
     edges, w = grouped_weights([np.where(young, right, wrong), np.where(young, wrong, right)], actual, age, 3)
-    group = np.searchsorted(edges, age, side="left")
+    group = age_group(edges, age)
     assert set(group[young]).isdisjoint(group[~young])
     for g in range(len(w)):
         own = 0 if young[group == g].all() else 1
