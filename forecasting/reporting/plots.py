@@ -44,7 +44,11 @@ def fan_chart(curves: pd.DataFrame, summary: pd.DataFrame, title: str, path: Pat
     ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
     ax.set_title(f"{title}\nsolid: observed; dashed: forecast mean; band: {lo[-3:]}-{hi[-3:]}; ◀ agency estimate")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, ncol=2, loc="lower right")
+    if curves["deal_id"].nunique() <= len(colors):  # beyond that colours repeat: a legend would name no one line
+        ax.legend(fontsize=8, ncol=2, loc="lower right")
+    else:
+        ax.text(0.99, 0.02, f"{curves['deal_id'].nunique()} pools (colours repeat: the CSVs name each one)",
+                transform=ax.transAxes, ha="right", va="bottom", fontsize=8, color="grey")
     return save(fig, path)
 
 
