@@ -88,8 +88,8 @@ def score(name: str, dataset, truth: pd.DataFrame, draws: int) -> tuple[pd.DataF
     seconds = time.perf_counter() - start
     if not model.diagnostics_.converged:
         print(f"{name}: did not converge ({'; '.join(model.diagnostics_.warnings)})")
-    if getattr(model, "spread_growth_", 0) > 0:  # models/spread.py
-        print(f"{name}: spread growth a = {model.spread_growth_:.3f}")
+    if getattr(model, "spread_growth_", 0) > 0 or getattr(model, "spread_noise_", 0) > 0:  # models/spread.py
+        print(f"{name}: spread growth a = {model.spread_growth_:.3f}, noise b = {model.spread_noise_:.3f}")
     if "weights" in model.diagnostics_.counts:
         print(f"{name}: stacking weights {model.diagnostics_.counts['weights']}")
     final = truth[truth["period"] == AGE].set_index("deal_id").reindex(fc.deal_ids)

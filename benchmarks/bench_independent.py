@@ -66,8 +66,8 @@ def score(name: str, seed: int, draws: int) -> tuple[pd.DataFrame, float]:
     seconds = time.perf_counter() - start
     if not model.diagnostics_.converged:
         print(f"{name} seed {seed}: did not converge ({'; '.join(model.diagnostics_.warnings)})")
-    if getattr(model, "spread_growth_", 0) > 0:  # models/spread.py
-        print(f"{name} seed {seed}: spread growth a = {model.spread_growth_:.3f}")
+    if getattr(model, "spread_growth_", 0) > 0 or getattr(model, "spread_noise_", 0) > 0:  # models/spread.py
+        print(f"{name} seed {seed}: spread growth a = {model.spread_growth_:.3f}, noise b = {model.spread_noise_:.3f}")
     observed = fc.observed_periods.astype(int)
     young = np.flatnonzero(observed < AGE)
     table = {k: truth.pivot(index="deal_id", columns="period", values=k).reindex(fc.deal_ids).to_numpy()

@@ -1,5 +1,6 @@
-"""The spread's growth (models/spread.py): the stretch keeps paths valid and widens by k(h), the growth learnt from
-held-out cells recovers the one the cells were made with, and a fitted model's forecast is its own stretched."""
+"""The spread's growth and noise (models/spread.py): the stretch keeps paths valid and widens by k(h), the noise
+scales each path's future by its own mean-one factor, the terms learnt from held-out cells recover the ones the
+cells were made with, and a fitted model's forecast is its own stretched."""
 from __future__ import annotations
 
 import warnings
@@ -9,8 +10,9 @@ import pandas as pd
 import pytest
 
 from forecasting.models import spread
+from forecasting.models.curve_forecast import CurveForecast
 from forecasting.models.decay import DecayCurveModel
-from forecasting.models.spread import HeldOutCells, growth_factor, learn_growth, stretch_future, stretched
+from forecasting.models.spread import HeldOutCells, growth_factor, learn_terms, relative_noise, stretch_future, stretched
 
 
 def test_growth_factor_starts_at_one_and_grows():
@@ -75,12 +77,50 @@ def _cells(true_growth: float, scale=1.0, n=3000, holdout=12, seed=2) -> HeldOut
 
 @pytest.mark.parametrize("true_growth", [0.25, 0.6])
 def test_learnt_growth_recovers_the_one_the_outcomes_have(true_growth):
-    assert learn_growth(_cells(true_growth)) == pytest.approx(true_growth, abs=0.08)
+    a, b = learn_terms(_cells(true_growth))
+    assert a == pytest.approx(true_growth, abs=0.08) and b < 0.01
 
 
-def test_no_growth_is_learnt_where_the_spread_is_right_or_too_wide():
-    assert learn_growth(_cells(0.0)) < 0.05
-    assert learn_growth(_cells(0.0, scale=0.5)) == 0.0
+def test_no_spread_is_learnt_where_the_models_own_is_right_or_too_wide():
+    a, b = learn_terms(_cells(0.0))
+    assert a < 0.05 and b < 0.005
+    a, b = learn_terms(_cells(0.0, scale=0.5))
+    assert a == 0.0 and b < 0.005
+
+
+def _noisy_cells(true_noise: float, n=3000, holdout=12, seed=3) -> HeldOutCells:
+    """Cut cells whose outcomes carry the relative noise b = true_noise that the forecast's draws lack; the draws'
+    own spread is narrow (a pool the model is sure of), so no stretch of it can stand in for the noise."""
+    rng = np.random.default_rng(seed)
+    ahead = np.tile(np.arange(1, holdout + 1, dtype=float), n // holdout)
+    seen = np.full(len(ahead), 0.1)
+    centre = 0.01 * ahead
+    draws = seen + centre * (1 + 0.01 * rng.standard_normal((400, len(ahead))))
+    actual = seen + centre * relative_noise(ahead, true_noise, rng.standard_normal(len(ahead)))
+    return HeldOutCells(draws, seen, ahead, actual)
+
+
+@pytest.mark.parametrize("true_noise", [0.05, 0.12])
+def test_learnt_noise_recovers_the_one_the_outcomes_have(true_noise):
+    a, b = learn_terms(_noisy_cells(true_noise))
+    assert b == pytest.approx(true_noise, abs=0.015)
+
+
+def test_the_noise_has_mean_one_and_scales_its_future_by_its_own_factor():
+    paths, n_obs = _paths(S=20000)
+    b = 0.05
+    z = np.random.default_rng(5).standard_normal((paths.shape[0], len(n_obs)))
+    out = stretch_future(paths, n_obs, 0.0, b, z)
+    t = np.arange(1, paths.shape[-1] + 1)
+    for j, n in enumerate(n_obs):
+        np.testing.assert_array_equal(out[:, j, :n], paths[:, j, :n])
+        seen = paths[0, j, n - 1] if n else 0.0
+        h = t[n:] - n
+        free = seen + (paths[:, j, n:] - seen) * relative_noise(h, b, z[:, j, None])
+        unbound = np.all(np.diff(free, axis=-1) >= 0, axis=-1) & (free[:, -1] <= 1.0)  # no bound binds
+        assert unbound.mean() > 0.95
+        np.testing.assert_allclose(out[unbound, j, n:], free[unbound], rtol=1e-12)
+        np.testing.assert_allclose(relative_noise(h, b, z[:, j, None]).mean(axis=0), 1.0, atol=0.02)  # mean one
 
 
 @pytest.fixture(scope="module")
@@ -90,18 +130,28 @@ def learnt(pool_level):
         return DecayCurveModel(curve="weibull", spread_holdout=12).fit(pool_level)
 
 
-def test_a_fitted_models_forecast_is_its_own_stretched_by_the_learnt_growth(learnt, pool_level):
-    a = learnt.spread_growth_
-    assert 0 <= a <= spread.MAX_GROWTH
-    assert learnt.summary().query("block == 'spread' and term == 'growth'")["coef"].item() == pytest.approx(a)
+def test_a_fitted_models_forecast_is_its_own_stretched_by_the_learnt_terms(learnt, pool_level):
+    a, b = learnt.spread_growth_, learnt.spread_noise_
+    spread.check_terms(a, b)
+    rows = learnt.summary().query("block == 'spread'").set_index("term")["coef"]
+    assert rows["growth"] == pytest.approx(a) and rows["noise"] == pytest.approx(b)
     fc = learnt.predict(pool_level, 60, n_draws=300, random_state=4)
-    learnt.spread_growth_ = 0.0
+    learnt.spread_growth_ = learnt.spread_noise_ = 0.0
     try:
         own = learnt.predict(pool_level, 60, n_draws=300, random_state=4)
     finally:
-        learnt.spread_growth_ = a
-    np.testing.assert_allclose(fc.draws, stretched(own, a).draws)
+        learnt.spread_growth_, learnt.spread_noise_ = a, b
+    np.testing.assert_allclose(fc.draws, stretched(own, a, b, 4).draws)
     np.testing.assert_array_equal(fc.expected, own.expected)
+
+
+def test_a_pools_noise_is_the_same_in_any_batch_of_pools():
+    paths, n_obs = _paths(S=200, n_obs=(0, 6, 12, 3))
+    ids = pd.Index(["a", "b", "c", "d"])
+    fc = CurveForecast(ids, paths.mean(axis=0), paths, n_obs)
+    whole = stretched(fc, 0.2, 0.1, 9).draws
+    part = stretched(CurveForecast(ids[2:], paths[:, 2:].mean(axis=0), paths[:, 2:], n_obs[2:]), 0.2, 0.1, 9).draws
+    np.testing.assert_array_equal(whole[:, 2:], part)
 
 
 def test_held_out_cells_come_from_a_fit_that_did_not_see_them(pool_level):
@@ -124,6 +174,6 @@ def test_held_out_cells_come_from_a_fit_that_did_not_see_them(pool_level):
 def test_too_little_history_warns_and_keeps_the_models_own_spread(pool_level):
     young = pool_level.truncate(pd.Timestamp(pool_level.as_of) - pd.DateOffset(months=1))
     young = young.subset(young.deal_ids[:1])
-    a, notes = spread.learn_spread(DecayCurveModel(curve="weibull"), young, 12)
-    assert a == 0.0 and len(notes) == 1 and "own spread only" in notes[0]
-    assert spread.learn_spread(DecayCurveModel(curve="weibull"), young, 0) == (0.0, [])
+    terms, notes = spread.learn_spread(DecayCurveModel(curve="weibull"), young, 12)
+    assert terms == (0.0, 0.0) and len(notes) == 1 and "own spread only" in notes[0]
+    assert spread.learn_spread(DecayCurveModel(curve="weibull"), young, 0) == ((0.0, 0.0), [])

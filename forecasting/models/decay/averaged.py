@@ -103,7 +103,7 @@ class DecayAverageModel(RecoveryEstimator):
             _last_index(dataset), self.age_groups)
         self.member_states_ = [m.fitted_state() for m in members]
         self._members = members
-        self.spread_growth_, spread_notes = spread.learn_spread(self, dataset, self.spread_holdout)
+        (self.spread_growth_, self.spread_noise_), spread_notes = spread.learn_spread(self, dataset, self.spread_holdout)
         notes = [w for m in members for w in m.diagnostics_.warnings] + spread_notes
         shown = "; ".join(f"{label} " + ", ".join(f"{c} {w:.2f}" for c, w in zip(self.curves, row))
                           for label, row in zip(self.age_labels(), self.weights_))
@@ -159,7 +159,8 @@ class DecayAverageModel(RecoveryEstimator):
             k, d = np.nonzero(mine)
             draws[k, d], expected[k, d] = fc.draws[k - used[0], d], fc.expected[k - used[0], d]
         return spread.stretched(CurveForecast(first.deal_ids, draws.mean(axis=0), draws, first.observed_periods,
-                                              expected=expected), self.spread_growth_)
+                                              expected=expected), self.spread_growth_, self.spread_noise_,
+                                seed)
 
     def age_labels(self) -> list[str]:
         """The age groups' names by periods seen: 'seen <= 3', 'seen 4-6', 'seen > 6' ('all' for one group)."""
@@ -175,7 +176,7 @@ class DecayAverageModel(RecoveryEstimator):
         import pandas as pd
         rows = [*(value_rows("weight" if label == "all" else f"weight ({label})", list(self.curves), w)
                   for label, w in zip(self.age_labels(), self.weights_)),
-                value_rows("spread", ["growth"], [self.spread_growth_])]
+                value_rows("spread", ["growth", "noise"], [self.spread_growth_, self.spread_noise_])]
         for member in self.members_:
             table = member.summary(alpha)
             rows.append(table.assign(block=member.curve + ":" + table["block"]))
@@ -189,8 +190,7 @@ class DecayAverageModel(RecoveryEstimator):
             raise ValueError("weights do not match the age groups and curves or do not sum to 1")
         if len(self.member_states_) != len(self.curves):
             raise ValueError("one fitted state per curve is needed")
-        if not 0 <= self.spread_growth_ <= spread.MAX_GROWTH:
-            raise ValueError("the spread's growth is outside [0, MAX_GROWTH]")
+        spread.check_terms(self.spread_growth_, self.spread_noise_)
         self._members = None
         self.members_  # noqa: B018 - rebuilding checks every member's state
 

@@ -166,7 +166,7 @@ class DecayCurveModel(CalendarReport, RecoveryEstimator):
         if len(deals) <= layout.n_fixed:
             notes.append(f"{self.name}: {len(deals)} deals for {layout.n_fixed} fixed parameters: the covariate "
                          f"effects are not identified (t intervals on 1 df); use fewer covariates or more deals")
-        self.spread_growth_, spread_notes = spread.learn_spread(self, whole, self.spread_holdout)
+        (self.spread_growth_, self.spread_noise_), spread_notes = spread.learn_spread(self, whole, self.spread_holdout)
         return Diagnostics(est.converged, est.iterations, tuple(notes + spread_notes),
                            {"deals": len(deals), "cells": len(cells.r)}, est.message)
 
@@ -265,7 +265,7 @@ class DecayCurveModel(CalendarReport, RecoveryEstimator):
             draws[:, part] = realized_paths(cum_obs[part], n_obs[part], future, unit, ids[part], seed)
             expected[:, part] = L[..., None] * np.cumsum(np.diff(G, axis=-1) * age_factor[:horizon], axis=-1)
         return spread.stretched(CurveForecast(ids, draws.mean(axis=0), draws, n_obs, expected=expected),
-                                self.spread_growth_)
+                                self.spread_growth_, self.spread_noise_, seed)
 
     def _psi(self, dataset: Dataset) -> np.ndarray:
         """Each deal's dispersion factor: its own where it was fitted; for a new pool the mean of its originator's
@@ -303,7 +303,7 @@ class DecayCurveModel(CalendarReport, RecoveryEstimator):
                 value_rows("dispersion", ["phi", "cum_dispersion", "pool_factor_median", "pool_factor_max"],
                            [self.phi_, self.cum_dispersion_, np.median(self.deal_dispersion_),
                             np.max(self.deal_dispersion_)]),
-                value_rows("spread", ["growth"], [self.spread_growth_])]
+                value_rows("spread", ["growth", "noise"], [self.spread_growth_, self.spread_noise_])]
         rows += self._calendar_rows()
         if self.age_ is not None:
             rows.append(value_rows("age", ["sd", "periods"], [self.age_.sigma, len(self.age_.key)]))
@@ -322,8 +322,7 @@ class DecayCurveModel(CalendarReport, RecoveryEstimator):
             raise ValueError("the design does not match the parameter layout")
         if np.any(self.tau2_ <= 0) or self.phi_ <= 0 or self.cum_dispersion_ <= 0:
             raise ValueError("variances must be positive")
-        if not 0 <= self.spread_growth_ <= spread.MAX_GROWTH:
-            raise ValueError("the spread's growth is outside [0, MAX_GROWTH]")
+        spread.check_terms(self.spread_growth_, self.spread_noise_)
 
 
 def _start(layout: Layout, cells: Cells) -> np.ndarray:
