@@ -13,6 +13,7 @@ from forecasting.models import spread
 from forecasting.models.curve_forecast import CurveForecast
 from forecasting.models.decay import DecayCurveModel
 from forecasting.models.spread import HeldOutCells, growth_factor, learn_terms, relative_noise, stretch_future, stretched
+from forecasting.models.survival import SurvivalPoolModel
 
 
 def test_growth_factor_starts_at_one_and_grows():
@@ -123,11 +124,13 @@ def test_the_noise_has_mean_one_and_scales_its_future_by_its_own_factor():
         np.testing.assert_allclose(relative_noise(h, b, z[:, j, None]).mean(axis=0), 1.0, atol=0.02)  # mean one
 
 
-@pytest.fixture(scope="module")
-def learnt(pool_level):
+@pytest.fixture(scope="module", params=["decay", "survival_pool"])
+def learnt(request, pool_level):
+    model = DecayCurveModel(curve="weibull", spread_holdout=12) if request.param == "decay" else \
+        SurvivalPoolModel(spread_holdout=12)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        return DecayCurveModel(curve="weibull", spread_holdout=12).fit(pool_level)
+        return model.fit(pool_level)
 
 
 def test_a_fitted_models_forecast_is_its_own_stretched_by_the_learnt_terms(learnt, pool_level):

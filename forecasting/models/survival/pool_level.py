@@ -12,6 +12,9 @@ those against the actual collections (Poisson noise on the pool's units); the mo
 collected units divided by its factor, and a pool's frailties read its collections divided the same way (in the fit
 and in forecasts: a pool that lived through a shock is not taken for a worse pool); until no effect moves by 0.005.
 Forecast paths draw future calendar factors shared by every pool.
+
+Realized-cash paths carry the spread's growth and noise learnt from a held-out year, as the decay models' do
+(``spread_holdout``; models/spread.py, docs/models.md).
 """
 from __future__ import annotations
 
@@ -19,15 +22,19 @@ from dataclasses import replace
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
 
 from forecasting.data.dataset import Dataset
-from forecasting.models.base import EstimatorTags
+from forecasting.models import spread
+from forecasting.models.base import Diagnostics, EstimatorTags
 from forecasting.models.calendar import CalendarReport, PeriodCells, calendar_effects, cell_keys, with_future_risk
 from forecasting.models.curve_forecast import CurveForecast
 from forecasting.models.fit_checks import check_recovered
+from forecasting.models.options import Columns, Holdout, Name, PositiveFloat
 from forecasting.models.paths import observed_rates, observed_state, realized_paths
 from forecasting.models.registry import register
 from forecasting.models.shrinkage import BACKFIT_ROUNDS, settled
+from forecasting.models.summary import value_rows
 from forecasting.models.survival.base import MixtureSurvival
 from forecasting.models.survival.cells import DEAL, observed_periods, pool_units
 from forecasting.models.survival.fitter import survival
@@ -40,11 +47,28 @@ class SurvivalPoolModel(CalendarReport, MixtureSurvival):
 
     level = "pool"
 
+    def __init__(self, name: Name = "survival",
+                 covariates: Columns = ("log_avg_balance", "wa_delinquency_months"),
+                 groups: Columns = ("originator", "vintage"), ordered_groups: Columns = ("vintage",),
+                 group_sd: PositiveFloat = 1.0, calendar_effects: bool = False, spread_holdout: Holdout = None):
+        super().__init__(name, covariates, groups, ordered_groups, group_sd, calendar_effects)
+        self.spread_holdout = spread_holdout
+
     @property
     def tags(self) -> EstimatorTags:
         return replace(self._tags, gives_calendar_effects=self.calendar_effects)
 
-    def _fit(self, dataset: Dataset):
+    def _fit(self, dataset: Dataset) -> Diagnostics:
+        diagnostics = self._fit_history(dataset)
+        (self.spread_growth_, self.spread_noise_), notes = spread.learn_spread(self, dataset, self.spread_holdout)
+        return replace(diagnostics, warnings=diagnostics.warnings + tuple(notes))
+
+    def _cut_refit(self) -> SurvivalPoolModel:
+        """The unfitted model the spread is learnt with (spread.py): this one without spread learning."""
+        return clone(self).set_params(spread_holdout=0)
+
+    def _fit_history(self, dataset: Dataset) -> Diagnostics:
+        """The mixture, frailty sds and (with ``calendar_effects``) the calendar's effects, by backfitting."""
         check_recovered(dataset)
         units = pool_units(dataset)
         rows = dataset.deals.set_index("deal_id").loc[units["deal_id"]].reset_index()
@@ -118,10 +142,18 @@ class SurvivalPoolModel(CalendarReport, MixtureSurvival):
         if self.calendar_ is not None:
             future = with_future_risk(self.calendar_, future, np.ones((1, 1, horizon)), dataset, ids, n_obs, seed)
         paths = realized_paths(cum_obs, n_obs, future, 1.0 / dataset.deals["n_borrowers"].to_numpy(float), ids, seed)
-        return CurveForecast(ids, paths.mean(axis=0), paths, n_obs, expected=np.minimum(1.0 - S[..., 1:], 1.0))
+        return spread.stretched(CurveForecast(ids, paths.mean(axis=0), paths, n_obs,
+                                              expected=np.minimum(1.0 - S[..., 1:], 1.0)),
+                                self.spread_growth_, self.spread_noise_, seed)
 
     def _summary_rows(self, alpha: float) -> pd.DataFrame:
-        return pd.concat([super()._summary_rows(alpha), *self._calendar_rows()], ignore_index=True)
+        return pd.concat([super()._summary_rows(alpha), *self._calendar_rows(),
+                          value_rows("spread", ["growth", "noise"], [self.spread_growth_, self.spread_noise_])],
+                         ignore_index=True)
+
+    def check_state(self) -> None:
+        super().check_state()
+        spread.check_terms(self.spread_growth_, self.spread_noise_)
 
     def never_pay_share(self, dataset: Dataset) -> pd.Series:
         self._check_fitted()
