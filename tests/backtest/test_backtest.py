@@ -6,6 +6,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from forecasting.backtest import metrics as bm
 from forecasting.backtest.runner import run_backtest
@@ -166,13 +167,19 @@ def test_best_model_beats_every_baseline_with_honest_bands(demo_scores, scheme):
     actuals (0.875). This sits inside the noise: the difference's 95% interval over the 10 deals is -0.0010 to
     +0.0007; cure_pool's MAE is 0.0029-0.0030 under four sets of random numbers, and was 0.0028 and 0.0032 under
     the seeds that followed a model's place in the config; over 8 simulated markets the best model beats every
-    baseline in 4 (benchmarks/bench_accuracy.py)."""
+    baseline in 4 (benchmarks/bench_accuracy.py).
+
+    The band is held to the binomial 95% interval for its number of actuals: with 16, a calibrated 80% band holds
+    12-14 of them only 66% of the time, so the former +-0.10 failed honest bands one time in three (0.7.4: the
+    learnt spread took survival_pool to 15 of 16, which a calibrated band gives 14% of the time). Whether bands are
+    too wide is measured where there are enough actuals: bench_accuracy.py pools 128 at 24 periods (77.3%)."""
     table = demo_scores[scheme]
     baselines = table[table["role"] == "baseline"]
     models = table.drop(index=baselines.index)
     best = models["mae"].idxmin()
     assert models.loc[best, "mae"] < baselines["mae"].min(), table[["mae", "coverage"]]
-    assert abs(models.loc[best, "coverage"] - 0.8) <= 0.10, table[["mae", "coverage"]]
+    low, high = stats.binom.ppf([0.025, 0.975], models.loc[best, "n"], 0.8) / models.loc[best, "n"]
+    assert low <= models.loc[best, "coverage"] <= high, table[["n", "mae", "coverage"]]
 
 
 def test_backtest_cli_writes_every_output(tmp_path):
