@@ -10,6 +10,9 @@ months old:
 Per model and target: MAE, P10-P90 and P25-P75 coverage, KS distance of the PITs with its 5% critical value for
 independent pools (pools share the calendar shocks, so it is a bar, not a test), CRPS; per seed and pooled.
 
+With ``--by-borrowers`` the bands are also shown by quarter of the pools' borrowers; ``--generator`` passes
+``independent_market.simulate``'s switches (e.g. ``--generator pool_shapes=0 calendar=0 noise_scale=0.5``).
+
 Run: .venv/bin/python benchmarks/bench_independent.py [--seeds 1 2 3] [--models decay_average ...]
 """
 from __future__ import annotations
@@ -54,9 +57,11 @@ def build(name: str):
     return registry.build(spec)
 
 
-def score(name: str, seed: int, draws: int) -> tuple[pd.DataFrame, float]:
-    """One row per scored pool and target: seed, target, error, pit, crps, inside80, inside50."""
-    dataset, truth = simulate(seed)
+def score(name: str, seed: int, draws: int, generator: dict | None = None) -> tuple[pd.DataFrame, float]:
+    """One row per scored pool and target: seed, target, error, pit, crps, inside80, inside50, borrowers (the
+    pool's true count)."""
+    dataset, truth = simulate(seed, **(generator or {}))
+    borrowers = simulate(seed)[0].deals.set_index("deal_id")["n_borrowers"]
     model = build(name)
     start = time.perf_counter()
     with warnings.catch_warnings():
@@ -84,7 +89,8 @@ def score(name: str, seed: int, draws: int) -> tuple[pd.DataFrame, float]:
         rows.append(pd.DataFrame({"seed": seed, "target": target, "error": paths.mean(axis=0) - actual,
                                   "pit": pit(paths, actual), "crps": crps(paths, actual),
                                   "inside80": inside(lo, actual, hi),
-                                  "inside50": inside(q25, actual, q75)}))
+                                  "inside50": inside(q25, actual, q75),
+                                  "borrowers": borrowers.reindex(fc.deal_ids).to_numpy()[young]}))
     return pd.concat(rows, ignore_index=True), seconds
 
 
@@ -104,11 +110,21 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=list(ESTIMATORS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     parser.add_argument("--draws", type=int, default=1000)
+    parser.add_argument("--by-borrowers", action="store_true", help="P10-P90 coverage by quarter of borrowers")
+    parser.add_argument("--generator", nargs="*", default=[], metavar="SWITCH=VALUE",
+                        help="independent_market.simulate's switches: pool_shapes, calendar, noise_scale, "
+                             "equal_borrowers")
     args = parser.parse_args()
+    generator = {k: (float(v) if k == "noise_scale" else bool(int(v)))
+                 for k, v in (item.split("=", 1) for item in args.generator)}
     for name in args.models:
-        parts, seconds = zip(*(score(name, seed, args.draws) for seed in args.seeds))
+        parts, seconds = zip(*(score(name, seed, args.draws, generator) for seed in args.seeds))
+        rows = pd.concat(parts)
         print(f"\n{name} (fit + forecast {np.mean(seconds):.1f} s per market)")
-        print(summary(pd.concat(parts)).to_string(float_format=lambda v: f"{v:.4f}"))
+        print(summary(rows).to_string(float_format=lambda v: f"{v:.4f}"))
+        if args.by_borrowers:
+            quarter = pd.qcut(rows["borrowers"], 4, labels=["smallest", "second", "third", "largest"])
+            print(rows.pivot_table(index=quarter, columns="target", values="inside80", observed=True).round(3))
 
 
 if __name__ == "__main__":

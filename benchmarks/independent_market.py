@@ -19,6 +19,12 @@ monthly periods). Pool d of originator o collects in month t
 The truth a forecast can be scored on is known at every month: ``expected`` is the expected cum_rate given the
 pool's own parameters and the calendar factors realized by the as-of date (future factors at their mean), and
 ``realized`` is the cum_rate the simulated future brings (future calendar factors and noise drawn).
+
+``simulate``'s switches take parts of the market away, to find which part a model misses (docs/validation.md):
+``pool_shapes=False`` gives every pool its originator's quick share, quick speed and slow speed (pools then differ
+in level only), ``calendar=False`` sets every calendar factor to one, ``noise_scale`` multiplies the pool-month
+noise's coefficient of variation, ``equal_borrowers`` reports every pool with the same n_borrowers (the truth is
+unchanged). The random numbers drawn are the same whatever the switches.
 """
 from __future__ import annotations
 
@@ -49,20 +55,24 @@ def calendar_factors(rng: np.random.Generator, months: pd.PeriodIndex) -> pd.Ser
     return pd.Series(factor, index=months)
 
 
-def simulate(seed: int, pools_per_originator: int = 40) -> tuple[Dataset, pd.DataFrame]:
+def simulate(seed: int, pools_per_originator: int = 40, pool_shapes: bool = True, calendar: bool = True,
+             noise_scale: float = 1.0, equal_borrowers: bool = False) -> tuple[Dataset, pd.DataFrame]:
     """The dataset as of AS_OF and the truth: deal_id, period (1..HORIZON), expected and realized cum_rate,
-    observed (the pool's observed periods)."""
+    observed (the pool's observed periods). The switches: module docstring."""
     rng = np.random.default_rng(seed)
     months = pd.period_range(FIRST, LAST + HORIZON, freq="M")
     factor = calendar_factors(rng, months)
+    if not calendar:
+        factor[:] = 1.0
+    shapes = float(pool_shapes)
     a, b, c = (rng.normal(m, s, ORIGINATORS) for m, s in ((-1.75, 0.3), (-0.4, 0.4), (0.0, 0.2)))
     n_deals = ORIGINATORS * pools_per_originator
     origin = np.repeat(np.arange(ORIGINATORS), pools_per_originator)
     cutoff = FIRST + rng.integers(0, (LAST - FIRST).n + 1, n_deals)
     level = expit(a[origin] + rng.normal(0, 0.3, n_deals))
-    quick = expit(b[origin] + rng.normal(0, 0.5, n_deals))
-    fast = np.exp(rng.normal(np.log(3.0), 0.2, n_deals))
-    slow = np.exp(np.log(30.0) + c[origin] + rng.normal(0, 0.25, n_deals))
+    quick = expit(b[origin] + shapes * rng.normal(0, 0.5, n_deals))
+    fast = np.exp(np.log(3.0) + shapes * rng.normal(0, 0.2, n_deals))
+    slow = np.exp(np.log(30.0) + c[origin] + shapes * rng.normal(0, 0.25, n_deals))
     borrowers = rng.integers(500, 20000, n_deals)
     opb = borrowers * rng.uniform(2e5, 6e5, n_deals)
 
@@ -71,7 +81,7 @@ def simulate(seed: int, pools_per_originator: int = 40) -> tuple[Dataset, pd.Dat
     increment = level[:, None] * np.diff(G, axis=1)  # (deals, HORIZON): expected rate per month before common risk
     month_index = np.array([(c_ - FIRST).n for c_ in cutoff])[:, None] + np.arange(1, HORIZON + 1)[None, :]
     s = factor.to_numpy()[month_index]
-    cv = 0.2 + 2 / np.sqrt(borrowers)
+    cv = noise_scale * (0.2 + 2 / np.sqrt(borrowers))
     noise = rng.gamma(1 / cv[:, None] ** 2, cv[:, None] ** 2, increment.shape)
     observed = np.array([(LAST.asfreq("M") - c_).n + 3 for c_ in cutoff])  # months from cut-off to 2025-12
     known = np.arange(1, HORIZON + 1)[None, :] <= observed[:, None]
@@ -83,6 +93,8 @@ def simulate(seed: int, pools_per_originator: int = 40) -> tuple[Dataset, pd.Dat
                           "vintage": [c_.year for c_ in cutoff],
                           "cutoff_date": [c_.to_timestamp(how="end").normalize() for c_ in cutoff],
                           "opb": opb, "n_borrowers": borrowers, "wa_delinquency_months": 0.0})
+    if equal_borrowers:
+        deals["n_borrowers"] = int(np.median(borrowers))
     deals["avg_balance"] = deals["opb"] / deals["n_borrowers"]
     rows = [(ids[d], p, opb[d] * increment[d, p - 1] * s[d, p - 1] * noise[d, p - 1])
             for d in range(n_deals) for p in range(1, observed[d] + 1)]
