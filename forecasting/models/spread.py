@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
+from sklearn.base import clone
 
 from forecasting.data.dataset import Dataset
 from forecasting.data.problems import InputError
@@ -39,6 +40,7 @@ from forecasting.models import random
 from forecasting.models.base import FitError
 from forecasting.models.curve_forecast import CurveForecast
 from forecasting.models.paths import observed_state
+from forecasting.models.summary import value_rows
 
 MAX_GROWTH = 2.0  # the largest a searched: k(60 months) = 15, beyond any spread the CAS data show
 MAX_NOISE = 0.5  # the largest b searched: an sd of 0.5 per sqrt(period), 3.9 five years of months ahead
@@ -175,11 +177,12 @@ def learn_terms(cells: HeldOutCells) -> tuple[float, float]:
     cells = cells.subset(SEARCH_CELLS)
     z = np.random.default_rng(0).standard_normal(cells.draws.shape)
     score = lambda x: cells.crps(float(x[0]), float(x[1]), z)  # noqa: E731
-    start = min((score((a, b)), a, b) for a in GRID[0] for b in GRID[1])
-    best = minimize(score, np.array(start[1:]), method="Nelder-Mead", bounds=[(0.0, MAX_GROWTH), (0.0, MAX_NOISE)],
-                    options={"xatol": 1e-3, "fatol": 1e-9 * abs(start[0])})
-    x, fun = (best.x, best.fun) if best.fun < start[0] else (np.array(start[1:]), start[0])
-    return (float(x[0]), float(x[1])) if fun < score((0.0, 0.0)) else (0.0, 0.0)
+    grid = {(a, b): score((a, b)) for a in GRID[0] for b in GRID[1]}
+    start = min(grid, key=grid.get)
+    best = minimize(score, np.array(start), method="Nelder-Mead", bounds=[(0.0, MAX_GROWTH), (0.0, MAX_NOISE)],
+                    options={"xatol": 1e-3, "fatol": 1e-9 * abs(grid[start])})
+    x, fun = (best.x, best.fun) if best.fun < grid[start] else (np.array(start), grid[start])
+    return (float(x[0]), float(x[1])) if fun < grid[(0.0, 0.0)] else (0.0, 0.0)
 
 
 def learn_spread(estimator, dataset: Dataset, holdout: int | None) -> tuple[tuple[float, float], list[str]]:
@@ -204,3 +207,30 @@ def check_terms(a: float, b: float) -> None:
     """A fitted state's spread terms are inside the ranges the search allows."""
     if not (0 <= a <= MAX_GROWTH and 0 <= b <= MAX_NOISE):
         raise ValueError("the spread's growth or noise is outside [0, MAX_GROWTH] x [0, MAX_NOISE]")
+
+
+class LearntSpread:
+    """What an estimator with a ``spread_holdout`` option does with it: learns the growth and noise at fit
+    (``spread_growth_``, ``spread_noise_``), widens its realized-cash forecasts by them, reports and checks them."""
+
+    def _learn_spread(self, dataset: Dataset) -> list[str]:
+        """Learn the terms on ``dataset`` (the estimator otherwise fitted); what the fit should warn."""
+        (self.spread_growth_, self.spread_noise_), notes = learn_spread(self, dataset, self.spread_holdout)
+        return notes
+
+    def _cut_refit(self):
+        """The unfitted model the terms are learnt with: this one without spread learning, its variance tolerance
+        (where it has one) loosened to CUT_TOL at most (the terms are coarse quantities; the cut fit costs half)."""
+        params = {"spread_holdout": 0}
+        if "tol" in self.get_params():
+            params["tol"] = max(self.tol, CUT_TOL)
+        return clone(self).set_params(**params)
+
+    def _widened(self, forecast: CurveForecast, seed: int) -> CurveForecast:
+        return stretched(forecast, self.spread_growth_, self.spread_noise_, seed)
+
+    def _spread_rows(self):
+        return value_rows("spread", ["growth", "noise"], [self.spread_growth_, self.spread_noise_])
+
+    def _check_spread(self) -> None:
+        check_terms(self.spread_growth_, self.spread_noise_)

@@ -21,7 +21,6 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 from scipy.special import expit, logit
-from sklearn.base import clone
 
 from forecasting.data.dataset import Dataset
 from forecasting.models import curves, random, spread
@@ -50,7 +49,7 @@ CHUNK_CELLS = 4_000_000  # draws x deals x periods handled at once in predict
 
 
 @register("decay_curve")
-class DecayCurveModel(CalendarReport, RecoveryEstimator):
+class DecayCurveModel(CalendarReport, spread.LearntSpread, RecoveryEstimator):
     """Pool-level decay-curve model with empirical-Bayes group and deal effects (module docstring)."""
 
     def __init__(self, name: Name = "decay", curve: Curve = "weibull",
@@ -166,14 +165,9 @@ class DecayCurveModel(CalendarReport, RecoveryEstimator):
         if len(deals) <= layout.n_fixed:
             notes.append(f"{self.name}: {len(deals)} deals for {layout.n_fixed} fixed parameters: the covariate "
                          f"effects are not identified (t intervals on 1 df); use fewer covariates or more deals")
-        (self.spread_growth_, self.spread_noise_), spread_notes = spread.learn_spread(self, whole, self.spread_holdout)
-        return Diagnostics(est.converged, est.iterations, tuple(notes + spread_notes),
-                           {"deals": len(deals), "cells": len(cells.r)}, est.message)
-
-    def _cut_refit(self) -> DecayCurveModel:
-        """The unfitted model the spread's growth is learnt with (spread.py): this one without spread learning, its
-        variances solved to CUT_TOL at most (the growth is a coarse quantity; the cut fit is half the cost)."""
-        return clone(self).set_params(spread_holdout=0, tol=max(self.tol, spread.CUT_TOL))
+        notes += self._learn_spread(whole)
+        return Diagnostics(est.converged, est.iterations, tuple(notes), {"deals": len(deals), "cells": len(cells.r)},
+                           est.message)
 
     @property
     def df_(self) -> int:
@@ -264,8 +258,7 @@ class DecayCurveModel(CalendarReport, RecoveryEstimator):
             unit = scale[part] / dataset.deals["n_borrowers"].to_numpy(float)[part]
             draws[:, part] = realized_paths(cum_obs[part], n_obs[part], future, unit, ids[part], seed)
             expected[:, part] = L[..., None] * np.cumsum(np.diff(G, axis=-1) * age_factor[:horizon], axis=-1)
-        return spread.stretched(CurveForecast(ids, draws.mean(axis=0), draws, n_obs, expected=expected),
-                                self.spread_growth_, self.spread_noise_, seed)
+        return self._widened(CurveForecast(ids, draws.mean(axis=0), draws, n_obs, expected=expected), seed)
 
     def _psi(self, dataset: Dataset) -> np.ndarray:
         """Each deal's dispersion factor: its own where it was fitted; for a new pool the mean of its originator's
@@ -303,7 +296,7 @@ class DecayCurveModel(CalendarReport, RecoveryEstimator):
                 value_rows("dispersion", ["phi", "cum_dispersion", "pool_factor_median", "pool_factor_max"],
                            [self.phi_, self.cum_dispersion_, np.median(self.deal_dispersion_),
                             np.max(self.deal_dispersion_)]),
-                value_rows("spread", ["growth", "noise"], [self.spread_growth_, self.spread_noise_])]
+                self._spread_rows()]
         rows += self._calendar_rows()
         if self.age_ is not None:
             rows.append(value_rows("age", ["sd", "periods"], [self.age_.sigma, len(self.age_.key)]))
@@ -322,7 +315,7 @@ class DecayCurveModel(CalendarReport, RecoveryEstimator):
             raise ValueError("the design does not match the parameter layout")
         if np.any(self.tau2_ <= 0) or self.phi_ <= 0 or self.cum_dispersion_ <= 0:
             raise ValueError("variances must be positive")
-        spread.check_terms(self.spread_growth_, self.spread_noise_)
+        self._check_spread()
 
 
 def _start(layout: Layout, cells: Cells) -> np.ndarray:

@@ -22,7 +22,6 @@ from dataclasses import replace
 
 import numpy as np
 import pandas as pd
-from sklearn.base import clone
 
 from forecasting.data.dataset import Dataset
 from forecasting.models import spread
@@ -34,7 +33,6 @@ from forecasting.models.options import Columns, Holdout, Name, PositiveFloat
 from forecasting.models.paths import observed_rates, observed_state, realized_paths
 from forecasting.models.registry import register
 from forecasting.models.shrinkage import BACKFIT_ROUNDS, settled
-from forecasting.models.summary import value_rows
 from forecasting.models.survival.base import MixtureSurvival
 from forecasting.models.survival.cells import DEAL, observed_periods, pool_units
 from forecasting.models.survival.fitter import survival
@@ -42,7 +40,7 @@ from forecasting.models.survival.frailty import Evidence
 
 
 @register("survival_pool")
-class SurvivalPoolModel(CalendarReport, MixtureSurvival):
+class SurvivalPoolModel(CalendarReport, spread.LearntSpread, MixtureSurvival):
     """Weibull mixture model of when each unit of a pool's principal is collected (module docstring)."""
 
     level = "pool"
@@ -60,12 +58,7 @@ class SurvivalPoolModel(CalendarReport, MixtureSurvival):
 
     def _fit(self, dataset: Dataset) -> Diagnostics:
         diagnostics = self._fit_history(dataset)
-        (self.spread_growth_, self.spread_noise_), notes = spread.learn_spread(self, dataset, self.spread_holdout)
-        return replace(diagnostics, warnings=diagnostics.warnings + tuple(notes))
-
-    def _cut_refit(self) -> SurvivalPoolModel:
-        """The unfitted model the spread is learnt with (spread.py): this one without spread learning."""
-        return clone(self).set_params(spread_holdout=0)
+        return replace(diagnostics, warnings=diagnostics.warnings + tuple(self._learn_spread(dataset)))
 
     def _fit_history(self, dataset: Dataset) -> Diagnostics:
         """The mixture, frailty sds and (with ``calendar_effects``) the calendar's effects, by backfitting."""
@@ -142,18 +135,17 @@ class SurvivalPoolModel(CalendarReport, MixtureSurvival):
         if self.calendar_ is not None:
             future = with_future_risk(self.calendar_, future, np.ones((1, 1, horizon)), dataset, ids, n_obs, seed)
         paths = realized_paths(cum_obs, n_obs, future, 1.0 / dataset.deals["n_borrowers"].to_numpy(float), ids, seed)
-        return spread.stretched(CurveForecast(ids, paths.mean(axis=0), paths, n_obs,
-                                              expected=np.minimum(1.0 - S[..., 1:], 1.0)),
-                                self.spread_growth_, self.spread_noise_, seed)
+        return self._widened(CurveForecast(ids, paths.mean(axis=0), paths, n_obs,
+                                           expected=np.minimum(1.0 - S[..., 1:], 1.0)), seed)
 
     def _summary_rows(self, alpha: float) -> pd.DataFrame:
         return pd.concat([super()._summary_rows(alpha), *self._calendar_rows(),
-                          value_rows("spread", ["growth", "noise"], [self.spread_growth_, self.spread_noise_])],
+                          self._spread_rows()],
                          ignore_index=True)
 
     def check_state(self) -> None:
         super().check_state()
-        spread.check_terms(self.spread_growth_, self.spread_noise_)
+        self._check_spread()
 
     def never_pay_share(self, dataset: Dataset) -> pd.Series:
         self._check_fitted()
