@@ -60,8 +60,10 @@ def build(name: str):
 def score(name: str, seed: int, draws: int, generator: dict | None = None) -> tuple[pd.DataFrame, float]:
     """One row per scored pool and target: seed, target, error, pit, crps, inside80, inside50, borrowers (the
     pool's true count)."""
-    dataset, truth = simulate(seed, **(generator or {}))
-    borrowers = simulate(seed)[0].deals.set_index("deal_id")["n_borrowers"]
+    generator = generator or {}
+    dataset, truth = simulate(seed, **generator)
+    true = simulate(seed)[0] if generator.get("equal_borrowers") else dataset  # the reported count is not the truth
+    borrowers = true.deals.set_index("deal_id")["n_borrowers"]
     model = build(name)
     start = time.perf_counter()
     with warnings.catch_warnings():
