@@ -31,7 +31,7 @@ from forecasting.models.decay.age import AgeEffects
 from forecasting.models.decay.agency import AgencySteps
 from forecasting.models.decay.cells import fit_cells
 from forecasting.models.decay.dispersion import cum_dispersion
-from forecasting.models.decay.estimation import VarianceEstimation
+from forecasting.models.decay.estimation import SD_FLOOR, VarianceEstimation
 from forecasting.models.decay.layout import DEAL, Layout
 from forecasting.models.decay.likelihood import Cells, QuasiLikelihood
 from forecasting.models.decay.posterior import deal_posterior
@@ -276,13 +276,16 @@ class DecayCurveModel(CalendarReport, spread.LearntSpread, RecoveryEstimator):
     def _summary_rows(self, alpha: float):
         """Level (logit of eventual gross recovery) and timing (log of the curve's scale, periods) coefficients in
         the covariates' own units, group effects, the log shape; then effect sds, dispersion phi and its cumulative
-        factor c, and with agency_prior the agency's step into each vintage (where the fitted step is centred)."""
+        factor c, and with agency_prior the agency's step into each vintage (where the fitted step is centred). A
+        group's effects whose sd sits at its floor are held at their prior mean: se 0, no statistic."""
         lay, design = self.layout_, self.design_
         A = np.eye(lay.size)
         q = lay.n_fixed_cols
         for block in (lay.level, lay.timing):
             A[block.start:block.start + q, block.start:block.start + q] = design.to_original_units()
         coef, se = A @ self.theta_, np.sqrt(np.diag(A @ self.cov_ @ A.T))
+        vc = lay.theta_vc  # an effect whose group's sd sits at its floor is held at its prior mean: no se to test
+        se[(vc >= 0) & (self.tau2_[np.maximum(vc, 0)] <= SD_FLOOR ** 2 * (1 + 1e-6))] = 0.0
         names = ["intercept"] + design.active_
         rand = [f"{g}={level}" for g, level in design.random_names()]
         terms = [("level", n) for n in names + rand] + [("timing", n) for n in names]

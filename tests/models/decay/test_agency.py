@@ -15,6 +15,7 @@ from forecasting.config import validate_config
 from forecasting.data.problems import InputError
 from forecasting.models.decay import DecayCurveModel
 from forecasting.models.decay.agency import AgencySteps
+from forecasting.models.decay.estimation import SD_FLOOR
 from forecasting.models.design import Design
 from forecasting.models.summary import labelled
 
@@ -130,3 +131,21 @@ def test_a_model_needing_agency_estimates_names_the_pools_without(pool_level):
     deals.loc[2, "est_gross_recovery"] = np.nan
     with pytest.raises(InputError, match="est_gross_recovery.*1 pool.*A-2022-1"):
         DecayCurveModel(agency_prior=True).fit(Dataset(pool_level.meta, deals, pool_level.collections))
+
+
+def test_effects_held_at_their_prior_show_no_standard_error(demo):
+    """On the demo the agency's steps explain the vintages: the level's vintage sd falls to its floor and the steps
+    are held where the agency put them. The summary shows those effects with se 0 and no statistic (not t statistics
+    in the thousands from an se of 1e-5), and every other effect keeps its own."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        model = DecayCurveModel(curve="loglogistic", agency_prior=True).fit(demo)
+    sd = dict(zip(model.layout_.vc_names, np.sqrt(model.tau2_)))
+    assert sd["level:vintage"] <= SD_FLOOR * 1.001 < 0.01 < sd["timing:vintage"]
+    s = model.summary()
+    held = s[(s["block"] == "level") & s["term"].str.startswith("vintage=")]
+    assert len(held) == 5 and (held["se"] == 0).all() and held["statistic"].isna().all()
+    steps = labelled(s).loc[[f"agency_step:vintage={v}" for v in range(2022, 2026)], "coef"].to_numpy()
+    np.testing.assert_allclose(held["coef"].to_numpy()[1:], steps, atol=1e-6)
+    free = s[(s["block"] == "timing") & s["term"].str.startswith("vintage=")]
+    assert (free["se"] > 0.05).all() and free["statistic"].notna().all()
