@@ -23,6 +23,11 @@ fixed (common random numbers). A refit, not the full fit's parameters: a score t
 flatters the model (docs/models.md). a = b = 0 where the model's own spread is right; neither ever narrows a band (a
 narrowing learnt from a few periods would be extrapolated over the whole horizon). The square roots keep a spread
 learnt over a year from running away over five.
+
+The expected curve's future takes the noise (the same z_s, from each draw's own value at the last observed
+period), not the growth: the noise is an error that persists over a pool's future (one z per path), which is the
+expected curve's when a pool's shape or payment rate is not the model's; the growth stretches the model's own
+spread, process noise included, which the expected curve does not carry.
 """
 from __future__ import annotations
 
@@ -77,8 +82,9 @@ def widened(future: np.ndarray, k: np.ndarray) -> np.ndarray:
 
 def stretch_future(draws: np.ndarray, n_obs: np.ndarray, a: float, b: float = 0.0,
                    z: np.ndarray | None = None) -> np.ndarray:
-    """Paths (draws, deals, horizon) with their future stretched by k(h) and scaled by the relative noise with
-    normals ``z`` (draws, deals) (module docstring); a copy."""
+    """Paths (draws, deals, horizon) with their future (what each draw adds after its value at the deal's last
+    observed period) stretched by k(h) and scaled by the relative noise with normals ``z`` (draws, deals) (module
+    docstring); a copy."""
     out = np.array(draws, dtype=float, copy=True)
     if a <= 0 and b <= 0:
         return out
@@ -87,29 +93,33 @@ def stretch_future(draws: np.ndarray, n_obs: np.ndarray, a: float, b: float = 0.
     for start in range(0, D, step):
         part = slice(start, start + step)
         n = n_obs[part]
-        seen = observed_state(out[0, part], n)
+        last = np.broadcast_to(np.maximum(n - 1, 0)[None, :, None], (S, len(n), 1))
+        seen = np.where(n[None, :, None] > 0, np.take_along_axis(out[:, part], last, axis=-1), 0.0)  # per draw
         h = np.arange(1, H + 1)[None, :] - n[:, None]  # periods ahead, <= 0 where observed
-        future = np.where(h[None] > 0, out[:, part] - seen[None, :, None], 0.0)
+        future = np.where(h[None] > 0, out[:, part] - seen, 0.0)
         wider = np.maximum(widened(future, growth_factor(h, a)), 0.0)
         if b > 0:
             wider = wider * relative_noise(h[None], b, z[:, part, None])
-        wider = np.minimum(np.maximum.accumulate(wider, axis=-1), 1.0 - seen[None, :, None])
-        out[:, part] = np.where(h[None] > 0, seen[None, :, None] + wider, out[:, part])
+        wider = np.minimum(np.maximum.accumulate(wider, axis=-1), 1.0 - seen)
+        out[:, part] = np.where(h[None] > 0, seen + wider, out[:, part])
     return out
 
 
 def stretched(forecast: CurveForecast, a: float, b: float = 0.0, random_state: int = 0) -> CurveForecast:
-    """The forecast with its realized-cash paths stretched and given the relative noise, each pool's normals from
-    its own stream (a pool's forecast is the same in any batch of pools). The expected curve is left as the model
-    gave it: the spread is learnt from, and scored on, realized collections."""
+    """The forecast with its realized-cash paths stretched and given the relative noise, and its expected curve given
+    the same noise (module docstring), each pool's normals from its own stream (a pool's forecast is the same in any
+    batch of pools)."""
     if a <= 0 and b <= 0:
         return forecast
     S = forecast.draws.shape[0]
     z = random.per_deal(random_state, "spread-noise", forecast.deal_ids, lambda rng: rng.standard_normal(S)) \
         if b > 0 else None
     draws = stretch_future(forecast.draws, forecast.observed_periods, a, b, z)
+    expected = forecast.expected
+    if b > 0 and expected is not None:
+        expected = stretch_future(expected, forecast.observed_periods, 0.0, b, z)
     return CurveForecast(forecast.deal_ids, draws.mean(axis=0), draws, forecast.observed_periods,
-                         expected=forecast.expected)
+                         expected=expected)
 
 
 @dataclass(frozen=True)

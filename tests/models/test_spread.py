@@ -1,6 +1,6 @@
 """The spread's growth and noise (models/spread.py): the stretch keeps paths valid and widens by k(h), the noise
-scales each path's future by its own mean-one factor, the terms learnt from held-out cells recover the ones the
-cells were made with, and a fitted model's forecast is its own stretched."""
+scales each path's future (and the expected curve's) by its own mean-one factor, the terms learnt from held-out
+cells recover the ones the cells were made with, and a fitted model's forecast is its own stretched."""
 from __future__ import annotations
 
 import warnings
@@ -12,6 +12,7 @@ import pytest
 from forecasting.models import spread
 from forecasting.models.curve_forecast import CurveForecast
 from forecasting.models.decay import DecayCurveModel
+from forecasting.models.random import per_deal
 from forecasting.models.spread import HeldOutCells, growth_factor, learn_terms, relative_noise, stretch_future, stretched
 from forecasting.models.survival import SurvivalPoolModel
 
@@ -144,8 +145,36 @@ def test_a_fitted_models_forecast_is_its_own_stretched_by_the_learnt_terms(learn
         own = learnt.predict(pool_level, 60, n_draws=300, random_state=4)
     finally:
         learnt.spread_growth_, learnt.spread_noise_ = a, b
-    np.testing.assert_allclose(fc.draws, stretched(own, a, b, 4).draws)
-    np.testing.assert_array_equal(fc.expected, own.expected)
+    mine = stretched(own, a, b, 4)
+    np.testing.assert_allclose(fc.draws, mine.draws)
+    np.testing.assert_allclose(fc.expected, mine.expected)
+    if b == 0:
+        np.testing.assert_array_equal(fc.expected, own.expected)
+
+
+def test_the_expected_curves_future_takes_each_draws_noise_from_its_own_last_observed_value():
+    """The expected curve differs by draw at the last observed period too (a parameter draw is a curve), so each
+    draw's future is what it adds after its own value there, scaled by the same factor as its realized path."""
+    rng = np.random.default_rng(6)
+    S, H, n_obs = 3000, 36, np.array([0, 5, 12])
+    t = np.arange(1, H + 1)
+    level = 0.15 * np.exp(0.1 * rng.standard_normal((S, len(n_obs), 1)))
+    expected = level * (1 - np.exp(-t / 30.0))  # a curve per draw: it differs at every period
+    ids = pd.Index(["a", "b", "c"])
+    fc = CurveForecast(ids, expected.mean(axis=0), expected.copy(), n_obs, expected=expected)
+    b = 0.03
+    out = stretched(fc, 0.0, b, 3)
+    z = per_deal(3, "spread-noise", ids, lambda r: r.standard_normal(S))
+    for j, n in enumerate(n_obs):
+        np.testing.assert_array_equal(out.expected[:, j, :n], expected[:, j, :n])
+        seen = expected[:, j, n - 1:n] if n else np.zeros((S, 1))
+        free = seen + (expected[:, j, n:] - seen) * relative_noise(t[n:] - n, b, z[:, j, None])
+        unbound = np.all(np.diff(free, axis=-1) >= 0, axis=-1)  # no bound binds
+        assert unbound.mean() > 0.9
+        np.testing.assert_allclose(out.expected[unbound, j, n:], free[unbound], rtol=1e-12)
+        np.testing.assert_allclose(out.draws[:, j], out.expected[:, j], rtol=1e-12)  # the same factor
+    assert np.all(np.diff(out.expected, axis=-1) >= 0)
+    np.testing.assert_array_equal(stretched(fc, 0.3, 0.0, 3).expected, expected)  # the growth leaves it alone
 
 
 def test_a_pools_noise_is_the_same_in_any_batch_of_pools():
