@@ -31,6 +31,7 @@ from forecasting.models import registry
 SHARED = {"covariates": [], "groups": ["originator", "vintage"]}
 ESTIMATORS = {
     "decay_weibull": {"kind": "decay_curve", "curve": "weibull", **SHARED},
+    "decay_loglogistic": {"kind": "decay_curve", "curve": "loglogistic", **SHARED},
     "decay_average": {"kind": "decay_average", **SHARED},
     "decay_average_2": {"kind": "decay_average", "curves": ["weibull", "lognormal"], **SHARED},  # before 0.7.1
     # the model's own spread only, without the growth learnt from held-out periods (models/spread.py)
@@ -44,6 +45,7 @@ ESTIMATORS = {
     "decay_average_age_calendar": {"kind": "decay_average", "age_effects": True, "calendar_effects": True, **SHARED},
     "decay_weibull_age_calendar": {"kind": "decay_curve", "curve": "weibull", "age_effects": True,
                                    "calendar_effects": True, **SHARED},
+    "survival_pool": {"kind": "survival_pool", **SHARED},
     "chain_ladder": {"kind": "chain_ladder"},
     "bootstrap_odp": {"kind": "bootstrap_odp"},
 }
