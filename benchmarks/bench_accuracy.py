@@ -141,6 +141,10 @@ def seed_spread(config, market, seedings: int = 4) -> pd.DataFrame:
     return pd.concat(rows).pivot_table(index="model", columns="seeding", values="mae")
 
 
+EXTRA = {"decay_average": {"kind": "decay_average"},  # the CAS benchmark's model
+         "decay_average_age": {"kind": "decay_average", "age_effects": True}}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=8, help="markets: the demo seed and seeds-1 others")
@@ -149,8 +153,13 @@ def main() -> None:
     parser.add_argument("--survival", action="store_true",
                         help="also the loan-level survival model in the 2025 check (its backtest folds before 2024 "
                              "have too little history to learn instalment timing)")
+    parser.add_argument("--extra", nargs="*", default=[], choices=sorted(EXTRA),
+                        help="models beside the demo config's (its covariates and groups)")
     args = parser.parse_args()
     config, _ = load_config(ROOT / "configs" / "demo.yaml")
+    shared = {"covariates": ["log_avg_balance", "wa_delinquency_months"], "groups": ["originator", "vintage"]}
+    config.models += [registry.options_model(EXTRA[name]["kind"]).model_validate({"name": name, **shared, **EXTRA[name]})
+                      for name in args.extra]
     config.parallel.n_jobs = 2
     config.backtest.schemes = ["as_of", "vintage_holdout"]
     if args.survival:

@@ -12,12 +12,14 @@ is the random-effects meta-analysis of the calendar effects (``shrinkage.py``): 
 pools, or with noisy collections, is shrunk towards no correction. The curve takes the shape it can, the a_t the
 rest; with both, age and calendar effects are estimated in turn (backfitting). A forecast multiplies each future
 period's expected collections by exp(a_t) of its age (1 at ages no pool has reached: there the family
-extrapolates), like a chain ladder's development factors on top of the curve.
+extrapolates), like a chain ladder's development factors on top of the curve, each path with its own draw of every
+a_t from its posterior (shared by the pools of that path: an age's correction is common to every pool).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from forecasting.models.shrinkage import ShrunkEffects
@@ -26,6 +28,14 @@ from forecasting.models.shrinkage import ShrunkEffects
 @dataclass(frozen=True)
 class AgeEffects(ShrunkEffects):
     """Fitted age effects: per observed age (periods since cut-off, ``key``) the shrunk effect (``ShrunkEffects``)."""
+
+    def factor_draws(self, ages: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """exp(effect + sd z) per draw and age, ``z`` (draws, len(ages)) standard normals: each age's correction
+        drawn from its posterior, shared by every pool in a draw (1 at ages without an estimate)."""
+        if not len(self.key):
+            return np.ones(z.shape)
+        at = np.minimum(np.searchsorted(self.key, ages), len(self.key) - 1)
+        return np.exp(np.where(self.key[at] == ages, self.effect[at] + self.effect_sd[at] * z, 0.0))
 
     def table(self, alpha: float = 0.05) -> pd.DataFrame:
         """period (age), effect, se, lower, upper (exp(effect): collections at that age against the curve's),

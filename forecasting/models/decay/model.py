@@ -238,6 +238,8 @@ class DecayCurveModel(CalendarReport, spread.LearntSpread, RecoveryEstimator):
         chunk = max(1, CHUNK_CELLS // (n_draws * max(horizon, 1)))
         ages = np.arange(1, max(horizon, int(n_obs.max(initial=0))) + 1)
         age_factor = np.ones(len(ages)) if self.age_ is None else self.age_.factors(ages)  # the curve's age correction
+        age_draws = age_factor[None, :horizon] if self.age_ is None else self.age_.factor_draws(
+            ages[:horizon], random.stream(seed, "age-effects").standard_normal((n_draws, horizon)))
         by_age = np.argsort(n_obs, kind="stable")  # chunks of like ages: the posterior's arrays are as wide as the oldest
         for start in range(0, len(ids), chunk):
             part = by_age[start:start + chunk]
@@ -253,11 +255,11 @@ class DecayCurveModel(CalendarReport, spread.LearntSpread, RecoveryEstimator):
                            np.exp(eta_S[:, part] + uv[..., 1])[..., None], np.exp(log_k[:, part])[..., None])
             G_obs = np.take_along_axis(G, np.broadcast_to(n_obs[part][None, :, None], G.shape[:2] + (1,)), axis=-1)
             future = L[..., None] * (G[..., 1:] - G_obs)
-            future = with_future_risk(self.calendar_, future, age_factor[None, None, :horizon], dataset, ids[part],
-                                      n_obs[part], seed, self.calendar_by)
+            future = with_future_risk(self.calendar_, future, age_draws[:, None], dataset, ids[part], n_obs[part],
+                                      seed, self.calendar_by)
             unit = scale[part] / dataset.deals["n_borrowers"].to_numpy(float)[part]
             draws[:, part] = realized_paths(cum_obs[part], n_obs[part], future, unit, ids[part], seed)
-            expected[:, part] = L[..., None] * np.cumsum(np.diff(G, axis=-1) * age_factor[:horizon], axis=-1)
+            expected[:, part] = L[..., None] * np.cumsum(np.diff(G, axis=-1) * age_draws[:, None], axis=-1)
         return self._widened(CurveForecast(ids, draws.mean(axis=0), draws, n_obs, expected=expected), seed)
 
     def _psi(self, dataset: Dataset) -> np.ndarray:

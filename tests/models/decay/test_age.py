@@ -54,17 +54,22 @@ def test_the_curve_family_itself_needs_no_correction():
 
 def test_forecasts_carry_the_correction(bumped):
     """New pools (no collections: the same prior draws with and without the correction): every expected
-    increment differs by exactly its age's factor, and the paths collect more at the bumped ages."""
+    increment differs by exactly its age's factor in that draw, the same for every pool, and the paths collect
+    more at the bumped ages."""
     data, model = bumped
     new = Dataset(data.meta, data.deals, data.collections[~data.collections["deal_id"].isin(data.deal_ids[:10])])
     bare = copy.copy(model)
     bare.age_ = None
     with_age, without = (m.predict(new, 72, n_draws=40, random_state=3) for m in (model, bare))
-    factor = model.age_.factors(np.arange(1, 73))
     inc = np.diff(with_age.expected, axis=-1, prepend=0.0)
     inc_bare = np.diff(without.expected, axis=-1, prepend=0.0)
-    np.testing.assert_allclose(inc[:, :10], inc_bare[:, :10] * factor, rtol=1e-9, atol=1e-15)
-    assert factor[BUMP[0] - 1:BUMP[1]].min() > 1.1
+    factor = inc[:, :10] / np.where(inc_bare[:, :10] > 0, inc_bare[:, :10], np.nan)
+    np.testing.assert_allclose(factor, np.broadcast_to(factor[:, :1], factor.shape), rtol=1e-9)  # one per draw and age
+    np.testing.assert_allclose(np.exp(np.nanmean(np.log(factor[:, 0]), axis=0)), model.age_.factors(np.arange(1, 73)),
+                               rtol=3 * model.age_.effect_sd.max() / np.sqrt(40) + 1e-9)
+    sd = np.log(factor[:, 0, model.age_.key - 1]).std(axis=0)  # the paths carry each age's posterior sd
+    np.testing.assert_allclose(sd, model.age_.effect_sd, rtol=0.4)
+    assert model.age_.factors(np.arange(1, 73))[BUMP[0] - 1:BUMP[1]].min() > 1.1
     young = with_age.observed_periods == 0
     assert young.sum() == 10
     assert (with_age.mean[young, BUMP[1] - 1] > without.mean[young, BUMP[1] - 1]).all()
@@ -77,3 +82,17 @@ def test_age_effects_survive_an_artifact(bumped, tmp_path):
     restored = decode(encode(model.age_, arrays), arrays)
     np.testing.assert_array_equal(restored.effect, model.age_.effect)
     assert restored.sigma == model.age_.sigma
+
+
+def test_each_ages_correction_is_drawn_from_its_posterior(bumped):
+    """The forecast's factor at an age is exp(effect + sd z): its log has the effect as mean and the effect's
+    posterior sd as sd over the draws; ages without an estimate keep 1."""
+    _, model = bumped
+    age = model.age_
+    ages = np.arange(1, age.key.max() + 6)
+    z = np.random.default_rng(0).standard_normal((20000, len(ages)))
+    log = np.log(age.factor_draws(ages, z))
+    known = np.isin(ages, age.key)
+    np.testing.assert_allclose(log[:, known].mean(axis=0), age.effect, atol=4 * age.effect_sd.max() / np.sqrt(20000))
+    np.testing.assert_allclose(log[:, known].std(axis=0), age.effect_sd, rtol=0.03)
+    assert age.effect_sd.min() > 0 and np.all(log[:, ~known] == 0)
