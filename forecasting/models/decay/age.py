@@ -13,7 +13,8 @@ pools, or with noisy collections, is shrunk towards no correction. The curve tak
 rest; with both, age and calendar effects are estimated in turn (backfitting). A forecast multiplies each future
 period's expected collections by exp(a_t) of its age (1 at ages no pool has reached: there the family
 extrapolates), like a chain ladder's development factors on top of the curve, each path with its own draw of every
-a_t from its posterior (shared by the pools of that path: an age's correction is common to every pool).
+factor, log-normal with a_t's posterior sd and mean exp(a_t) (shared by the pools of that path: an age's
+correction is common to every pool).
 """
 from __future__ import annotations
 
@@ -30,12 +31,15 @@ class AgeEffects(ShrunkEffects):
     """Fitted age effects: per observed age (periods since cut-off, ``key``) the shrunk effect (``ShrunkEffects``)."""
 
     def factor_draws(self, ages: np.ndarray, z: np.ndarray) -> np.ndarray:
-        """exp(effect + sd z) per draw and age, ``z`` (draws, len(ages)) standard normals: each age's correction
-        drawn from its posterior, shared by every pool in a draw (1 at ages without an estimate)."""
+        """exp(effect + sd z - sd^2 / 2) per draw and age, ``z`` (draws, len(ages)) standard normals: each age's
+        correction drawn from its posterior's spread around the point factor exp(effect), which stays its mean (the
+        centre of the forecast is the fitted one's), shared by every pool in a draw (1 at ages without an
+        estimate)."""
         if not len(self.key):
             return np.ones(z.shape)
         at = np.minimum(np.searchsorted(self.key, ages), len(self.key) - 1)
-        return np.exp(np.where(self.key[at] == ages, self.effect[at] + self.effect_sd[at] * z, 0.0))
+        sd = self.effect_sd[at]
+        return np.exp(np.where(self.key[at] == ages, self.effect[at] + sd * z - sd ** 2 / 2, 0.0))
 
     def table(self, alpha: float = 0.05) -> pd.DataFrame:
         """period (age), effect, se, lower, upper (exp(effect): collections at that age against the curve's),
