@@ -157,7 +157,7 @@ def main() -> None:
                         help="models beside the demo config's (its covariates and groups)")
     args = parser.parse_args()
     config, _ = load_config(ROOT / "configs" / "demo.yaml")
-    shared = {"covariates": ["log_avg_balance", "wa_delinquency_months"], "groups": ["originator", "vintage"]}
+    shared = {"covariates": config.models[0].covariates, "groups": config.models[0].groups}
     config.models += [registry.options_model(EXTRA[name]["kind"]).model_validate({"name": name, **shared, **EXTRA[name]})
                       for name in args.extra]
     config.parallel.n_jobs = 2

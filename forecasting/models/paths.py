@@ -15,8 +15,9 @@ MIN_INCREMENT = 1e-12
 
 
 def observed_state(cum_obs: np.ndarray, n_obs: np.ndarray) -> np.ndarray:
-    """cum_rate at each deal's last observed period (0 where none): (deals,)."""
-    last = cum_obs[np.arange(len(n_obs)), np.maximum(n_obs - 1, 0)]
+    """cum_rate at each deal's last observed period (0 where none): (..., deals) for ``cum_obs`` (..., deals,
+    periods), e.g. per draw of paths whose value there differs by draw (an expected curve)."""
+    last = cum_obs[..., np.arange(len(n_obs)), np.maximum(n_obs - 1, 0)]
     return np.where(n_obs > 0, last, 0.0)
 
 

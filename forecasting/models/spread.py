@@ -93,8 +93,7 @@ def stretch_future(draws: np.ndarray, n_obs: np.ndarray, a: float, b: float = 0.
     for start in range(0, D, step):
         part = slice(start, start + step)
         n = n_obs[part]
-        last = np.broadcast_to(np.maximum(n - 1, 0)[None, :, None], (S, len(n), 1))
-        seen = np.where(n[None, :, None] > 0, np.take_along_axis(out[:, part], last, axis=-1), 0.0)  # per draw
+        seen = observed_state(out[:, part], n)[..., None]  # per draw: an expected curve differs by draw there
         h = np.arange(1, H + 1)[None, :] - n[:, None]  # periods ahead, <= 0 where observed
         future = np.where(h[None] > 0, out[:, part] - seen, 0.0)
         wider = np.maximum(widened(future, growth_factor(h, a)), 0.0)
@@ -221,7 +220,7 @@ def check_terms(a: float, b: float) -> None:
 
 class LearntSpread:
     """What an estimator with a ``spread_holdout`` option does with it: learns the growth and noise at fit
-    (``spread_growth_``, ``spread_noise_``), widens its realized-cash forecasts by them, reports and checks them."""
+    (``spread_growth_``, ``spread_noise_``), widens its forecasts by them (``stretched``), reports and checks them."""
 
     def _learn_spread(self, dataset: Dataset) -> list[str]:
         """Learn the terms on ``dataset`` (the estimator otherwise fitted); what the fit should warn."""
