@@ -24,16 +24,18 @@ def covariate_values(deals: pd.DataFrame, name: str) -> np.ndarray:
 
 
 def level_indicators(values: np.ndarray, levels: list[str], ordered: bool) -> np.ndarray:
-    """(deals, levels) indicators of group levels.
+    """Indicators of group levels: (deals, levels) unordered, (deals, levels - 1) ordered.
 
     Unordered: one-hot, so each level has its own effect. Ordered (levels sorted, e.g. issue years): column j is
-    1 when the deal's level is at or after level j, so an effect is the step from the previous level and a level's
-    total effect is a random walk; a level after the last one seen (a new vintage) starts from the last one.
+    1 when the deal's level is at or after level j + 1, so an effect is the step from the previous level and a
+    level's total effect is a random walk from the first level, which is the baseline the intercept carries (a
+    column for it would be the intercept's, identified by its prior alone); a level after the last one seen (a new
+    vintage) starts from the last one.
     """
     levels = np.asarray(levels)
     if not ordered:
         return (values[:, None] == levels[None, :]).astype(float)
-    return (_order_key(values)[:, None] >= _order_key(levels)[None, :]).astype(float)
+    return (_order_key(values)[:, None] >= _order_key(levels[1:])[None, :]).astype(float)
 
 
 def group_levels(values: pd.Series, ordered: bool) -> list[str]:
@@ -103,11 +105,16 @@ class Design:
         one_hot = np.hstack(blocks) if blocks else np.zeros((len(deals), 0))
         return one_hot, np.column_stack(unseen) if unseen else np.zeros((len(deals), 0), bool)
 
+    def effect_levels(self, group: str) -> list[str]:
+        """The levels of ``group`` that have an effect (a column): all of an unordered group's, an ordered group's
+        after its first (level_indicators)."""
+        return self.levels_[group][1:] if group in self.ordered else self.levels_[group]
+
     def random_names(self) -> list[tuple[str, str]]:
-        return [(g, level) for g in self.groups for level in self.levels_[g]]
+        return [(g, level) for g in self.groups for level in self.effect_levels(g)]
 
     def group_of_random(self) -> np.ndarray:
-        return np.array([i for i, g in enumerate(self.groups) for _ in self.levels_[g]], dtype=int)
+        return np.array([i for i, g in enumerate(self.groups) for _ in self.effect_levels(g)], dtype=int)
 
     def to_original_units(self) -> np.ndarray:
         """Matrix taking (intercept, standardised coefficients) to (intercept, coefficients per unit of each

@@ -12,13 +12,14 @@ def test_ordered_levels_follow_numbers_not_strings():
     assert group_levels(pd.Series(["B", "A"]), ordered=False) == ["A", "B"]
 
 
-def test_ordered_indicators_are_cumulative_and_a_later_level_starts_from_the_last():
+def test_ordered_indicators_are_cumulative_steps_after_the_first_level_and_a_later_level_starts_from_the_last():
+    """The first level is the intercept's: a column of ones for it would be identified by its prior alone."""
     levels = ["2021", "2022", "2023"]
-    values = np.array(["2021", "2023", "2025"])
+    values = np.array(["2021", "2023", "2025", "2020"])
     np.testing.assert_array_equal(level_indicators(values, levels, ordered=True),
-                                  [[1, 0, 0], [1, 1, 1], [1, 1, 1]])
+                                  [[0, 0], [1, 1], [1, 1], [0, 0]])
     np.testing.assert_array_equal(level_indicators(values, levels, ordered=False),
-                                  [[1, 0, 0], [0, 0, 1], [0, 0, 0]])
+                                  [[1, 0, 0], [0, 0, 1], [0, 0, 0], [0, 0, 0]])
 
 
 def test_design_marks_unseen_levels_of_ordered_groups():
@@ -26,8 +27,10 @@ def test_design_marks_unseen_levels_of_ordered_groups():
     design = Design(("x",), ("originator", "vintage"), ("vintage",)).fit(deals)
     new = pd.DataFrame({"vintage": [2023], "originator": ["C"], "x": [1.5]})
     R, unseen = design.random(new)
-    np.testing.assert_array_equal(R, [[0, 0, 1, 1]])
+    np.testing.assert_array_equal(R, [[0, 0, 1]])
     np.testing.assert_array_equal(unseen, [[True, True]])
+    assert design.random_names() == [("originator", "A"), ("originator", "B"), ("vintage", "2022")]
+    np.testing.assert_array_equal(design.group_of_random(), [0, 0, 1])
 
 
 def test_a_covariate_without_variation_is_dropped_and_named():

@@ -62,15 +62,15 @@ class AgencySteps:
         return cls(ordered[0], coef, float(np.sum((y - X @ coef) ** 2) / df))
 
     def _columns(self, design: Design) -> slice:
-        start = sum(len(design.levels_[g]) for g in design.groups[: design.groups.index(self.group)])
-        return slice(start, start + len(design.levels_[self.group]))
+        start = sum(len(design.effect_levels(g)) for g in design.groups[: design.groups.index(self.group)])
+        return slice(start, start + len(design.effect_levels(self.group)))
 
     def step_means(self, design: Design) -> np.ndarray:
         """Prior mean of every group-level effect: the agency's step into each level of the ordered group after its
-        first (the first is the group's baseline, collinear with the intercept), zero for all other effects."""
+        first (the first is the baseline the intercept carries), zero for all other effects."""
         means = np.zeros(len(design.random_names()))
         cols = self._columns(design)
-        means[cols.start + 1: cols.stop] = self.coef_[len(design.active_) + 1:][cols.start + 1: cols.stop]
+        means[cols] = self.coef_[len(design.active_) + 1:][cols]
         return means
 
     def new_level_steps(self, design: Design, deals: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

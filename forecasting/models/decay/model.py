@@ -295,7 +295,7 @@ class DecayCurveModel(CalendarReport, spread.LearntSpread, RecoveryEstimator):
         terms += [("timing", "log_shape")] if lay.has_shape else []
         if lay.shape_effects:
             group = self.groups[lay.nested]
-            terms += [("shape", f"{group}={level}") for level in design.levels_[group]]
+            terms += [("shape", f"{group}={level}") for level in design.effect_levels(group)]
         rows = [estimate_rows([b for b, _ in terms], [t for _, t in terms], coef, se, alpha, df=self.df_),
                 value_rows("sd", lay.vc_names, np.sqrt(self.tau2_)),
                 value_rows("dispersion", ["phi", "cum_dispersion", "pool_factor_median", "pool_factor_max"],

@@ -136,6 +136,8 @@ def test_summary_has_effects_with_standard_errors(decay_weibull):
             "dispersion:cum_dispersion"} <= set(s.index)
     assert 1.1 < s.loc["dispersion:cum_dispersion", "coef"] < 1.4  # instalments: the demo's loan tape measures 1.21
     assert s.loc["level:intercept", "se"] > 0 and decay_weibull.diagnostics_.converged
+    # the first vintage is the baseline the intercept carries: no effect row for it (its column was the intercept's)
+    assert "level:vintage=2021" not in s.index and "level:vintage=2022" in s.index
 
 
 def test_summary_intervals_are_t_on_deals_minus_fixed_parameters(decay_weibull):

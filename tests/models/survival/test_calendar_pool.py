@@ -24,10 +24,10 @@ def market(shock, calendar_sd: float = 0.0):
     return replace(m.dataset, loans=None, loan_collections=None)
 
 
-def fit(dataset, calendar: bool) -> SurvivalPoolModel:
+def fit(dataset, calendar: bool, **options) -> SurvivalPoolModel:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        return SurvivalPoolModel(calendar_effects=calendar).fit(dataset)
+        return SurvivalPoolModel(calendar_effects=calendar, **options).fit(dataset)
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +66,10 @@ def test_future_calendar_risk_widens_the_market_total():
 
 
 def test_no_shock_gives_no_effect_and_the_same_forecast():
+    """The spread is off: it is learnt from a fit on the data cut a year earlier, whose own calendar effects need
+    not be zero, so it may differ in the last digits (b = 0.003217 against 0.003219 on this market)."""
     data = market(None)
-    with_calendar, without = fit(data, True), fit(data, False)
+    with_calendar, without = fit(data, True, spread_holdout=0), fit(data, False, spread_holdout=0)
     assert with_calendar.calendar_.sigma < 0.03
     if with_calendar.calendar_.sigma == 0:
         a = with_calendar.predict(data, 24, n_draws=50, random_state=1)

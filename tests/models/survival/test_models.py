@@ -169,6 +169,7 @@ def test_originator_speeds_are_learned_at_loan_level(survival_loan, survival_poo
 
 def test_never_pay_share_rises_with_balance_and_delinquency(survival_loan):
     s = labelled(survival_loan.summary())
+    assert "never_pay:vintage=2021" not in s.index and "never_pay:vintage=2022" in s.index  # 2021: the baseline
     assert s.loc["never_pay:log_balance", "coef"] > 0 and s.loc["never_pay:months_delinquent", "coef"] > 0
 
 
