@@ -27,6 +27,7 @@ from forecasting.models.design import Design
 from forecasting.models.options import Columns, Name, PositiveFloat
 from forecasting.models.summary import estimate_rows, value_rows
 from forecasting.models.survival.cells import DEAL
+from forecasting.models.survival.covariance import sum_by
 from forecasting.models.survival.fitter import fit_mixture
 from forecasting.models.survival.frailty import Evidence, frailty_sds, posterior_draws
 
@@ -105,11 +106,23 @@ class MixtureSurvival(RecoveryEstimator):
         return self._split(random.normal_draws(random.stream(seed, "params"), self.fit_.params, self.fit_.cov, n))
 
     def _frailty_draws(self, evidence: Evidence, params: dict[str, np.ndarray], deal_ids, seed: int,
-                       shift: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Each deal's frailties (u, v) per draw, from its posterior given its first t0 periods."""
+                       anchored: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Each deal's frailties (u, v) per draw, from its posterior given its first t0 periods; ``anchored``: moved
+        against each parameter draw's shift of the deal's mean linear predictors by the deal's credibility
+        (frailty.posterior_draws), so a deal whose evidence pins its level keeps it whatever the draw."""
         n = len(params["shape"])
         uniforms = random.per_deal(seed, "frailty", deal_ids, lambda rng: rng.random((n, 3)))
+        shift = self._shift(evidence, params) if anchored else None
         return posterior_draws(self.fit_.params, evidence, self.frailty_sd_, self.timing_frailty_sd_, uniforms, shift)
+
+    def _shift(self, evidence: Evidence, params: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """How far each parameter draw moves each deal's mean linear predictors (never-pay, timing) from the fit's,
+        (draws, deals) each: the mean over the deal's cells, weighted by their units."""
+        hat = self._split(self.fit_.params[None, :])
+        units = np.maximum(sum_by(evidence.deal, evidence.count[:, None], evidence.n_deals), 1e-300)
+        mean_design = lambda X: sum_by(evidence.deal, evidence.count[:, None] * X, evidence.n_deals) / units  # noqa: E731
+        return ((params["never_pay"] - hat["never_pay"]) @ mean_design(evidence.X_never).T,
+                (params["scale"] - hat["scale"]) @ mean_design(evidence.X_scale).T)
 
     # --------------------------------------------------------------------------------------------- report
     def never_pay_share(self, dataset: Dataset) -> pd.Series:  # pragma: no cover - abstract

@@ -25,7 +25,6 @@ from forecasting.models.paths import observed_rates, realized_paths
 from forecasting.models.registry import register
 from forecasting.models.survival.base import MixtureSurvival
 from forecasting.models.survival.cells import DEAL, aggregate, loan_durations, observed_periods
-from forecasting.models.survival.covariance import sum_by
 from forecasting.models.survival.fitter import survival
 from forecasting.models.survival.frailty import Evidence
 from forecasting.models.survival.severity import fit_payment_shape
@@ -128,14 +127,8 @@ class SurvivalLoanModel(MixtureSurvival):
         table = self._observed_loans(dataset, n_obs)
         x = self._loan_frame(table, dataset.deals)
         evidence = self._loan_evidence(ids, n_obs, x, table)
-        # each deal's frailty is anchored to what its loans say under each parameter draw: the draw's move of the
-        # deal's mean linear predictors, against which the frailty moves by its credibility (frailty.py)
-        hat = self._split(self.fit_.params[None, :])
-        units = np.maximum(evidence.n, 1e-300)[:, None]
-        mean_design = lambda X: sum_by(evidence.deal, evidence.count[:, None] * X, evidence.n_deals) / units  # noqa: E731
-        shift = ((params["never_pay"] - hat["never_pay"]) @ mean_design(evidence.X_never).T,
-                 (params["scale"] - hat["scale"]) @ mean_design(evidence.X_scale).T)
-        u, v = self._frailty_draws(evidence, params, ids, seed, shift)
+        # each deal's frailty is anchored to what its loans say under each parameter draw (frailty.py)
+        u, v = self._frailty_draws(evidence, params, ids, seed, anchored=True)
         opb = dataset.deals["opb"].to_numpy(float)
         t = np.arange(0, horizon + 1)
         future = self._future(ids, params, t, n_obs, opb, table, x, u, v)

@@ -13,8 +13,19 @@ collected units divided by its factor, and a pool's frailties read its collectio
 and in forecasts: a pool that lived through a shock is not taken for a worse pool); until no effect moves by 0.005.
 Forecast paths draw future calendar factors shared by every pool.
 
-Realized-cash paths carry the spread's growth and noise learnt from a held-out year, as the decay models' do
-(``spread_holdout``; models/spread.py, docs/models.md).
+Overdispersion: collections vary more from one period to the next than independent units would make them vary
+where the timing family misses the pools' shape or the calendar moves them. phi = max(1, X^2 / df), the Pearson
+statistic of each observed cell's one-step forecast (_cell_means, times the cell's calendar factor) against what the
+pool collected, X^2 = sum n_d (r_dt - m_dt)^2 / m_dt, df = cells - parameters - 2 deals (each pool's two frailties).
+A pool's evidence about its frailties counts n_d / phi units (its posterior widens by sqrt(phi)) and its future
+collections carry phi times the units' variance, as the decay model's quasi-likelihood does.
+
+The expected curve draws each pool's frailties anchored to each parameter draw (frailty.py, by the pool's
+credibility): the pool's latent curve given its history, the parameters' uncertainty counted once. Realized-cash
+paths draw them unanchored, the parameters' uncertainty added on top: the pool-level model takes a pool's cash as
+first payments of independent units, while a borrower's instalments land in many periods, and measured anchored its
+cash bands were too narrow (docs/models.md). Realized-cash paths carry the spread's growth and noise learnt from a
+held-out year, as the decay models' do (``spread_holdout``; models/spread.py, docs/models.md).
 """
 from __future__ import annotations
 
@@ -33,10 +44,11 @@ from forecasting.models.options import Columns, Holdout, Name, PositiveFloat
 from forecasting.models.paths import observed_rates, observed_state, realized_paths
 from forecasting.models.registry import register
 from forecasting.models.shrinkage import BACKFIT_ROUNDS, settled
+from forecasting.models.summary import value_rows
 from forecasting.models.survival.base import MixtureSurvival
 from forecasting.models.survival.cells import DEAL, observed_periods, pool_units
 from forecasting.models.survival.fitter import survival
-from forecasting.models.survival.frailty import Evidence
+from forecasting.models.survival.frailty import Evidence, frailty_sds
 
 
 @register("survival_pool")
@@ -57,8 +69,26 @@ class SurvivalPoolModel(CalendarReport, spread.LearntSpread, MixtureSurvival):
         return replace(self._tags, gives_calendar_effects=self.calendar_effects)
 
     def _fit(self, dataset: Dataset) -> Diagnostics:
+        self.dispersion_ = 1.0
         diagnostics = self._fit_history(dataset)
+        self.dispersion_ = self._pearson_dispersion(dataset)
+        if self.dispersion_ > 1.0:  # the frailties' spread beyond the tempered evidence's noise
+            self.frailty_sd_, self.timing_frailty_sd_ = frailty_sds(
+                self.fit_.params, self._pool_evidence(dataset, observed_periods(dataset).to_numpy()))
         return replace(diagnostics, warnings=diagnostics.warnings + tuple(self._learn_spread(dataset)))
+
+    def _pearson_dispersion(self, dataset: Dataset) -> float:
+        """phi (module docstring): at least 1, so a pool's evidence never counts more units than it has."""
+        cells = PeriodCells.observed(dataset)
+        mean = self._cell_means(dataset, cells)
+        if self.calendar_ is not None:
+            mean = mean * self.calendar_.factors(cell_keys(dataset, cells, (), None))
+        n = dataset.deals["n_borrowers"].to_numpy(float)[cells.deal]
+        ok = mean > 0
+        df = int(ok.sum()) - len(self.fit_.params) - 2 * len(dataset.deals)
+        if df < 1:
+            return 1.0
+        return max(1.0, float(np.sum(n[ok] * (cells.r[ok] - mean[ok]) ** 2 / mean[ok]) / df))
 
     def _fit_history(self, dataset: Dataset) -> Diagnostics:
         """The mixture, frailty sds and (with ``calendar_effects``) the calendar's effects, by backfitting."""
@@ -116,7 +146,7 @@ class SurvivalPoolModel(CalendarReport, spread.LearntSpread, MixtureSurvival):
         rates = np.nan_to_num(rates)[:, : max(int(t0.max(initial=0)), 1)] if rates.size else np.zeros((len(t0), 1))
         rates = rates / self._calendar_factors(dataset, rates.shape[1])  # what the pool paid, the calendar's part out
         seen = np.arange(1, rates.shape[1] + 1)[None, :] <= t0[:, None]
-        n = dataset.deals["n_borrowers"].to_numpy(float)
+        n = dataset.deals["n_borrowers"].to_numpy(float) / self.dispersion_  # units the evidence counts
         deal, period = np.nonzero(seen & (rates > 0))
         return Evidence(X_scale, X_never, np.ones(len(t0)), np.arange(len(t0)), t0, np.sum(rates * seen, 1), n,
                         X_scale[deal], deal, period + 1.0, rates[deal, period] * n[deal])
@@ -125,27 +155,32 @@ class SurvivalPoolModel(CalendarReport, spread.LearntSpread, MixtureSurvival):
         ids = dataset.deal_ids
         params = self._param_draws(n_draws, seed)
         _, cum_obs, n_obs = observed_rates(dataset, horizon)
-        # the frailties are not anchored to each parameter draw at pool level: the evidence reads a pool's cash as
-        # first payments of independent units, its posterior alone is too sure (docs/models.md)
-        u, v = self._frailty_draws(self._pool_evidence(dataset, n_obs), params, ids, seed)
-        S = survival(params, *self._designs(dataset.deals), np.arange(0, horizon + 1), offset=u, scale_offset=v)
+        evidence, t = self._pool_evidence(dataset, n_obs), np.arange(0, horizon + 1)
+        # realized cash: frailties unanchored, expected curve: anchored (module docstring)
+        u, v = self._frailty_draws(evidence, params, ids, seed)
+        S = survival(params, *self._designs(dataset.deals), t, offset=u, scale_offset=v)
         S0 = np.take_along_axis(S, np.broadcast_to(n_obs[None, :, None], S.shape[:2] + (1,)), -1)
         base = observed_state(cum_obs, n_obs)
         future = (1.0 - base)[None, :, None] * (S0 - S[..., 1:]) / S0
         if self.calendar_ is not None:
             future = with_future_risk(self.calendar_, future, np.ones((1, 1, horizon)), dataset, ids, n_obs, seed)
-        paths = realized_paths(cum_obs, n_obs, future, 1.0 / dataset.deals["n_borrowers"].to_numpy(float), ids, seed)
-        return self._widened(CurveForecast(ids, paths.mean(axis=0), paths, n_obs,
-                                           expected=np.minimum(1.0 - S[..., 1:], 1.0)), seed)
+        unit = self.dispersion_ / dataset.deals["n_borrowers"].to_numpy(float)
+        paths = realized_paths(cum_obs, n_obs, future, unit, ids, seed)
+        u, v = self._frailty_draws(evidence, params, ids, seed, anchored=True)
+        expected = 1.0 - survival(params, *self._designs(dataset.deals), t[1:], offset=u, scale_offset=v)
+        return self._widened(CurveForecast(ids, paths.mean(axis=0), paths, n_obs, expected=np.minimum(expected, 1.0)),
+                             seed)
 
     def _summary_rows(self, alpha: float) -> pd.DataFrame:
-        return pd.concat([super()._summary_rows(alpha), *self._calendar_rows(),
-                          self._spread_rows()],
+        return pd.concat([super()._summary_rows(alpha), value_rows("dispersion", ["phi"], [self.dispersion_]),
+                          *self._calendar_rows(), self._spread_rows()],
                          ignore_index=True)
 
     def check_state(self) -> None:
         super().check_state()
         self._check_spread()
+        if not self.dispersion_ >= 1.0:
+            raise ValueError("dispersion_ must be at least 1")
 
     def never_pay_share(self, dataset: Dataset) -> pd.Series:
         self._check_fitted()
