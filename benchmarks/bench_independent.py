@@ -41,6 +41,7 @@ ESTIMATORS = {
     "decay_average_holdout24": {"kind": "decay_average", "spread_holdout": 24, **SHARED},
     "decay_average_calendar": {"kind": "decay_average", "calendar_effects": True, **SHARED},
     "decay_weibull_age": {"kind": "decay_curve", "curve": "weibull", "age_effects": True, **SHARED},
+    "decay_loglogistic_age": {"kind": "decay_curve", "curve": "loglogistic", "age_effects": True, **SHARED},
     "decay_average_age": {"kind": "decay_average", "curves": ["weibull", "lognormal"], "age_effects": True, **SHARED},
     "decay_average_age_calendar": {"kind": "decay_average", "age_effects": True, "calendar_effects": True, **SHARED},
     "decay_weibull_age_calendar": {"kind": "decay_curve", "curve": "weibull", "age_effects": True,
