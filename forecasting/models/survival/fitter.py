@@ -23,6 +23,9 @@ from forecasting.models.base import FitError
 from forecasting.models.survival.covariance import cluster_robust
 
 NEWTON_TOL = 1e-12  # mean log-likelihood per unit of weight still to gain at an accepted optimum
+NEWTON_POLISH = 5  # Newton steps at most after BFGS stops on precision loss
+PRECISION_LOSS = 2  # scipy's BFGS status for "desired error not necessarily achieved due to precision loss"
+STEP_TOL = 0.01  # or the Newton step left to take, in standard errors of each parameter, at an accepted optimum
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,7 @@ class MixtureFit:
     n_free: int  # unpenalised parameters
     n_clusters: int
     newton_decrement: float
+    newton_step_se: float  # the largest |Newton step| / standard error over the parameters
     converged: bool
     message: str
 
@@ -80,7 +84,8 @@ def fit_mixture(X_scale: np.ndarray, X_never: np.ndarray, duration: np.ndarray, 
     res = minimize(nll, start, jac=grad(nll), method="BFGS", options={"gtol": 1e-9, "maxiter": max_iter})
     if not np.isfinite(res.fun) or np.allclose(res.x, start):
         raise FitError(f"the mixture model did not converge ({res.message})")
-    H = hessian(nll)(res.x)
+    x = _newton_polish(nll, res.x) if res.status == PRECISION_LOSS else res.x
+    H = hessian(nll)(x)
     cov = np.linalg.pinv(H * w.sum())
     # the summed scores of G clusters span at most G - 1 directions of the unpenalised parameters: with fewer
     # clusters than that the sandwich would claim certainty it does not have, so the model-based one stays
@@ -89,14 +94,18 @@ def fit_mixture(X_scale: np.ndarray, X_never: np.ndarray, duration: np.ndarray, 
     n_clusters = 0 if index is None else int(index.max()) + 1
     robust = n_clusters > n_free
     if robust:
-        cov = cluster_robust(cov, row_scores(res.x, X_scale, X_never, t, e, w), index, 2 * ridge)
+        cov = cluster_robust(cov, row_scores(x, X_scale, X_never, t, e, w), index, 2 * ridge)
     # BFGS may stop on "precision loss" at the optimum, when rounding noise in the gradient exceeds gtol: the
-    # Newton decrement (the log-likelihood still to gain, per unit of weight) says whether there is more to gain
-    g = grad(nll)(res.x)
-    decrement = float(0.5 * g @ np.linalg.pinv(H) @ g)
-    converged = bool(res.success) or decrement < NEWTON_TOL
-    return MixtureFit(res.x, cov, "cluster-robust" if robust else "model", n_free, n_clusters, decrement, converged,
-                      f"{res.message}; Newton decrement {decrement:.1e}")
+    # Newton decrement (the log-likelihood still to gain, per unit of weight) and the Newton step against the
+    # standard errors (how far the optimum still is, in the units inference uses) say whether there is more to gain
+    g = grad(nll)(x)
+    step = np.linalg.pinv(H) @ g
+    decrement = float(0.5 * g @ step)
+    step_se = float(np.max(np.abs(step) / np.sqrt(np.maximum(np.diag(cov), 1e-300)), initial=0.0))
+    at_a_maximum = bool(np.linalg.eigvalsh(H).min() > 0)  # away from one the Newton figures mean nothing
+    converged = at_a_maximum and (bool(res.success) or decrement < NEWTON_TOL or step_se < STEP_TOL)
+    return MixtureFit(x, cov, "cluster-robust" if robust else "model", n_free, n_clusters, decrement, step_se,
+                      converged, f"{res.message}; Newton decrement {decrement:.1e}, step {step_se:.1e} se")
 
 
 def survival(params: dict[str, np.ndarray], X_scale: np.ndarray, X_never: np.ndarray, t: np.ndarray,
@@ -110,3 +119,23 @@ def survival(params: dict[str, np.ndarray], X_scale: np.ndarray, X_never: np.nda
     never = expit(params["never_pay"] @ X_never.T + offset)[..., None]
     t = np.asarray(t, dtype=float)[None, None, :]
     return never + (1.0 - never) * np.exp(-((t / lam) ** rho))
+
+
+def _newton_polish(nll, x: np.ndarray, steps: int = NEWTON_POLISH) -> np.ndarray:
+    """Newton steps (exact Hessian, halved until the objective does not rise) from where BFGS stopped on precision
+    loss: its line search gives up when rounding noise in the gradient exceeds its tolerance, a Newton step near the
+    optimum does not need one. Only where the Hessian is positive definite (near a maximum of the likelihood)."""
+    for _ in range(steps):
+        g, H = grad(nll)(x), hessian(nll)(x)
+        if np.linalg.eigvalsh(H).min() <= 0:
+            break
+        step = np.linalg.solve(H, g)
+        if 0.5 * g @ step < NEWTON_TOL:
+            break
+        f0, size = nll(x), 1.0
+        while size > 1e-3 and not nll(x - size * step) <= f0:
+            size /= 2
+        if not nll(x - size * step) <= f0:
+            break
+        x = x - size * step
+    return x
