@@ -29,7 +29,7 @@ from forecasting.models.summary import estimate_rows, value_rows
 from forecasting.models.survival.cells import DEAL
 from forecasting.models.survival.covariance import sum_by
 from forecasting.models.survival.fitter import fit_mixture
-from forecasting.models.survival.frailty import Evidence, frailty_sds, posterior_draws
+from forecasting.models.survival.frailty import Evidence, FrailtyDraws, frailty_posterior, frailty_sds
 
 
 class MixtureSurvival(RecoveryEstimator):
@@ -105,15 +105,13 @@ class MixtureSurvival(RecoveryEstimator):
     def _param_draws(self, n: int, seed: int) -> dict[str, np.ndarray]:
         return self._split(random.normal_draws(random.stream(seed, "params"), self.fit_.params, self.fit_.cov, n))
 
-    def _frailty_draws(self, evidence: Evidence, params: dict[str, np.ndarray], deal_ids, seed: int,
-                       anchored: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """Each deal's frailties (u, v) per draw, from its posterior given its first t0 periods; ``anchored``: moved
-        against each parameter draw's shift of the deal's mean linear predictors by the deal's credibility
-        (frailty.posterior_draws), so a deal whose evidence pins its level keeps it whatever the draw."""
+    def _frailty_draws(self, evidence: Evidence, params: dict[str, np.ndarray], deal_ids, seed: int) -> FrailtyDraws:
+        """Each deal's frailties (u, v) per draw, from its posterior given its first t0 periods; ``.anchored(
+        self._shift(evidence, params))`` moves them against each parameter draw (frailty.FrailtyDraws), so a deal
+        whose evidence pins its level keeps it whatever the draw."""
         n = len(params["shape"])
         uniforms = random.per_deal(seed, "frailty", deal_ids, lambda rng: rng.random((n, 3)))
-        shift = self._shift(evidence, params) if anchored else None
-        return posterior_draws(self.fit_.params, evidence, self.frailty_sd_, self.timing_frailty_sd_, uniforms, shift)
+        return frailty_posterior(self.fit_.params, evidence, self.frailty_sd_, self.timing_frailty_sd_, uniforms)
 
     def _shift(self, evidence: Evidence, params: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """How far each parameter draw moves each deal's mean linear predictors (never-pay, timing) from the fit's,

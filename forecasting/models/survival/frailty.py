@@ -126,17 +126,31 @@ def frailty_sds(theta: np.ndarray, ev: Evidence) -> tuple[float, float]:
     return _spread(logsumexp(ll_uv, axis=2), MLE_U, keep), sd_v
 
 
-def posterior_draws(theta: np.ndarray, ev: Evidence, sd_u: float, sd_v: float, uniforms: np.ndarray,
-                    shift: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Each deal's (u, v) per draw, (draws, deals) each: from its posterior on a grid given its first t0 periods (its
-    prior when t0 = 0), jittered within a grid step. ``uniforms`` (draws, deals, 3): uniform numbers on [0, 1) that
-    pick the grid point and the jitter (each deal's from its own stream).
+@dataclass(frozen=True)
+class FrailtyDraws:
+    """Each deal's (u, v) per draw, (draws, deals) each, from its posterior at theta; and its credibilities
+    (``z_u``, ``z_v``, per deal) for anchoring them to parameter draws (``anchored``)."""
 
-    ``shift`` (never-pay, timing), each (draws, deals): how far each parameter draw moves the deal's mean linear predictors
-    from theta's. The posterior is computed at theta; under a draw the deal's own periods still say what they say
-    about its total, so its frailty moves against the shift by its credibility Z = 1 - posterior var / prior var (the
-    normal approximation of conditioning on each draw): a pool whose collections pin its level keeps it whatever the
-    draw, and a new pool (Z = 0) carries the parameters' whole uncertainty."""
+    u: np.ndarray
+    v: np.ndarray
+    z_u: np.ndarray
+    z_v: np.ndarray
+
+    def anchored(self, shift: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """``shift`` (never-pay, timing), each (draws, deals): how far each parameter draw moves the deal's mean
+        linear predictors from theta's. The posterior is computed at theta; under a draw the deal's own periods still
+        say what they say about its total, so its frailty moves against the shift by its credibility Z = 1 -
+        posterior var / prior var (the normal approximation of conditioning on each draw): a pool whose collections
+        pin its level keeps it whatever the draw, and a new pool (Z = 0) carries the parameters' whole
+        uncertainty."""
+        return self.u - self.z_u * shift[0], self.v - self.z_v * shift[1]
+
+
+def frailty_posterior(theta: np.ndarray, ev: Evidence, sd_u: float, sd_v: float,
+                      uniforms: np.ndarray) -> FrailtyDraws:
+    """Draws of each deal's (u, v) from its posterior on a grid given its first t0 periods (its prior when t0 = 0),
+    jittered within a grid step, and the deal's credibilities. ``uniforms`` (draws, deals, 3): uniform numbers on
+    [0, 1) that pick the grid point and the jitter (each deal's from its own stream)."""
     u, v = sd_u * U_GRID, sd_v * V_GRID
     prior = -0.5 * (U_GRID[:, None] ** 2 + V_GRID[None, :] ** 2)
     log_post = paid_loglik(theta, ev, u, v) + timing_loglik(theta, ev, v)[:, None, :] + prior[None]
@@ -147,13 +161,18 @@ def posterior_draws(theta: np.ndarray, ev: Evidence, sd_u: float, sd_v: float, u
     cdf = np.cumsum(weights, axis=1)
     picks = np.minimum((uniforms[..., :1] > cdf[None]).sum(axis=-1), flat.shape[1] - 1)
     iu, iv = np.divmod(picks, len(v))
-    draw_u = u[iu] + (uniforms[..., 1] - 0.5) * (u[1] - u[0])
-    draw_v = v[iv] + (uniforms[..., 2] - 0.5) * (v[1] - v[0])
-    if shift is None:
-        return draw_u, draw_v
     grid = weights.reshape(log_post.shape)
-    return (draw_u - _credibility(grid.sum(axis=2), U_GRID) * shift[0],
-            draw_v - _credibility(grid.sum(axis=1), V_GRID) * shift[1])
+    return FrailtyDraws(u[iu] + (uniforms[..., 1] - 0.5) * (u[1] - u[0]),
+                        v[iv] + (uniforms[..., 2] - 0.5) * (v[1] - v[0]),
+                        _credibility(grid.sum(axis=2), U_GRID), _credibility(grid.sum(axis=1), V_GRID))
+
+
+def posterior_draws(theta: np.ndarray, ev: Evidence, sd_u: float, sd_v: float, uniforms: np.ndarray,
+                    shift: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Each deal's (u, v) per draw, (draws, deals) each (``frailty_posterior``), anchored to ``shift`` when given
+    (``FrailtyDraws.anchored``)."""
+    draws = frailty_posterior(theta, ev, sd_u, sd_v, uniforms)
+    return (draws.u, draws.v) if shift is None else draws.anchored(shift)
 
 
 def _credibility(posterior: np.ndarray, grid: np.ndarray) -> np.ndarray:

@@ -128,7 +128,7 @@ class SurvivalLoanModel(MixtureSurvival):
         x = self._loan_frame(table, dataset.deals)
         evidence = self._loan_evidence(ids, n_obs, x, table)
         # each deal's frailty is anchored to what its loans say under each parameter draw (frailty.py)
-        u, v = self._frailty_draws(evidence, params, ids, seed, anchored=True)
+        u, v = self._frailty_draws(evidence, params, ids, seed).anchored(self._shift(evidence, params))
         opb = dataset.deals["opb"].to_numpy(float)
         t = np.arange(0, horizon + 1)
         future = self._future(ids, params, t, n_obs, opb, table, x, u, v)

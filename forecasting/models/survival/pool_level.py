@@ -75,7 +75,7 @@ class SurvivalPoolModel(CalendarReport, spread.LearntSpread, MixtureSurvival):
         self.dispersion_ = self._pearson_dispersion(dataset)
         if self.dispersion_ > 1.0:  # the frailties' spread beyond the tempered evidence's noise
             self.frailty_sd_, self.timing_frailty_sd_ = frailty_sds(
-                self.fit_.params, self._pool_evidence(dataset, observed_periods(dataset).to_numpy()))
+                self.fit_.params, self._training_evidence(dataset))
         return replace(diagnostics, warnings=diagnostics.warnings + tuple(self._learn_spread(dataset)))
 
     def _pearson_dispersion(self, dataset: Dataset) -> float:
@@ -97,7 +97,7 @@ class SurvivalPoolModel(CalendarReport, spread.LearntSpread, MixtureSurvival):
         units = pool_units(dataset)
         rows = dataset.deals.set_index("deal_id").loc[units["deal_id"]].reset_index()
         rows = pd.concat([rows, units[["duration", "event", "weight"]]], axis=1).assign(**{DEAL: units["deal_id"]})
-        evidence = lambda: self._pool_evidence(dataset, observed_periods(dataset).to_numpy())  # noqa: E731
+        evidence = lambda: self._training_evidence(dataset)  # noqa: E731
         counts = {"deals": len(dataset.deals)}
         self.calendar_ = None
         if not self.calendar_effects:
@@ -131,14 +131,18 @@ class SurvivalPoolModel(CalendarReport, spread.LearntSpread, MixtureSurvival):
         the pool's frailties averaged over ``draws`` of their posterior."""
         n_obs = observed_periods(dataset).to_numpy()
         params = self._split(np.repeat(self.fit_.params[None], draws, axis=0))
-        u, v = self._frailty_draws(self._pool_evidence(dataset, n_obs), params, dataset.deal_ids, 0)  # fixed: a fit
-        S = survival(params, *self._designs(dataset.deals), np.arange(0, int(n_obs.max()) + 1), offset=u,
-                     scale_offset=v)
+        frailty = self._frailty_draws(self._training_evidence(dataset), params, dataset.deal_ids, 0)  # seed 0: a fit
+        S = survival(params, *self._designs(dataset.deals), np.arange(0, int(n_obs.max()) + 1), offset=frailty.u,
+                     scale_offset=frailty.v)
         hazard = ((S[..., :-1] - S[..., 1:]) / S[..., :-1]).mean(axis=0)  # (deals, periods)
         cum = np.nan_to_num(dataset.history.cum_rate.reindex(dataset.deal_ids).to_numpy(float))[:, :hazard.shape[1]]
         before = np.hstack([np.zeros((len(cum), 1)), cum[:, :-1]])
         t = cells.t.astype(int) - 1
         return (1.0 - before[cells.deal, t]) * hazard[cells.deal, t]
+
+    def _training_evidence(self, dataset: Dataset) -> Evidence:
+        """Every observed period of each pool as evidence (what the fit reads)."""
+        return self._pool_evidence(dataset, observed_periods(dataset).to_numpy())
 
     def _pool_evidence(self, dataset: Dataset, t0: np.ndarray) -> Evidence:
         """A pool's units collected in each observed period are its payers (frailty.py)."""
@@ -158,15 +162,15 @@ class SurvivalPoolModel(CalendarReport, spread.LearntSpread, MixtureSurvival):
         _, cum_obs, n_obs = observed_rates(dataset, horizon)
         evidence, t = self._pool_evidence(dataset, n_obs), np.arange(0, horizon + 1)
         # realized cash: frailties unanchored, expected curve: anchored (module docstring)
-        u, v = self._frailty_draws(evidence, params, ids, seed)
-        S = survival(params, *self._designs(dataset.deals), t, offset=u, scale_offset=v)
+        frailty = self._frailty_draws(evidence, params, ids, seed)
+        S = survival(params, *self._designs(dataset.deals), t, offset=frailty.u, scale_offset=frailty.v)
         S0 = np.take_along_axis(S, np.broadcast_to(n_obs[None, :, None], S.shape[:2] + (1,)), -1)
         base = observed_state(cum_obs, n_obs)
         future = (1.0 - base)[None, :, None] * (S0 - S[..., 1:]) / S0
         if self.calendar_ is not None:
             future = with_future_risk(self.calendar_, future, np.ones((1, 1, horizon)), dataset, ids, n_obs, seed)
         paths = realized_paths(cum_obs, n_obs, future, 1.0 / dataset.deals["n_borrowers"].to_numpy(float), ids, seed)
-        u, v = self._frailty_draws(evidence, params, ids, seed, anchored=True)
+        u, v = frailty.anchored(self._shift(evidence, params))
         expected = 1.0 - survival(params, *self._designs(dataset.deals), t[1:], offset=u, scale_offset=v)
         return self._widened(CurveForecast(ids, paths.mean(axis=0), paths, n_obs, expected=np.minimum(expected, 1.0)),
                              seed)
