@@ -167,14 +167,6 @@ def frailty_posterior(theta: np.ndarray, ev: Evidence, sd_u: float, sd_v: float,
                         _credibility(grid.sum(axis=2), U_GRID), _credibility(grid.sum(axis=1), V_GRID))
 
 
-def posterior_draws(theta: np.ndarray, ev: Evidence, sd_u: float, sd_v: float, uniforms: np.ndarray,
-                    shift: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Each deal's (u, v) per draw, (draws, deals) each (``frailty_posterior``), anchored to ``shift`` when given
-    (``FrailtyDraws.anchored``)."""
-    draws = frailty_posterior(theta, ev, sd_u, sd_v, uniforms)
-    return (draws.u, draws.v) if shift is None else draws.anchored(shift)
-
-
 def _credibility(posterior: np.ndarray, grid: np.ndarray) -> np.ndarray:
     """Z = 1 - posterior variance / prior variance per deal (rows of ``posterior`` over ``grid``, in sd units; the
     prior is the standard normal on the same grid, so a deal with no evidence gets exactly 0)."""

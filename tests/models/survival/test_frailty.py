@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy.special import expit
 
-from forecasting.models.survival.frailty import FLOOR, Evidence, frailty_sds, posterior_draws
+from forecasting.models.survival.frailty import FLOOR, Evidence, frailty_posterior, frailty_sds
 
 THETA = np.array([np.log(10.0), np.log(0.8), 0.8])  # log scale; log shape; logit of the never-pay share
 SD_U, SD_V = 0.3, 0.25
@@ -48,11 +48,12 @@ def test_a_slow_pool_is_not_read_as_a_poor_one():
     read as fewer payers than when the speed is taken as known to be average (sd_v at its floor): the error of u's
     posterior mean per unit of v (measured: 0.20 vs 0.57; at 12 periods part of v stays unknown and shrunk)."""
     ev, u, v = simulate_evidence(3)
-    pu, pv = posterior_draws(THETA, ev, SD_U, SD_V, uniforms(400, len(u), 0))
+    draws = frailty_posterior(THETA, ev, SD_U, SD_V, uniforms(400, len(u), 0))
+    pu, pv = draws.u, draws.v
     assert pu.shape == pv.shape == (400, len(u))
     assert np.corrcoef(pv.mean(axis=0), v)[0, 1] > 0.8
     assert np.corrcoef(pu.mean(axis=0), u)[0, 1] > 0.8
-    blind_u, _ = posterior_draws(THETA, ev, SD_U, FLOOR, uniforms(400, len(u), 0))
+    blind_u = frailty_posterior(THETA, ev, SD_U, FLOOR, uniforms(400, len(u), 0)).u
     slope = np.polyfit(v, pu.mean(axis=0) - u, 1)[0]
     blind_slope = np.polyfit(v, blind_u.mean(axis=0) - u, 1)[0]
     assert blind_slope > 0.4 and abs(slope) < 0.5 * blind_slope, (slope, blind_slope)
@@ -61,7 +62,8 @@ def test_a_slow_pool_is_not_read_as_a_poor_one():
 def test_a_new_pool_draws_from_the_prior():
     ev, _, _ = simulate_evidence(4, n_deals=5)
     ev = Evidence(**{**ev.__dict__, "t0": np.zeros(5, int)})
-    pu, pv = posterior_draws(THETA, ev, SD_U, SD_V, uniforms(20000, 5, 1))
+    draws = frailty_posterior(THETA, ev, SD_U, SD_V, uniforms(20000, 5, 1))
+    pu, pv = draws.u, draws.v
     assert abs(pu.std() - SD_U) < 0.02 and abs(pv.std() - SD_V) < 0.02
 
 
@@ -72,8 +74,9 @@ def test_a_parameter_draw_moves_a_seasoned_pools_frailty_against_it():
     ev, _, _ = simulate_evidence(5, n_deals=6)
     ev = Evidence(**{**ev.__dict__, "t0": np.r_[ev.t0[:3], np.zeros(3, int)]})
     ones = np.ones((400, 6))
-    base_u, base_v = posterior_draws(THETA, ev, SD_U, SD_V, uniforms(400, 6, 2))
-    moved_u, moved_v = posterior_draws(THETA, ev, SD_U, SD_V, uniforms(400, 6, 2), shift=(ones, 0.5 * ones))
+    draws = frailty_posterior(THETA, ev, SD_U, SD_V, uniforms(400, 6, 2))
+    base_u, base_v = draws.u, draws.v
+    moved_u, moved_v = draws.anchored((ones, 0.5 * ones))
     drop_u, drop_v = (base_u - moved_u).mean(axis=0), (base_v - moved_v).mean(axis=0)
     assert (drop_u[:3] > 0.8).all() and (drop_u[:3] <= 1.0).all() and np.allclose(drop_u[3:], 0.0, atol=1e-6)
     assert (drop_v[:3] > 0.0).all() and (drop_v[:3] <= 0.5).all() and np.allclose(drop_v[3:], 0.0, atol=1e-6)
