@@ -26,6 +26,7 @@ NEWTON_TOL = 1e-12  # mean log-likelihood per unit of weight still to gain at an
 NEWTON_POLISH = 5  # Newton steps at most after BFGS stops on precision loss
 PRECISION_LOSS = 2  # scipy's BFGS status for "desired error not necessarily achieved due to precision loss"
 STEP_TOL = 0.01  # or the Newton step left to take, in standard errors of each parameter, at an accepted optimum
+WARM_ITER = 50  # trust-region Newton iterations at most from a warm start
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class MixtureFit:
     params: np.ndarray
     cov: np.ndarray
     cov_type: str  # "cluster-robust" or "model"
+    model_cov: np.ndarray  # the inverse Hessian: every unit independent
     n_free: int  # unpenalised parameters
     n_clusters: int
     newton_decrement: float
@@ -65,10 +67,12 @@ def row_scores(theta, X_scale, X_never, t, e, w) -> np.ndarray:
 
 def fit_mixture(X_scale: np.ndarray, X_never: np.ndarray, duration: np.ndarray, event: np.ndarray, weight: np.ndarray,
                 cluster: np.ndarray | None = None, ridge_scale: np.ndarray | None = None,
-                ridge_never: np.ndarray | None = None, max_iter: int = 5000) -> MixtureFit:
+                ridge_never: np.ndarray | None = None, max_iter: int = 5000, start: np.ndarray | None = None
+                ) -> MixtureFit:
     """Penalised maximum likelihood (ridge weights per coefficient, on the total log-likelihood). ``cluster``: a
     deal per row; rows of one deal share its frailty, so the covariance is the cluster-robust sandwich (without
-    clusters, the inverse Hessian)."""
+    clusters, the inverse Hessian). ``start``: where the search begins (a fit of the same model under another
+    penalty), else at a median duration's scale and zeros."""
     X_scale, X_never = np.asarray(X_scale, float), np.asarray(X_never, float)
     t, e, w = np.asarray(duration, float), np.asarray(event, bool), np.asarray(weight, float)
     a, c = X_scale.shape[1], X_never.shape[1]
@@ -79,14 +83,19 @@ def fit_mixture(X_scale: np.ndarray, X_never: np.ndarray, duration: np.ndarray, 
         ll = row_loglik(anp.dot(X_scale, theta[:a]), theta[a], anp.dot(X_never, theta[a + 1:]), t, e)
         return -anp.sum(w * ll) / w.sum() + anp.sum(ridge * theta**2) / w.sum()
 
-    start = np.zeros(a + 1 + c)
-    start[0] = np.log(max(np.median(t), 1.0))
-    res = minimize(nll, start, jac=grad(nll), method="BFGS", options={"gtol": 1e-9, "maxiter": max_iter})
-    if not np.isfinite(res.fun) or np.allclose(res.x, start):
+    warm = start is not None
+    if warm:  # near the optimum: a few exact Newton steps in a trust region, where BFGS would take thousands
+        res = minimize(nll, start, jac=grad(nll), hess=hessian(nll), method="trust-exact",
+                       options={"gtol": 1e-9, "maxiter": WARM_ITER})
+    else:
+        start = np.zeros(a + 1 + c)
+        start[0] = np.log(max(np.median(t), 1.0))
+        res = minimize(nll, start, jac=grad(nll), method="BFGS", options={"gtol": 1e-9, "maxiter": max_iter})
+    if not np.isfinite(res.fun) or (not warm and np.allclose(res.x, start)):
         raise FitError(f"the mixture model did not converge ({res.message})")
     x = _newton_polish(nll, res.x) if res.status == PRECISION_LOSS else res.x
     H = hessian(nll)(x)
-    cov = np.linalg.pinv(H * w.sum())
+    cov = model_cov = np.linalg.pinv(H * w.sum())
     # the summed scores of G clusters span at most G - 1 directions of the unpenalised parameters: with fewer
     # clusters than that the sandwich would claim certainty it does not have, so the model-based one stays
     n_free = int(np.sum(ridge == 0))
@@ -104,8 +113,8 @@ def fit_mixture(X_scale: np.ndarray, X_never: np.ndarray, duration: np.ndarray, 
     step_se = float(np.max(np.abs(step) / np.sqrt(np.maximum(np.diag(cov), 1e-300)), initial=0.0))
     at_a_maximum = bool(np.linalg.eigvalsh(H).min() > 0)  # away from one the Newton figures mean nothing
     converged = at_a_maximum and (bool(res.success) or decrement < NEWTON_TOL or step_se < STEP_TOL)
-    return MixtureFit(x, cov, "cluster-robust" if robust else "model", n_free, n_clusters, decrement, step_se,
-                      converged, f"{res.message}; Newton decrement {decrement:.1e}, step {step_se:.1e} se")
+    return MixtureFit(x, cov, "cluster-robust" if robust else "model", model_cov, n_free, n_clusters, decrement,
+                      step_se, converged, f"{res.message}; Newton decrement {decrement:.1e}, step {step_se:.1e} se")
 
 
 def survival(params: dict[str, np.ndarray], X_scale: np.ndarray, X_never: np.ndarray, t: np.ndarray,
