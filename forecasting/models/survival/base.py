@@ -6,9 +6,12 @@ Both fit the Weibull mixture model of fitter.py, each unit's first payment the e
 
 pi is the share that never pays (``never_pay_share``). x = the covariates and one indicator per group level (ordered
 groups as steps from the previous level, as in the decay model), each level with a N(0, group_sd^2) prior (a ridge
-penalty): shrunk toward the intercept by a fixed prior, not by an amount learned from the data as in the decay
-model. z = the covariates, and at loan level the unordered group levels (originator: servicers collect at their own
-speed). u_d and v_d are the deal's frailties (frailty.py).
+penalty): shrunk toward the intercept by a fixed prior. z = the covariates and the unordered group levels
+(originator: servicers collect at their own speed), each group's levels shrunk by an sd learnt from them: the model
+is fitted under the fixed prior, the levels' spread beyond their cluster-robust noise read by a random-effects
+meta-analysis, and the model refitted under that prior (``timing_level_ridge``). Learnt, because the fixed prior
+hardly shrinks a speed that a few pools measure in thousands of units: a new originator's one young pool moved its
+speed too far (docs/models.md). u_d and v_d are the deal's frailties (frailty.py).
 """
 from __future__ import annotations
 
@@ -25,11 +28,14 @@ from forecasting.models import random
 from forecasting.models.base import Diagnostics, EstimatorTags, FitError, RecoveryEstimator
 from forecasting.models.design import Design
 from forecasting.models.options import Columns, Name, PositiveFloat
+from forecasting.models.shrinkage import random_effects
 from forecasting.models.summary import estimate_rows, value_rows
 from forecasting.models.survival.cells import DEAL
 from forecasting.models.survival.covariance import sum_by
-from forecasting.models.survival.fitter import fit_mixture
-from forecasting.models.survival.frailty import Evidence, FrailtyDraws, frailty_posterior, frailty_sds
+from forecasting.models.survival.fitter import MixtureFit, fit_mixture
+from forecasting.models.survival.frailty import MIN_PERIODS, Evidence, FrailtyDraws, frailty_posterior, frailty_sds
+
+TIMING_SD_FLOOR = 0.01  # log scale: levels whose speeds differ by less are held at one speed
 
 
 class MixtureSurvival(RecoveryEstimator):
@@ -37,7 +43,6 @@ class MixtureSurvival(RecoveryEstimator):
 
     _tags = EstimatorTags(gives_expected_curve=True, gives_never_pay_share=True)
     level: ClassVar[str] = ""
-    timing_on_groups: ClassVar[bool] = False  # timing on the unordered group levels too
 
     def __init__(self, name: Name = "survival",
                  covariates: Columns = ("log_avg_balance", "wa_delinquency_months"),
@@ -60,9 +65,8 @@ class MixtureSurvival(RecoveryEstimator):
         return tuple(self.covariates)
 
     def _timing_columns(self) -> np.ndarray:
-        """Which group-level columns enter the timing: the unordered groups' where ``timing_on_groups``."""
-        names = self.design_.random_names()
-        return np.array([self.timing_on_groups and g not in self.ordered_groups for g, _ in names], dtype=bool)
+        """Which group-level columns enter the timing: the unordered groups'."""
+        return np.array([g not in self.ordered_groups for g, _ in self.design_.random_names()], dtype=bool)
 
     def _designs(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """(X_scale, X_never) of rows that carry the covariates and group columns."""
@@ -89,8 +93,19 @@ class MixtureSurvival(RecoveryEstimator):
         q = 1 + len(self.design_.active_)
         ridge_never = np.r_[np.zeros(q), np.full(X_never.shape[1] - q, ridge)]
         ridge_scale = np.r_[np.zeros(q), np.full(X_scale.shape[1] - q, ridge)]
-        fit = fit_mixture(X_scale, X_never, rows["duration"], rows["event"], rows["weight"], rows[DEAL].to_numpy(),
-                          ridge_scale, ridge_never)
+
+        def fit_with(ridge_scale: np.ndarray, start: np.ndarray | None = None) -> MixtureFit:
+            return fit_mixture(X_scale, X_never, rows["duration"], rows["event"], rows["weight"],
+                               rows[DEAL].to_numpy(), ridge_scale, ridge_never, start=start)
+
+        fit = fit_with(ridge_scale)
+        timing_groups = np.array([g for (g, _), keep in zip(self.design_.random_names(), self.timing_mask_) if keep])
+        self.timing_sds_ = {}
+        if len(timing_groups):
+            self.timing_sds_, ridge_scale[q:] = timing_level_ridge(fit, q, timing_groups,
+                                                                   seasoned_pools(rows, X_scale[:, q:]),
+                                                                   ridge_scale[q:])
+            fit = fit_with(ridge_scale, start=fit.params)
         self.fit_ = fit
         if not fit.converged:
             notes.append(f"{self.name}: the optimiser stopped before full convergence ({fit.message})")
@@ -134,7 +149,7 @@ class MixtureSurvival(RecoveryEstimator):
         """scale: log Weibull scale of time to first payment; shape: log Weibull shape; never_pay: logit of the
         never-pay share; coefficients in the covariates' own units, standard errors cluster-robust by deal;
         frailty_sd: the sds of the deals' own effects on never_pay and scale (method of moments, no standard
-        error)."""
+        error); timing_sd: per group whose levels enter the scale, the sd they are shrunk with (timing_level_ridge)."""
         d = self.design_
         q = 1 + len(d.active_)
         A_scale = np.eye(len(self.fit_.params))
@@ -149,7 +164,8 @@ class MixtureSurvival(RecoveryEstimator):
         terms = scale_terms + ["log_shape"] + names + rand
         rows = [estimate_rows(blocks, terms, coef, se, alpha),
                 value_rows("frailty_sd", ["never_pay (deal)", "scale (deal)"],
-                           [self.frailty_sd_, self.timing_frailty_sd_])]
+                           [self.frailty_sd_, self.timing_frailty_sd_]),
+                value_rows("timing_sd", list(self.timing_sds_), list(self.timing_sds_.values()))]
         return pd.concat(rows, ignore_index=True)
 
     def check_state(self) -> None:
@@ -160,6 +176,53 @@ class MixtureSurvival(RecoveryEstimator):
             raise ValueError("parameter arrays do not match the model's design")
         if not (self.frailty_sd_ > 0 and self.timing_frailty_sd_ > 0):
             raise ValueError("frailty sds must be positive")
+        if not all(sd >= TIMING_SD_FLOOR for sd in self.timing_sds_.values()):
+            raise ValueError("timing level sds must be at least their floor")
+
+
+def timing_level_ridge(fit: MixtureFit, start: int, groups: np.ndarray, pools: np.ndarray, ridge: np.ndarray
+                       ) -> tuple[dict[str, float], np.ndarray]:
+    """Each timing group's sd over its levels' log scales, and the ridge that puts that prior on the levels (the
+    columns of ``fit``'s scale block from ``start``; ``groups``: each column's group; ``pools``: each level's pools
+    seen MIN_PERIODS periods or more; ``ridge``: the first fit's, kept for a group with fewer than two such levels).
+
+    A group's levels as the first fit estimates them, centred (theta_k: an originator's speed against the others';
+    the intercept takes their mean) with the variances of those contrasts, cluster-robust (V_k: a level is known by
+    its pools, not its borrowers; times G_k / (G_k - 1) for its G_k pools), are a random-effects meta-analysis
+    (shrinkage.random_effects): sigma^2 maximises the marginal likelihood of theta_k ~ N(mu, sigma^2 + V_k). The
+    penalty that shrinks theta_k by sigma^2 / (sigma^2 + V_k) in a likelihood counting every unit as independent
+    (contrast variance M_k) is (V_k / M_k) theta_k^2 / (2 sigma^2): the prior in that likelihood's units. A level
+    with one such pool cannot show how its pools vary (its cluster-robust variance is 0: the pool's score is the
+    level's, nil at the optimum), so it does not inform sigma and is held near the intercept, the common speed
+    (prior sd TIMING_SD_FLOOR, with the others' median design effect)."""
+    cols = start + np.arange(len(groups))
+    sds, ridge = {}, ridge.copy()
+    for group in dict.fromkeys(groups):
+        mine = groups == group
+        judged = mine & (pools >= 2)
+        if judged.sum() < 2:
+            continue
+        index = cols[mine]
+        centre = np.eye(len(index)) - 1.0 / len(index)
+        robust, model = (np.diag(centre @ cov[np.ix_(index, index)] @ centre) for cov in (fit.cov, fit.model_cov))
+        G = pools[mine].astype(float)
+        robust = robust * np.where(G >= 2, G / np.maximum(G - 1.0, 1.0), 1.0)
+        theta = centre @ fit.params[index]
+        seen = judged[mine]
+        sd = max(float(np.sqrt(random_effects(theta[seen], robust[seen])[1])), TIMING_SD_FLOOR)
+        sds[str(group)] = sd
+        design_effect = np.maximum(robust / model, 1.0)
+        design_effect[~seen] = np.median(design_effect[seen])  # its own is no estimate: the others' typical one
+        ridge[mine] = 0.5 * design_effect / np.where(seen, sd, TIMING_SD_FLOOR) ** 2
+    return sds, ridge
+
+
+def seasoned_pools(rows: pd.DataFrame, levels: np.ndarray) -> np.ndarray:
+    """Per level column, its pools seen MIN_PERIODS periods or more (a pool's rows share its levels; a unit's
+    duration is at most the pool's last observed period, which a still unpaid unit reaches)."""
+    seen = rows.groupby(DEAL)["duration"].transform("max").to_numpy() >= MIN_PERIODS
+    first = ~rows[DEAL].duplicated().to_numpy()
+    return ((levels[first & seen] != 0).sum(axis=0)).astype(int)
 
 
 def warn_quietly(message: str) -> None:

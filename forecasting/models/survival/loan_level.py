@@ -40,7 +40,6 @@ class SurvivalLoanModel(MixtureSurvival):
 
     _tags = EstimatorTags(needs_loans=True, uses_loans=True, gives_expected_curve=True, gives_never_pay_share=True)
     level = "loan"
-    timing_on_groups = True
 
     @classmethod
     def check_options(cls, options) -> list[tuple[str, str]]:

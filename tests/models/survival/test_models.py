@@ -170,10 +170,11 @@ def test_forecasts_monotone_bounded_and_respect_observed(fitted):
     assert (fc.mean[:, -1] > fc.mean[np.arange(len(fc.deal_ids)), fc.observed_periods - 1]).all()
 
 
-def test_originator_speeds_are_learned_at_loan_level(survival_loan, survival_pool, market):
+def test_originator_speeds_are_learned_at_loan_level(survival_loan, market):
     """Servicers collect at their own speed: at loan level the timing has originator levels, and they follow what
     the originator's pools can show, its speed in the simulator plus the borrower-weighted mean speed effect of its
-    pools (log scale, larger = slower; measured corr 0.89). Pool level keeps timing on the covariates."""
+    pools (log scale, larger = slower; measured corr 0.89). The levels' sd is learnt (0.31 here): they are hardly
+    shrunk."""
     ds = market.dataset
     s = labelled(survival_loan.summary())
     pools = market.effects.merge(ds.deals[["deal_id", "originator", "n_borrowers"]], on="deal_id")
@@ -182,8 +183,7 @@ def test_originator_speeds_are_learned_at_loan_level(survival_loan, survival_poo
     levels = sorted(shown)
     estimate = [s.loc[f"scale:originator={o}", "coef"] for o in levels]
     assert np.corrcoef(estimate, [shown[o] for o in levels])[0, 1] > 0.8, (estimate, shown)
-    pool = survival_pool.summary()
-    assert not pool[(pool["block"] == "scale") & pool["term"].str.startswith("originator=")].shape[0]
+    assert s.loc["timing_sd:originator", "coef"] > 0.2
 
 
 def test_never_pay_share_rises_with_balance_and_delinquency(survival_loan):
