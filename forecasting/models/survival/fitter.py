@@ -93,7 +93,7 @@ def fit_mixture(X_scale: np.ndarray, X_never: np.ndarray, duration: np.ndarray, 
         res = minimize(nll, start, jac=grad(nll), method="BFGS", options={"gtol": 1e-9, "maxiter": max_iter})
     if not np.isfinite(res.fun) or (not warm and np.allclose(res.x, start)):
         raise FitError(f"the mixture model did not converge ({res.message})")
-    x = _newton_polish(nll, res.x) if res.status == PRECISION_LOSS else res.x
+    x = _newton_polish(nll, res.x) if not warm and res.status == PRECISION_LOSS else res.x
     H = hessian(nll)(x)
     cov = model_cov = np.linalg.pinv(H * w.sum())
     # the summed scores of G clusters span at most G - 1 directions of the unpenalised parameters: with fewer
