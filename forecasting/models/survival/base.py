@@ -199,16 +199,15 @@ def timing_level_ridge(fit: MixtureFit, start: int, groups: np.ndarray, pools: n
     sds, ridge = {}, ridge.copy()
     for group in dict.fromkeys(groups):
         mine = groups == group
-        judged = mine & (pools >= 2)
-        if judged.sum() < 2:
+        G = pools[mine].astype(float)
+        seen = G >= 2
+        if seen.sum() < 2:
             continue
         index = cols[mine]
         centre = np.eye(len(index)) - 1.0 / len(index)
         robust, model = (np.diag(centre @ cov[np.ix_(index, index)] @ centre) for cov in (fit.cov, fit.model_cov))
-        G = pools[mine].astype(float)
-        robust = robust * np.where(G >= 2, G / np.maximum(G - 1.0, 1.0), 1.0)
+        robust = robust * np.where(seen, G / np.maximum(G - 1.0, 1.0), 1.0)
         theta = centre @ fit.params[index]
-        seen = judged[mine]
         sd = max(float(np.sqrt(random_effects(theta[seen], robust[seen])[1])), TIMING_SD_FLOOR)
         sds[str(group)] = sd
         design_effect = np.maximum(robust / model, 1.0)

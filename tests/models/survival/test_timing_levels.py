@@ -16,9 +16,10 @@ LOG_SCALE, LOG_SHAPE, NEVER = np.log(8.0), np.log(0.9), 0.5
 
 
 def simulate(seed: int, speed_sd: float, originators: int = 16, deals: int = 3, loans: int = 800,
-             horizon: int = 24) -> pd.DataFrame:
-    """Loans in deals in originators: each originator collects at its own speed (log scale + s_o, s_o ~ N(0,
-    speed_sd^2)) and each deal at its own around it (sd 0.1), so a level is known by its deals, not its loans."""
+             horizon: int = 24) -> tuple[pd.DataFrame, np.ndarray]:
+    """Loans in deals in originators, and the originators' speeds: each originator collects at its own speed (log
+    scale + s_o, s_o ~ N(0, speed_sd^2)) and each deal at its own around it (sd 0.1), so a level is known by its
+    deals, not its loans."""
     rng = np.random.default_rng(seed)
     speed = rng.normal(0, speed_sd, originators)
     deal_speed = np.repeat(speed, deals) + rng.normal(0, 0.1, originators * deals)
@@ -30,12 +31,12 @@ def simulate(seed: int, speed_sd: float, originators: int = 16, deals: int = 3, 
                          "event": event.astype(int)}), speed
 
 
-def fit_levels(cells: pd.DataFrame, ridge: np.ndarray):
+def fit_levels(cells: pd.DataFrame, ridge: np.ndarray, start: np.ndarray | None = None):
     levels = np.eye(cells["originator"].max() + 1)[cells["originator"]]
     X_scale = np.column_stack([np.ones(len(cells)), levels])
     X_never = np.ones((len(cells), 1))
     return fit_mixture(X_scale, X_never, cells["duration"], cells["event"], cells["weight"], cells["deal"].to_numpy(),
-                       ridge_scale=np.r_[0.0, ridge])
+                       ridge_scale=np.r_[0.0, ridge], start=start)
 
 
 def learnt(seed: int, speed_sd: float):
@@ -99,10 +100,7 @@ def test_a_warm_refit_lands_where_a_cold_one_does():
     cells = aggregate(frame)
     first = fit_levels(cells, np.full(16, 0.5))
     _, ridge = timing_level_ridge(first, 1, np.full(16, "originator"), np.full(16, 3), np.full(16, 0.5))
-    cold = fit_levels(cells, ridge)
-    X_scale = np.column_stack([np.ones(len(cells)), np.eye(16)[cells["originator"]]])
-    warm = fit_mixture(X_scale, np.ones((len(cells), 1)), cells["duration"], cells["event"], cells["weight"],
-                       cells["deal"].to_numpy(), ridge_scale=np.r_[0.0, ridge], start=first.params)
+    cold, warm = fit_levels(cells, ridge), fit_levels(cells, ridge, start=first.params)
     assert warm.converged and cold.converged
     assert np.max(np.abs(warm.params - cold.params) / np.sqrt(np.diag(cold.cov))) < 1e-3
 
