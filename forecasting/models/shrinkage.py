@@ -25,17 +25,20 @@ BACKFIT_ROUNDS = 8  # a fit and its shrunk effects re-estimated in turn at most 
 SETTLED = 0.005  # until no effect moves by this much (log scale)
 
 
-def random_effects(y: np.ndarray, v: np.ndarray) -> tuple[float, float, float]:
-    """mu, sigma^2 maximising the marginal likelihood of y_i ~ N(mu, sigma^2 + v_i), and Var(mu) given sigma^2."""
+def random_effects(y: np.ndarray, v: np.ndarray, mean: float | None = None) -> tuple[float, float, float]:
+    """mu, sigma^2 maximising the marginal likelihood of y_i ~ N(mu, sigma^2 + v_i), and Var(mu) given sigma^2;
+    with ``mean`` mu is that value (Var 0), not estimated."""
+    def centre(total: np.ndarray) -> float:
+        return np.sum(y / total) / np.sum(1 / total) if mean is None else mean
+
     def profile(log_sd: float) -> float:  # -log likelihood with mu at its weighted mean
         total = np.exp(2 * log_sd) + v
-        mu = np.sum(y / total) / np.sum(1 / total)
-        return 0.5 * np.sum(np.log(total) + (y - mu) ** 2 / total)
+        return 0.5 * np.sum(np.log(total) + (y - centre(total)) ** 2 / total)
 
     best = minimize_scalar(profile, bounds=(-12.0, np.log(MAX_LOG_SD)), method="bounded")
     sigma2 = np.exp(2 * best.x) if best.x > -11.5 else 0.0  # the lower bound: no common effect
-    precision = np.sum(1 / (sigma2 + v))
-    return float(np.sum(y / (sigma2 + v)) / precision), float(sigma2), float(1 / precision)
+    total = sigma2 + v
+    return float(centre(total)), float(sigma2), float(1 / np.sum(1 / total)) if mean is None else 0.0
 
 
 # the t prior as a scale mixture: c ~ N(0, scale^2 / lam), lam ~ Gamma(df / 2, rate df / 2), integrated over a

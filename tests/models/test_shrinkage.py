@@ -72,3 +72,17 @@ def test_a_fit_that_does_not_converge_says_so(monkeypatch):
     monkeypatch.setattr(shrinkage, "minimize", stuck)
     with pytest.warns(RuntimeWarning, match="did not converge"):
         t_effects(np.array([0.1, -0.2, 0.05, 0.0]), np.full(4, 0.01), 4.0)
+
+
+def test_a_fixed_mean_is_kept_and_its_spread_includes_the_drift():
+    """Steps of a random walk (prior mean no step): with the mean fixed at 0, sigma^2 is the mean square of the
+    steps beyond their noise, drift included; estimated freely, the mean takes the drift and sigma^2 the rest.
+    200 steps of sd 0.2 around a drift of 0.3, noise sd 0.05: sigma 0.36 (sqrt(0.2^2 + 0.3^2)) against 0.2."""
+    rng = np.random.default_rng(4)
+    v = np.full(200, 0.05 ** 2)
+    y = 0.3 + rng.normal(0, 0.2, 200) + rng.normal(0, 0.05, 200)
+    mu_free, sigma2_free, var_free = random_effects(y, v)
+    mu_zero, sigma2_zero, var_zero = random_effects(y, v, mean=0.0)
+    assert mu_free == pytest.approx(0.3, abs=0.04) and np.sqrt(sigma2_free) == pytest.approx(0.2, abs=0.03)
+    assert mu_zero == 0.0 and var_zero == 0.0 and var_free > 0
+    assert np.sqrt(sigma2_zero) == pytest.approx(np.sqrt(0.2 ** 2 + 0.3 ** 2), abs=0.04)

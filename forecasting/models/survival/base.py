@@ -35,7 +35,7 @@ from forecasting.models.survival.covariance import sum_by
 from forecasting.models.survival.fitter import MixtureFit, fit_mixture
 from forecasting.models.survival.frailty import MIN_PERIODS, Evidence, FrailtyDraws, frailty_posterior, frailty_sds
 
-TIMING_SD_FLOOR = 0.01  # log scale: levels whose speeds differ by less are held at one speed
+LEVEL_SD_FLOOR = 0.01  # levels whose speeds (log scale) or never-pay shares (logit) differ by less are held at one
 
 
 class MixtureSurvival(RecoveryEstimator):
@@ -106,6 +106,9 @@ class MixtureSurvival(RecoveryEstimator):
                                                                    seasoned_pools(rows, X_scale[:, q:]),
                                                                    ridge_scale[q:])
             fit = fit_with(ridge_scale, start=fit.params)
+        rand_groups = np.array([g for g, _ in self.design_.random_names()])
+        self.never_pay_sds_ = never_pay_level_sds(fit, X_scale.shape[1] + 1 + q, rand_groups,
+                                                  seasoned_pools(rows, X_never[:, q:]), self.ordered_groups)
         self.fit_ = fit
         if not fit.converged:
             notes.append(f"{self.name}: the optimiser stopped before full convergence ({fit.message})")
@@ -119,6 +122,22 @@ class MixtureSurvival(RecoveryEstimator):
     # -------------------------------------------------------------------------------------------- predict
     def _param_draws(self, n: int, seed: int) -> dict[str, np.ndarray]:
         return self._split(random.normal_draws(random.stream(seed, "params"), self.fit_.params, self.fit_.cov, n))
+
+    def _new_levels(self, deals: pd.DataFrame, n_draws: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per draw and deal (never-pay logit, log scale): the unknown effects of group levels not seen at fit, one
+        draw per level shared by its deals, from the sds the fit learnt (``never_pay_sds_``, ``timing_sds_``; none
+        where the group had too few seasoned levels to learn one). An ordered group's new level is one step on from
+        the last level seen."""
+        never, scale = np.zeros((n_draws, len(deals))), np.zeros((n_draws, len(deals)))
+        unseen = self.design_.random(deals)[1]
+        for g, group in enumerate(self.groups):
+            values = deals[group].astype(str).to_numpy()
+            for level in np.unique(values[unseen[:, g]]):
+                z = random.stream(seed, "new-level", group, level).standard_normal((n_draws, 2))
+                at = values == level
+                never[:, at] += self.never_pay_sds_.get(group, 0.0) * z[:, :1]
+                scale[:, at] += self.timing_sds_.get(group, 0.0) * z[:, 1:]
+        return never, scale
 
     def _frailty_draws(self, evidence: Evidence, params: dict[str, np.ndarray], deal_ids, seed: int) -> FrailtyDraws:
         """Each deal's frailties (u, v) per draw, from its posterior given its first t0 periods; ``.anchored(
@@ -149,7 +168,8 @@ class MixtureSurvival(RecoveryEstimator):
         """scale: log Weibull scale of time to first payment; shape: log Weibull shape; never_pay: logit of the
         never-pay share; coefficients in the covariates' own units, standard errors cluster-robust by deal;
         frailty_sd: the sds of the deals' own effects on never_pay and scale (method of moments, no standard
-        error); timing_sd: per group whose levels enter the scale, the sd they are shrunk with (timing_level_ridge)."""
+        error); timing_sd: per group whose levels enter the scale, the sd they are shrunk with (timing_level_ridge);
+        never_pay_sd: per group, the sd of its levels' never-pay logits, what a level not seen at fit is drawn from."""
         d = self.design_
         q = 1 + len(d.active_)
         A_scale = np.eye(len(self.fit_.params))
@@ -165,7 +185,8 @@ class MixtureSurvival(RecoveryEstimator):
         rows = [estimate_rows(blocks, terms, coef, se, alpha),
                 value_rows("frailty_sd", ["never_pay (deal)", "scale (deal)"],
                            [self.frailty_sd_, self.timing_frailty_sd_]),
-                value_rows("timing_sd", list(self.timing_sds_), list(self.timing_sds_.values()))]
+                value_rows("timing_sd", list(self.timing_sds_), list(self.timing_sds_.values())),
+                value_rows("never_pay_sd", list(self.never_pay_sds_), list(self.never_pay_sds_.values()))]
         return pd.concat(rows, ignore_index=True)
 
     def check_state(self) -> None:
@@ -176,44 +197,72 @@ class MixtureSurvival(RecoveryEstimator):
             raise ValueError("parameter arrays do not match the model's design")
         if not (self.frailty_sd_ > 0 and self.timing_frailty_sd_ > 0):
             raise ValueError("frailty sds must be positive")
-        if not all(sd >= TIMING_SD_FLOOR for sd in self.timing_sds_.values()):
-            raise ValueError("timing level sds must be at least their floor")
+        if not all(sd >= LEVEL_SD_FLOOR for sds in (self.timing_sds_, self.never_pay_sds_) for sd in sds.values()):
+            raise ValueError("group level sds must be at least their floor")
+
+
+def level_spread(fit: MixtureFit, index: np.ndarray, pools: np.ndarray, centred: bool
+                 ) -> tuple[float, np.ndarray, np.ndarray] | None:
+    """The sd of one group's levels (columns ``index`` of ``fit``) beyond their noise, each level's design effect
+    (cluster-robust over model-based variance) and which levels informed the sd: those with two or more of their
+    ``pools`` (per level: pools seen MIN_PERIODS periods or more). None when fewer than two levels do.
+
+    The levels as the fit estimates them, centred for an unordered group (an originator's speed against the others';
+    the intercept takes their mean), as they are for an ordered one (a vintage's step from the one before, whose
+    prior mean is no step), with the cluster-robust variances of those contrasts (V_k: a level is known by its pools,
+    not its borrowers; times G_k / (G_k - 1) for its G_k pools), are a random-effects meta-analysis
+    (shrinkage.random_effects): sigma^2 maximises the marginal likelihood of theta_k ~ N(mu, sigma^2 + V_k), mu = 0
+    for steps. A level with one such pool cannot show how its pools vary (its cluster-robust variance is 0: the
+    pool's score is the level's, nil at the optimum), so it does not inform sigma."""
+    G = pools.astype(float)
+    seen = G >= 2
+    if seen.sum() < 2:
+        return None
+    centre = np.eye(len(index)) - (1.0 / len(index) if centred else 0.0)
+    robust, model = (np.diag(centre @ cov[np.ix_(index, index)] @ centre) for cov in (fit.cov, fit.model_cov))
+    robust = robust * np.where(seen, G / np.maximum(G - 1.0, 1.0), 1.0)
+    theta = centre @ fit.params[index]
+    sigma2 = random_effects(theta[seen], robust[seen], None if centred else 0.0)[1]
+    design_effect = np.maximum(robust / model, 1.0)
+    design_effect[~seen] = np.median(design_effect[seen])  # its own is no estimate: the others' typical one
+    return max(float(np.sqrt(sigma2)), LEVEL_SD_FLOOR), design_effect, seen
 
 
 def timing_level_ridge(fit: MixtureFit, start: int, groups: np.ndarray, pools: np.ndarray, ridge: np.ndarray
                        ) -> tuple[dict[str, float], np.ndarray]:
-    """Each timing group's sd over its levels' log scales, and the ridge that puts that prior on the levels (the
-    columns of ``fit``'s scale block from ``start``; ``groups``: each column's group; ``pools``: each level's pools
-    seen MIN_PERIODS periods or more; ``ridge``: the first fit's, kept for a group with fewer than two such levels).
-
-    A group's levels as the first fit estimates them, centred (theta_k: an originator's speed against the others';
-    the intercept takes their mean) with the variances of those contrasts, cluster-robust (V_k: a level is known by
-    its pools, not its borrowers; times G_k / (G_k - 1) for its G_k pools), are a random-effects meta-analysis
-    (shrinkage.random_effects): sigma^2 maximises the marginal likelihood of theta_k ~ N(mu, sigma^2 + V_k). The
-    penalty that shrinks theta_k by sigma^2 / (sigma^2 + V_k) in a likelihood counting every unit as independent
-    (contrast variance M_k) is (V_k / M_k) theta_k^2 / (2 sigma^2): the prior in that likelihood's units. A level
-    with one such pool cannot show how its pools vary (its cluster-robust variance is 0: the pool's score is the
-    level's, nil at the optimum), so it does not inform sigma and is held near the intercept, the common speed
-    (prior sd TIMING_SD_FLOOR, with the others' median design effect)."""
+    """Each timing group's sd over its levels' log scales (``level_spread``), and the ridge that puts that prior on
+    the levels (the columns of ``fit``'s scale block from ``start``; ``groups``: each column's group; ``pools``: each
+    level's pools seen MIN_PERIODS periods or more; ``ridge``: the first fit's, kept for a group with fewer than two
+    such levels). The penalty that shrinks theta_k by sigma^2 / (sigma^2 + V_k) in a likelihood counting every unit
+    as independent (contrast variance M_k) is (V_k / M_k) theta_k^2 / (2 sigma^2): the prior in that likelihood's
+    units. A level that did not inform sigma is held near the intercept, the common speed (prior sd LEVEL_SD_FLOOR,
+    with the others' median design effect)."""
     cols = start + np.arange(len(groups))
     sds, ridge = {}, ridge.copy()
     for group in dict.fromkeys(groups):
         mine = groups == group
-        G = pools[mine].astype(float)
-        seen = G >= 2
-        if seen.sum() < 2:
+        spread = level_spread(fit, cols[mine], pools[mine], centred=True)
+        if spread is None:
             continue
-        index = cols[mine]
-        centre = np.eye(len(index)) - 1.0 / len(index)
-        robust, model = (np.diag(centre @ cov[np.ix_(index, index)] @ centre) for cov in (fit.cov, fit.model_cov))
-        robust = robust * np.where(seen, G / np.maximum(G - 1.0, 1.0), 1.0)
-        theta = centre @ fit.params[index]
-        sd = max(float(np.sqrt(random_effects(theta[seen], robust[seen])[1])), TIMING_SD_FLOOR)
+        sd, design_effect, seen = spread
         sds[str(group)] = sd
-        design_effect = np.maximum(robust / model, 1.0)
-        design_effect[~seen] = np.median(design_effect[seen])  # its own is no estimate: the others' typical one
-        ridge[mine] = 0.5 * design_effect / np.where(seen, sd, TIMING_SD_FLOOR) ** 2
+        ridge[mine] = 0.5 * design_effect / np.where(seen, sd, LEVEL_SD_FLOOR) ** 2
     return sds, ridge
+
+
+def never_pay_level_sds(fit: MixtureFit, start: int, groups: np.ndarray, pools: np.ndarray, ordered
+                        ) -> dict[str, float]:
+    """Each group's sd over its levels' logits of the never-pay share (``level_spread``; columns of ``fit`` from
+    ``start``; ``groups``: each column's group; ``ordered``: the groups whose columns are steps): what a level not
+    seen at fit is drawn from."""
+    cols = start + np.arange(len(groups))
+    sds = {}
+    for group in dict.fromkeys(groups):
+        mine = groups == group
+        spread = level_spread(fit, cols[mine], pools[mine], centred=group not in ordered)
+        if spread is not None:
+            sds[str(group)] = spread[0]
+    return sds
 
 
 def seasoned_pools(rows: pd.DataFrame, levels: np.ndarray) -> np.ndarray:

@@ -145,6 +145,13 @@ class FrailtyDraws:
         uncertainty."""
         return self.u - self.z_u * shift[0], self.v - self.z_v * shift[1]
 
+    def with_levels(self, new: tuple[np.ndarray, np.ndarray]) -> FrailtyDraws:
+        """Plus the effects of group levels not seen at fit (``new``: never-pay, timing; (draws, deals) each), as a
+        parameter draw's shift is taken: discounted by the deal's credibility, so a pool whose own periods pin its
+        level keeps it and a new pool carries the new level's whole uncertainty."""
+        return FrailtyDraws(self.u + (1.0 - self.z_u) * new[0], self.v + (1.0 - self.z_v) * new[1], self.z_u,
+                            self.z_v)
+
 
 def frailty_posterior(theta: np.ndarray, ev: Evidence, sd_u: float, sd_v: float,
                       uniforms: np.ndarray) -> FrailtyDraws:

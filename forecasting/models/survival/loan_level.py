@@ -127,7 +127,9 @@ class SurvivalLoanModel(MixtureSurvival):
         x = self._loan_frame(table, dataset.deals)
         evidence = self._loan_evidence(ids, n_obs, x, table)
         # each deal's frailty is anchored to what its loans say under each parameter draw (frailty.py)
-        u, v = self._frailty_draws(evidence, params, ids, seed).anchored(self._shift(evidence, params))
+        frailty = self._frailty_draws(evidence, params, ids, seed).with_levels(
+            self._new_levels(dataset.deals, len(params["shape"]), seed))
+        u, v = frailty.anchored(self._shift(evidence, params))
         opb = dataset.deals["opb"].to_numpy(float)
         t = np.arange(0, horizon + 1)
         future = self._future(ids, params, t, n_obs, opb, table, x, u, v)

@@ -162,7 +162,8 @@ class SurvivalPoolModel(CalendarReport, spread.LearntSpread, MixtureSurvival):
         _, cum_obs, n_obs = observed_rates(dataset, horizon)
         evidence, t = self._pool_evidence(dataset, n_obs), np.arange(0, horizon + 1)
         # realized cash: frailties unanchored, expected curve: anchored (module docstring)
-        frailty = self._frailty_draws(evidence, params, ids, seed)
+        frailty = self._frailty_draws(evidence, params, ids, seed).with_levels(
+            self._new_levels(dataset.deals, n_draws, seed))
         S = survival(params, *self._designs(dataset.deals), t, offset=frailty.u, scale_offset=frailty.v)
         S0 = np.take_along_axis(S, np.broadcast_to(n_obs[None, :, None], S.shape[:2] + (1,)), -1)
         base = observed_state(cum_obs, n_obs)

@@ -8,7 +8,7 @@ import pytest
 from scipy.special import expit
 
 from forecasting.models.summary import labelled
-from forecasting.models.survival.base import TIMING_SD_FLOOR, timing_level_ridge
+from forecasting.models.survival.base import LEVEL_SD_FLOOR, timing_level_ridge
 from forecasting.models.survival.cells import aggregate
 from forecasting.models.survival.fitter import fit_mixture
 
@@ -82,14 +82,14 @@ def test_the_ridge_puts_the_meta_analysis_shrinkage_on_each_level():
     expected = centred * sd**2 / (sd**2 + robust)
     got = refit.params[1:-2] - refit.params[1:-2].mean()
     assert np.max(np.abs(got - expected)) < 0.06 * np.max(np.abs(centred)), (got, expected)  # measured 0.013 / 0.336
-    assert sd >= TIMING_SD_FLOOR
+    assert sd >= LEVEL_SD_FLOOR
 
 
 def test_pool_level_timing_has_originator_levels_and_their_sd(survival_pool):
     """The pool-level model's summary shows each originator's speed and the sd they were shrunk with."""
     s = labelled(survival_pool.summary())
     assert any(term.startswith("scale:originator=") for term in s.index)
-    assert s.loc["timing_sd:originator", "coef"] >= TIMING_SD_FLOOR
+    assert s.loc["timing_sd:originator", "coef"] >= LEVEL_SD_FLOOR
 
 
 def test_a_warm_refit_lands_where_a_cold_one_does():
