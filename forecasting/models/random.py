@@ -30,3 +30,13 @@ def normal_draws(rng: np.random.Generator, mean: np.ndarray, cov: np.ndarray, n:
     values, vectors = np.linalg.eigh((cov + cov.T) / 2)
     root = vectors * np.sqrt(np.clip(values, 0.0, None))
     return mean + rng.standard_normal((n, len(mean))) @ root.T
+
+
+def new_levels(random_state: int, deals, groups, unseen: np.ndarray):
+    """Each group level not seen at fit, as (the group's position in ``groups``, which ``deals`` are at the level,
+    the level's own stream): one stream per level, so its pools share its draws and a forecast of some of them
+    draws what a forecast of all would. ``unseen``: (deals, groups), from ``Design.random``."""
+    for g, group in enumerate(groups):
+        values = deals[group].astype(str).to_numpy()
+        for level in np.unique(values[unseen[:, g]]):
+            yield g, values == level, stream(random_state, "new-level", group, level)

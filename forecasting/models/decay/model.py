@@ -191,14 +191,10 @@ class DecayCurveModel(CalendarReport, spread.LearntSpread, RecoveryEstimator):
         eta_L, eta_S = th_L @ Z_L.T, th_S @ Z_S.T
         log_k = self._deal_log_shape(theta, deals, R, unseen, seed)
         G = len(self.groups)
-        for g, group in enumerate(self.groups):
-            values = deals[group].astype(str).to_numpy()
-            for level in np.unique(values[unseen[:, g]]):
-                rng = random.stream(seed, "new-level", group, level)
-                at = values == level
-                eta_L[:, at] += rng.normal(0, np.sqrt(self.tau2_[g]), (n_draws, 1))
-                if self.timing_effects:
-                    eta_S[:, at] += rng.normal(0, np.sqrt(self.tau2_[G + 1 + g]), (n_draws, 1))
+        for g, at, rng in random.new_levels(seed, deals, self.groups, unseen):
+            eta_L[:, at] += rng.normal(0, np.sqrt(self.tau2_[g]), (n_draws, 1))
+            if self.timing_effects:
+                eta_S[:, at] += rng.normal(0, np.sqrt(self.tau2_[G + 1 + g]), (n_draws, 1))
         if self.agency_ is not None:  # a vintage not seen at fit: from the last one, moved as the agency moved
             step, variance = self.agency_.new_level_steps(design, deals)
             values = deals[self.agency_.group].astype(str).to_numpy()

@@ -99,16 +99,15 @@ class MixtureSurvival(RecoveryEstimator):
                                rows[DEAL].to_numpy(), ridge_scale, ridge_never, start=start)
 
         fit = fit_with(ridge_scale)
-        timing_groups = np.array([g for (g, _), keep in zip(self.design_.random_names(), self.timing_mask_) if keep])
+        level_groups = np.array([g for g, _ in self.design_.random_names()])  # X_never's level columns
+        pools = seasoned_pools(rows, X_never[:, q:])  # the timing's level columns are those under timing_mask_
         self.timing_sds_ = {}
-        if len(timing_groups):
-            self.timing_sds_, ridge_scale[q:] = timing_level_ridge(fit, q, timing_groups,
-                                                                   seasoned_pools(rows, X_scale[:, q:]),
-                                                                   ridge_scale[q:])
+        if self.timing_mask_.any():
+            self.timing_sds_, ridge_scale[q:] = timing_level_ridge(fit, q, level_groups[self.timing_mask_],
+                                                                   pools[self.timing_mask_], ridge_scale[q:])
             fit = fit_with(ridge_scale, start=fit.params)
-        rand_groups = np.array([g for g, _ in self.design_.random_names()])
-        self.never_pay_sds_ = never_pay_level_sds(fit, X_scale.shape[1] + 1 + q, rand_groups,
-                                                  seasoned_pools(rows, X_never[:, q:]), self.ordered_groups)
+        self.never_pay_sds_ = never_pay_level_sds(fit, X_scale.shape[1] + 1 + q, level_groups, pools,
+                                                  self.ordered_groups)
         self.fit_ = fit
         if not fit.converged:
             notes.append(f"{self.name}: the optimiser stopped before full convergence ({fit.message})")
@@ -129,14 +128,10 @@ class MixtureSurvival(RecoveryEstimator):
         where the group had too few seasoned levels to learn one). An ordered group's new level is one step on from
         the last level seen."""
         never, scale = np.zeros((n_draws, len(deals))), np.zeros((n_draws, len(deals)))
-        unseen = self.design_.random(deals)[1]
-        for g, group in enumerate(self.groups):
-            values = deals[group].astype(str).to_numpy()
-            for level in np.unique(values[unseen[:, g]]):
-                z = random.stream(seed, "new-level", group, level).standard_normal((n_draws, 2))
-                at = values == level
-                never[:, at] += self.never_pay_sds_.get(group, 0.0) * z[:, :1]
-                scale[:, at] += self.timing_sds_.get(group, 0.0) * z[:, 1:]
+        for g, at, rng in random.new_levels(seed, deals, self.groups, self.design_.random(deals)[1]):
+            z = rng.standard_normal((n_draws, 2))
+            never[:, at] += self.never_pay_sds_.get(self.groups[g], 0.0) * z[:, :1]
+            scale[:, at] += self.timing_sds_.get(self.groups[g], 0.0) * z[:, 1:]
         return never, scale
 
     def _frailty_draws(self, evidence: Evidence, params: dict[str, np.ndarray], deal_ids, seed: int) -> FrailtyDraws:
