@@ -160,12 +160,14 @@ class BootstrapBaseline(TriangleBaseline):
     def _fit_group(self, dataset: Dataset) -> dict:
         tri, weight = triangle.origin_triangle(dataset, dataset.deals.set_index("deal_id")["opb"])
         ldf, curve, latest, phi = triangle.bootstrap_patterns(tri, self.n_sims, 0, self.tail)
-        values = np.asarray(tri.values, float)[0, 0]
-        ages = np.isfinite(values).sum(axis=1)
-        rows = np.flatnonzero(ages > 0)  # a monthly triangle has months in which no pool was cut off
+        values = np.nan_to_num(np.asarray(tri.values, float)[0, 0])  # chainladder leaves a zero cumulative empty
+        exposure = np.nan_to_num(np.asarray(weight.values, float).ravel())
+        # origin i's age at the valuation date (the first origin's is the triangle's width); an origin row without
+        # exposure is a period in which no pool was cut off
+        ages = values.shape[1] - np.arange(len(values))
+        rows = np.flatnonzero(exposure > 0)
         state = {"pattern": triangle.fit_pattern(tri, self.tail), "ldf": ldf, "curve": curve, "phi": phi,
-                 "ages": ages[rows], "latest": latest[:, rows],
-                 "exposure": np.asarray(weight.values, float).ravel()[rows],
+                 "ages": ages[rows], "latest": np.nan_to_num(latest[:, rows]), "exposure": exposure[rows],
                  "point_latest": values[rows, ages[rows] - 1],
                  "origins": month_index(tri.origin.to_timestamp(how="s"))[rows]}
         state["level"] = self._level(state, dataset)

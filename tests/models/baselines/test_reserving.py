@@ -141,3 +141,23 @@ def test_a_new_pool_starts_from_the_pooled_first_period(raa_dataset):
         assert (fc.mean[:, -1] > 0).all() and (fc.observed_periods == 0).all()
         assert (np.diff(fc.draws, axis=-1) >= 0).all() and (fc.draws <= 1).all()
         assert fc.quantile(0.9)[0, -1] > fc.quantile(0.1)[0, -1]
+
+
+def test_an_origin_that_collects_nothing_at_first_is_projected_from_its_age(raa, raa_dataset):
+    """chainladder leaves a zero cumulative cell empty: an origin with nothing in its first years is still of its
+    age (Cape Cod's exposure x share collected counts it; the chain ladder projects it), not NaN."""
+    slow = raa_dataset.collections.assign(gross_collections=raa_dataset.collections["gross_collections"].where(
+        ~((raa_dataset.collections["deal_id"] == "RAA-1985") & (raa_dataset.collections["period"] <= 2)), 0.0))
+    deals = raa_dataset.deals.assign(opb=PREMIUM / PREMIUM.max() * OPB)
+    data = Dataset(raa_dataset.meta, deals, slow)
+    tri, _ = origin_triangle(data)
+    exposure = tri.latest_diagonal * 0 + PREMIUM[:, None]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cc = cl.CapeCod().fit(tri, sample_weight=exposure)
+    assert np.isnan(np.asarray(tri.values, float)[0, 0, 4, :2]).all()  # the empty cells the ages were counted from
+    for cls in (CapeCod, BootstrapODP, BornhuetterFerguson):
+        fc = cls(tail=False, n_sims=50).fit(data).predict(data, 10, n_draws=50)
+        assert np.isfinite(fc.mean).all() and np.isfinite(fc.draws).all(), cls.__name__
+    fc = CapeCod(tail=False, n_sims=50).fit(data).predict(data, 10, n_draws=50)
+    np.testing.assert_allclose(fc.mean[:, 9] * deals["opb"].to_numpy(), cc.ultimate_.values.ravel(), rtol=1e-9)
