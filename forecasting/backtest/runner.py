@@ -19,6 +19,7 @@ from forecasting.backtest.schemes import Fold, make_folds
 from forecasting.config import Config
 from forecasting.data.dataset import Dataset
 from forecasting.data.problems import InputError, Problem
+from forecasting.forecast.checks import check_paths
 from forecasting.models import registry
 from forecasting.models.base import FitError
 from forecasting.models.curve_forecast import quantile_name
@@ -67,6 +68,7 @@ def run_fold(fold: Fold, specs: list, horizon: int, quantiles: list[float], n_dr
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # a missing loan tape is said by the fold's data
             fc = model.predict(fold.test, horizon, n_draws=n_draws, random_state=model_seed(model.name))
+        check_paths(fc, model.name)
         table = fc.frame(quantiles).rename(columns={"cum_rate": "predicted_cum_rate"})
         table = table.rename(columns={quantile_name(q): quantile_name(q, "") for q in quantiles})
         table.insert(0, "model", model.name)

@@ -17,7 +17,9 @@ class ForecastError(RuntimeError):
     """A forecast that failed its final check."""
 
 
-def check_forecast(fc: CurveForecast, model: str, quantiles: list[float]) -> None:
+def check_paths(fc: CurveForecast, model: str) -> None:
+    """Paths and expected curves finite, within [0, 1] and non-decreasing, the point forecast finite: what every
+    forecast scored or written must be (a NaN left in would drop its pool from a score or a total unsaid)."""
     for what, paths in (("paths", fc.draws), ("expected curve", fc.expected)):
         if paths is None:
             continue
@@ -30,6 +32,11 @@ def check_forecast(fc: CurveForecast, model: str, quantiles: list[float]) -> Non
     if not np.isfinite(fc.mean).all():
         raise ForecastError(f"{model}: the forecast of deal {fc.deal_ids[np.flatnonzero(~np.isfinite(fc.mean).all(1))[0]]!r} "
                             f"is not finite")
+
+
+def check_forecast(fc: CurveForecast, model: str, quantiles: list[float]) -> None:
+    """``check_paths``, and the point forecast inside the band of the outer quantiles."""
+    check_paths(fc, model)
     lo, hi = fc.quantile(min(quantiles)), fc.quantile(max(quantiles))
     outside = ((fc.mean < lo - BAND_TOL) | (fc.mean > hi + BAND_TOL)).any(axis=1)
     if outside.any():

@@ -123,6 +123,21 @@ def test_a_failed_fit_in_a_worker_is_one_clear_problem(market):
     assert "instalment timing" in str(caught.value)
 
 
+def test_a_forecast_with_a_missing_value_stops_the_backtest(dataset, monkeypatch):
+    """A NaN would leave its pool out of the model's scores without a word: the backtest stops and names it."""
+    from forecasting.forecast.checks import ForecastError
+    from forecasting.models.baselines import CapeCod
+    project = CapeCod._project
+
+    def spoiled(self, *args, **kwargs):
+        mean, paths = project(self, *args, **kwargs)
+        return mean, np.where(np.arange(paths.shape[1])[None, :, None] == 0, np.nan, paths)
+
+    monkeypatch.setattr(CapeCod, "_project", spoiled)
+    with pytest.raises(ForecastError, match="baseline_cape_cod: the paths of deal .* are not finite"):
+        run_backtest(config(backend="threading", n_jobs=1), dataset)
+
+
 def test_vintage_holdout_trains_only_on_earlier_vintages_as_they_stood(dataset):
     folds = make_folds(dataset, ["vintage_holdout"], [])
     for fold in folds:
