@@ -25,8 +25,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from cas_data import SHORT, cas_dataset
+from resample import intervals
 
 from forecasting.backtest.calibration import crps, inside, ks_critical, ks_statistic, pit
+from forecasting.forecast.checks import check_paths
 from forecasting.models import registry
 
 KUO = pd.DataFrame({"Mack": {"CA": .060, "OL": .134, "PA": .038, "WC": .053},
@@ -85,6 +87,7 @@ def score(name: str, dataset, truth: pd.DataFrame, draws: int) -> tuple[pd.DataF
         warnings.simplefilter("ignore", RuntimeWarning)
         model.fit(dataset)
         fc = model.predict(dataset, AGE, n_draws=draws, random_state=0)
+    check_paths(fc, name)  # a NaN would drop its pool from every score unsaid
     seconds = time.perf_counter() - start
     if not model.diagnostics_.converged:
         print(f"{name}: did not converge ({'; '.join(model.diagnostics_.warnings)})")
@@ -186,6 +189,9 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=list(ESTIMATORS))
     parser.add_argument("--draws", type=int, default=1000)
     parser.add_argument("--figures", type=Path, help="write cas_pit.png and cas_pp.png here")
+    parser.add_argument("--intervals", action="store_true",
+                        help="90%% intervals of the P10-P90 coverage and of each model's MAE minus Cape Cod's "
+                             "(cape_cod_by_triangle among the models), resampling triangles (resample.py)")
     args = parser.parse_args()
     dataset, truth = cas_dataset("meyers")
     print(f"CAS 1988-1997 paid, Meyers' selection: {len(dataset.deals)} pools, "
@@ -200,6 +206,18 @@ def main() -> None:
         print("mean PIT by years seen:", scored.groupby("observed")["pit"].mean().round(2).to_dict())
         print("Meyers' test on triangle totals (percentile of the actual total at age 10):")
         print(meyers(triangles).to_string(float_format=lambda v: f"{v:.3f}"))
+        if args.intervals:
+            print("P10-P90 coverage, 90% interval resampling triangles (below: share of resamples under the bar):")
+            print(intervals(scored.astype({"inside80": float}), "inside80", "originator", "line", (0.75, 0.85))
+                  .to_string(float_format=lambda v: f"{v:.3f}"))
+    if args.intervals and "cape_cod_by_triangle" in results:
+        cape_cod = results["cape_cod_by_triangle"][0].set_index("deal_id")["error"].abs()
+        for name, (rows, _) in results.items():
+            if name != "cape_cod_by_triangle":
+                scored = rows[rows["observed"] < AGE]
+                gap = scored.assign(gap=scored["error"].abs().to_numpy() - cape_cod.loc[scored["deal_id"]].to_numpy())
+                print(f"\n{name}: MAE minus Cape Cod's, 90% interval resampling triangles (below 0: better):")
+                print(intervals(gap, "gap", "originator", "line", (0.0,)).to_string(float_format=lambda v: f"{v:.4f}"))
     if args.figures:
         figures(results, args.figures)
     print("\nPublished MAPE of triangle totals (Kuo 2019, Table 1):")

@@ -24,8 +24,10 @@ import warnings
 import numpy as np
 import pandas as pd
 from independent_market import simulate
+from resample import intervals
 
 from forecasting.backtest.calibration import crps, inside, ks_critical, ks_statistic, pit
+from forecasting.forecast.checks import check_paths
 from forecasting.models import registry
 
 SHARED = {"covariates": [], "groups": ["originator", "vintage"]}
@@ -73,6 +75,7 @@ def score(name: str, seed: int, draws: int, generator: dict | None = None) -> tu
         warnings.simplefilter("ignore", RuntimeWarning)
         model.fit(dataset)
         fc = model.predict(dataset, HORIZON, n_draws=draws, random_state=seed)
+    check_paths(fc, name)  # a NaN would drop its pool from every score unsaid
     seconds = time.perf_counter() - start
     if not model.diagnostics_.converged:
         print(f"{name} seed {seed}: did not converge ({'; '.join(model.diagnostics_.warnings)})")
@@ -116,6 +119,8 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     parser.add_argument("--draws", type=int, default=1000)
     parser.add_argument("--by-borrowers", action="store_true", help="P10-P90 coverage by quarter of borrowers")
+    parser.add_argument("--intervals", action="store_true",
+                        help="90%% intervals of the P10-P90 coverage resampling markets (resample.py)")
     parser.add_argument("--generator", nargs="*", default=[], metavar="SWITCH=VALUE",
                         help="independent_market.simulate's switches: pool_shapes, calendar, noise_scale, "
                              "equal_borrowers")
@@ -130,6 +135,10 @@ def main() -> None:
         if args.by_borrowers:
             quarter = pd.qcut(rows["borrowers"], 4, labels=["smallest", "second", "third", "largest"])
             print(rows.pivot_table(index=quarter, columns="target", values="inside80", observed=True).round(3))
+        if args.intervals:
+            print("P10-P90 coverage, 90% interval resampling markets (below: share of resamples under the bar):")
+            print(intervals(rows.astype({"inside80": float}), "inside80", "seed", "target", (0.70, 0.75, 0.85))
+                  .drop(index="all").to_string(float_format=lambda v: f"{v:.3f}"))
 
 
 if __name__ == "__main__":
