@@ -19,6 +19,7 @@ from forecasting.config import MAX_HORIZON
 from forecasting.data.dataset import Dataset
 from forecasting.data.periods import month_end
 from forecasting.forecast import scenarios as stress
+from forecasting.forecast.checks import check_paths
 from forecasting.forecast.paths import group_labels
 from forecasting.forecast.pipeline import chunks
 from forecasting.forecast.scenarios import BASE, Scenario
@@ -46,6 +47,7 @@ def structure(model, dataset: Dataset, scenarios: list[Scenario] = (BASE,), n_pa
 def _forecast_chunk(model, part: Dataset, terms: Terms, horizon: int, scenarios, n_paths: int, seed: int,
                     price: float) -> ChunkResult:
     fc = model.predict(part, horizon, n_draws=n_paths, random_state=seed)
+    check_paths(fc, model.name)  # a NaN path would pay the tranches nothing on that draw, unsaid
     return chunk_tables(fc, part, terms, horizon, scenarios, price)
 
 

@@ -123,3 +123,20 @@ def test_the_structure_tables_do_not_depend_on_n_jobs_or_chunking(decay_weibull,
     two = fc.structure(decay_weibull, data, [Scenario(name="cut", haircut=0.3)], n_paths=60, n_jobs=2)
     for name in one:
         pd.testing.assert_frame_equal(one[name], two[name], check_exact=False, rtol=1e-9)  # sums in another order
+
+
+def test_a_forecast_with_a_missing_value_stops_the_structure_analysis(decay_weibull, demo, monkeypatch):
+    """A NaN path would reach the waterfall as no cash on that draw: the analysis stops and names the deal."""
+    import forecasting as fc
+    from forecasting.forecast.checks import ForecastError
+    data = demo.subset(demo.deal_ids[-3:])
+    predict = type(decay_weibull)._predict
+
+    def spoiled(self, *args, **kwargs):
+        out = predict(self, *args, **kwargs)
+        out.draws[:, 0, -1] = np.nan
+        return out
+
+    monkeypatch.setattr(type(decay_weibull), "_predict", spoiled)
+    with pytest.raises(ForecastError, match="the paths of deal .* are not finite"):
+        fc.structure(decay_weibull, data, n_paths=20)
