@@ -4,7 +4,7 @@ pool of a drawn cluster kept.
 
 A coverage or an MAE over pools is a ratio of sums, sum(value) / sum(count); resampling the clusters' sums keeps
 each cluster's pools together, so a shock they share counts once, not once per pool. The interval is the
-percentile bootstrap's (``scipy.stats.bootstrap``, paired over clusters); ``share_below`` says how often a
+percentile bootstrap's (``scipy.stats.bootstrap``, paired over clusters); ``below <bar>`` says how often a
 resample fell below a bar (a target's edges, or 0 for a difference of two models' errors).
 """
 from __future__ import annotations

@@ -1,7 +1,10 @@
-"""The last check on every forecast before it is written: a number a user sees is never NaN or out of order.
+"""The last check on every forecast before it is written, scored or run through a waterfall: a number a user
+sees is never NaN or out of order.
 
-Paths finite, within [0, 1] and non-decreasing; the point forecast inside the band of the outer quantiles; expected curves the
-same. A failure is our bug, not the user's input: it raises ForecastError naming the deal (exit code 1).
+Paths and expected curves finite, within [0, 1] and non-decreasing (``check_paths``: every forecast written, scored
+or run through a waterfall); the point forecast inside the band of the outer quantiles too (``check_forecast``: what
+``npas forecast`` writes; a baseline's point need not be its paths' mean). A failure is our bug, not the user's
+input: it raises ForecastError naming the deal (exit code 1).
 """
 from __future__ import annotations
 
