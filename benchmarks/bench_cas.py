@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from cas_data import SHORT, cas_dataset
+from figures import pit_histograms
 from resample import intervals
 
 from forecasting.backtest.calibration import crps, inside, ks_critical, ks_statistic, pit
@@ -148,26 +149,9 @@ def figures(results: dict[str, tuple[pd.DataFrame, pd.DataFrame]], directory: Pa
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from scipy.stats import binom
     directory.mkdir(parents=True, exist_ok=True)
-    bins, edges = 10, np.linspace(0, 1, 11)
-    fig, axes = plt.subplots(1, 4, figsize=(16, 3.6), sharey=True)
-    for ax, line in zip(axes, ["CA", "OL", "PA", "WC"]):
-        n = 0
-        for name, (rows, _) in results.items():
-            p = rows.loc[(rows["line"] == line) & (rows["observed"] < AGE), "pit"].to_numpy(float)
-            n = len(p)
-            density = np.histogram(p, edges)[0] / max(n, 1) * bins
-            ax.step(edges, np.append(density, density[-1]), where="post", label=name)
-        lo, hi = (binom.ppf(q, n, 1 / bins) / max(n, 1) * bins for q in (0.025, 0.975))
-        ax.axhspan(lo, hi, color="grey", alpha=0.15, lw=0)
-        ax.axhline(1.0, color="grey", lw=0.8)
-        ax.set_title(f"{line}: per-pool PIT at age {AGE} (n = {n})")
-        ax.set_xlabel("PIT")
-    axes[0].set_ylabel("density")
-    axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(directory / "cas_pit.png", dpi=110)
+    pit_histograms({name: rows[rows["observed"] < AGE] for name, (rows, _) in results.items()}, "line",
+                   ["CA", "OL", "PA", "WC"], f"{{panel}}: per-pool PIT at age {AGE} (n = {{n}})", directory / "cas_pit.png")
     fig, ax = plt.subplots(figsize=(5, 5))
     for name, (_, triangles) in results.items():
         p = np.sort(triangles["percentile"].to_numpy(float))

@@ -20,9 +20,11 @@ from __future__ import annotations
 import argparse
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from figures import pit_histograms
 from independent_market import simulate
 from resample import intervals
 
@@ -121,15 +123,17 @@ def main() -> None:
     parser.add_argument("--by-borrowers", action="store_true", help="P10-P90 coverage by quarter of borrowers")
     parser.add_argument("--intervals", action="store_true",
                         help="90%% intervals of the P10-P90 coverage resampling markets (resample.py)")
+    parser.add_argument("--figures", type=Path, help="write independent_pit.png (each target's PIT histograms) here")
     parser.add_argument("--generator", nargs="*", default=[], metavar="SWITCH=VALUE",
                         help="independent_market.simulate's switches: pool_shapes, calendar, noise_scale, "
                              "equal_borrowers")
     args = parser.parse_args()
     generator = {k: (float(v) if k == "noise_scale" else bool(int(v)))
                  for k, v in (item.split("=", 1) for item in args.generator)}
+    results = {}
     for name in args.models:
         parts, seconds = zip(*(score(name, seed, args.draws, generator) for seed in args.seeds))
-        rows = pd.concat(parts)
+        rows = results[name] = pd.concat(parts)
         print(f"\n{name} (fit + forecast {np.mean(seconds):.1f} s per market)")
         print(summary(rows).to_string(float_format=lambda v: f"{v:.4f}"))
         if args.by_borrowers:
@@ -139,6 +143,12 @@ def main() -> None:
             print("P10-P90 coverage, 90% interval resampling markets (below: share of resamples under the bar):")
             print(intervals(rows.astype({"inside80": float}), "inside80", "seed", "target", (0.70, 0.75, 0.85))
                   .drop(index="all").to_string(float_format=lambda v: f"{v:.3f}"))
+    if args.figures:
+        args.figures.mkdir(parents=True, exist_ok=True)
+        targets = [t for t in ["cash+12", "cash+24", "cash+36", "expected@60"]
+                   if any((rows["target"] == t).any() for rows in results.values())]
+        pit_histograms(results, "target", targets, f"{{panel}}: PIT ({len(args.seeds)} markets, n = {{n}})",
+                       args.figures / "independent_pit.png")
 
 
 if __name__ == "__main__":
