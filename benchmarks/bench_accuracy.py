@@ -22,6 +22,7 @@ from forecasting.backtest.metrics import metrics, scored
 from forecasting.backtest.runner import run_backtest
 from forecasting.backtest.schemes import make_folds
 from forecasting.config import load_config
+from forecasting.forecast.checks import check_paths
 from forecasting.models import registry
 from forecasting.models.decay import DecayCurveModel
 from forecasting.simulation.market import DEFAULT_SEED, simulate_market
@@ -42,6 +43,7 @@ def check_2025(config, market) -> tuple[list[dict], pd.DataFrame]:
     for spec in config.models:
         model = registry.build(spec).fit(ds)
         fc = model.predict(ds, 60)
+        check_paths(fc, model.name)  # a NaN would drop its pool from every score unsaid
         t = market.truth_at(60, fc.deal_ids)
         expected = t["expected_cum_rate"].to_numpy()
         new = (ds.deals.set_index("deal_id").loc[fc.deal_ids, "vintage"] == 2025).to_numpy()

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 
+from forecasting.forecast.checks import check_paths
 from forecasting.models.decay import DecayCurveModel
 from forecasting.models.survival import SurvivalPoolModel
 from forecasting.simulation.market import simulate_market
@@ -67,6 +68,7 @@ def portfolio(seed: int, sd: float, phi: float, months: int, kind: str) -> dict:
     for calendar in (True, False):
         model = fit(data, calendar, kind)
         fc = model.predict(part, int(n_obs.max()) + months, n_draws=DRAWS, random_state=seed)
+        check_paths(fc, model.name)  # a NaN would drop its pool from every score unsaid
         cash = np.diff(fc.draws, axis=-1, prepend=0.0) * opb[None, :, None]
         label = "with" if calendar else "without"
         for span in (1, months):
