@@ -232,32 +232,30 @@ def timing_level_ridge(fit: MixtureFit, start: int, groups: np.ndarray, pools: n
     as independent (contrast variance M_k) is (V_k / M_k) theta_k^2 / (2 sigma^2): the prior in that likelihood's
     units. A level that did not inform sigma is held near the intercept, the common speed (prior sd LEVEL_SD_FLOOR,
     with the others' median design effect)."""
-    cols = start + np.arange(len(groups))
     sds, ridge = {}, ridge.copy()
-    for group in dict.fromkeys(groups):
-        mine = groups == group
-        spread = level_spread(fit, cols[mine], pools[mine], centred=True)
-        if spread is None:
-            continue
-        sd, design_effect, seen = spread
-        sds[str(group)] = sd
+    for group, mine, (sd, design_effect, seen) in group_spreads(fit, start, groups, pools):
+        sds[group] = sd
         ridge[mine] = 0.5 * design_effect / np.where(seen, sd, LEVEL_SD_FLOOR) ** 2
     return sds, ridge
 
 
 def never_pay_level_sds(fit: MixtureFit, start: int, groups: np.ndarray, pools: np.ndarray, ordered
                         ) -> dict[str, float]:
-    """Each group's sd over its levels' logits of the never-pay share (``level_spread``; columns of ``fit`` from
-    ``start``; ``groups``: each column's group; ``ordered``: the groups whose columns are steps): what a level not
-    seen at fit is drawn from."""
+    """Each group's sd over its levels' logits of the never-pay share (``group_spreads``; ``ordered``: the groups
+    whose columns are steps): what a level not seen at fit is drawn from."""
+    return {group: spread[0] for group, _, spread in group_spreads(fit, start, groups, pools, ordered)}
+
+
+def group_spreads(fit: MixtureFit, start: int, groups: np.ndarray, pools: np.ndarray, ordered=()):
+    """Per group with a ``level_spread``: (group, its columns' mask, the spread). The columns of ``fit`` from
+    ``start``; ``groups``: each column's group; ``pools``: each level's pools seen MIN_PERIODS periods or more;
+    ``ordered``: the groups whose columns are steps (not centred)."""
     cols = start + np.arange(len(groups))
-    sds = {}
     for group in dict.fromkeys(groups):
         mine = groups == group
         spread = level_spread(fit, cols[mine], pools[mine], centred=group not in ordered)
         if spread is not None:
-            sds[str(group)] = spread[0]
-    return sds
+            yield str(group), mine, spread
 
 
 def seasoned_pools(rows: pd.DataFrame, levels: np.ndarray) -> np.ndarray:
