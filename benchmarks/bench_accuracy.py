@@ -145,7 +145,8 @@ def seed_spread(config, market, seedings: int = 4) -> pd.DataFrame:
 
 EXTRA = {"decay_average": {"kind": "decay_average"},  # the CAS benchmark's model
          "decay_average_age": {"kind": "decay_average", "age_effects": True},
-         "decay_weibull_age": {"kind": "decay_curve", "curve": "weibull", "age_effects": True},
+         # the demo's decay_weibull without its age effects
+         "decay_weibull_no_age": {"kind": "decay_curve", "curve": "weibull"},
          "decay_loglogistic_age": {"kind": "decay_curve", "curve": "loglogistic", "age_effects": True},
          "decay_agency_age": {"kind": "decay_curve", "curve": "loglogistic", "age_effects": True, "agency_prior": True}}
 

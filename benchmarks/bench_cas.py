@@ -34,8 +34,12 @@ from forecasting.models import registry
 
 KUO = pd.DataFrame({"Mack": {"CA": .060, "OL": .134, "PA": .038, "WC": .053},
                     "DeepTriangle": {"CA": .043, "OL": .109, "PA": .025, "WC": .046}})
+# each family with the demo config's settings (decay_weibull with age effects); variants say what they change
 ESTIMATORS = {
-    "decay_weibull": {"kind": "decay_curve", "curve": "weibull", "covariates": [], "groups": ["originator", "vintage"]},
+    "decay_weibull": {"kind": "decay_curve", "curve": "weibull", "covariates": [], "groups": ["originator", "vintage"],
+                      "age_effects": True},
+    "decay_weibull_no_age": {"kind": "decay_curve", "curve": "weibull", "covariates": [],
+                             "groups": ["originator", "vintage"]},
     "decay_loglogistic": {"kind": "decay_curve", "curve": "loglogistic", "covariates": [],
                           "groups": ["originator", "vintage"]},
     "decay_lognormal": {"kind": "decay_curve", "curve": "lognormal", "covariates": [],
@@ -52,17 +56,15 @@ ESTIMATORS = {
     # the model's own spread only, without the growth learnt from held-out periods (models/spread.py)
     "decay_average_own_spread": {"kind": "decay_average", "curves": ["weibull", "lognormal"], "covariates": [],
                                  "groups": ["originator", "vintage"], "spread_holdout": 0},
-    "decay_weibull_age": {"kind": "decay_curve", "curve": "weibull", "covariates": [],
-                          "groups": ["originator", "vintage"], "age_effects": True},
     "decay_average_age": {"kind": "decay_average", "covariates": [], "groups": ["originator", "vintage"],
                           "age_effects": True},
     "decay_average_2_age": {"kind": "decay_average", "curves": ["weibull", "lognormal"], "covariates": [],
                             "groups": ["originator", "vintage"], "age_effects": True},
     "decay_weibull_calendar": {"kind": "decay_curve", "curve": "weibull", "covariates": [],
-                               "groups": ["originator", "vintage"], "calendar_effects": True},
+                               "groups": ["originator", "vintage"], "age_effects": True, "calendar_effects": True},
     "decay_weibull_calendar_by_triangle": {"kind": "decay_curve", "curve": "weibull", "covariates": [],
-                                           "groups": ["originator", "vintage"], "calendar_effects": True,
-                                           "calendar_by": "originator"},
+                                           "groups": ["originator", "vintage"], "age_effects": True,
+                                           "calendar_effects": True, "calendar_by": "originator"},
     "survival_pool": {"kind": "survival_pool", "covariates": [], "groups": ["originator", "vintage"]},
     "baseline_chainladder": {"kind": "chain_ladder"},
     # each triangle's own pattern, as Mack and the published figures use it (the pooled one is the whole market's)
