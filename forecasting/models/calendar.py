@@ -150,7 +150,7 @@ def ar1_paths(keys: np.ndarray, step: int, sigma: float, phi: float, n_draws: in
     weight = phi ** np.arange(depth + 1)
     scale = sigma / np.sqrt(np.sum(weight ** 2))
     lags = np.arange(keys.min() - depth * step, keys.max() + 1, step)
-    z = {int(k): random.stream(seed, "calendar", name, int(k)).normal(0.0, 1.0, n_draws) for k in lags}
+    z = {int(k): random.standard_normal(random.stream(seed, "calendar", name, int(k)), n_draws) for k in lags}
     return np.array([scale * sum(w * z[int(k) - j * step] for j, w in enumerate(weight)) for k in keys])
 
 

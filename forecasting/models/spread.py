@@ -111,7 +111,7 @@ def stretched(forecast: CurveForecast, a: float, b: float = 0.0, random_state: i
     if a <= 0 and b <= 0:
         return forecast
     S = forecast.draws.shape[0]
-    z = random.per_deal(random_state, "spread-noise", forecast.deal_ids, lambda rng: rng.standard_normal(S)) \
+    z = random.per_deal(random_state, "spread-noise", forecast.deal_ids, lambda rng: random.standard_normal(rng, S)) \
         if b > 0 else None
     draws = stretch_future(forecast.draws, forecast.observed_periods, a, b, z)
     expected = forecast.expected

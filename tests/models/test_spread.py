@@ -12,7 +12,7 @@ import pytest
 from forecasting.models import spread
 from forecasting.models.curve_forecast import CurveForecast
 from forecasting.models.decay import DecayCurveModel
-from forecasting.models.random import per_deal
+from forecasting.models.random import per_deal, standard_normal
 from forecasting.models.spread import HeldOutCells, growth_factor, learn_terms, relative_noise, stretch_future, stretched
 from forecasting.models.survival import SurvivalPoolModel
 
@@ -164,7 +164,7 @@ def test_the_expected_curves_future_takes_each_draws_noise_from_its_own_last_obs
     fc = CurveForecast(ids, expected.mean(axis=0), expected.copy(), n_obs, expected=expected)
     b = 0.03
     out = stretched(fc, 0.0, b, 3)
-    z = per_deal(3, "spread-noise", ids, lambda r: r.standard_normal(S))
+    z = per_deal(3, "spread-noise", ids, lambda r: standard_normal(r, S))
     for j, n in enumerate(n_obs):
         np.testing.assert_array_equal(out.expected[:, j, :n], expected[:, j, :n])
         seen = expected[:, j, n - 1:n] if n else np.zeros((S, 1))

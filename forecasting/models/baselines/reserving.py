@@ -137,14 +137,15 @@ class MackChainLadder(TriangleBaseline):
         with np.errstate(divide="ignore", invalid="ignore"):
             s2 = np.where(future > 0, np.log1p((mse_proc + mse_param) / future ** 2), 0.0)
             share = np.where(mse_proc + mse_param > 0, mse_param / (mse_proc + mse_param), 0.0)
-        z = random.stream(seed, "params").standard_normal(n_draws)[:, None, None]
-        e = random.per_deal(seed, "process", dataset.deal_ids, lambda rng: rng.standard_normal(n_draws))[..., None]
+        z = random.standard_normal(random.stream(seed, "params"), n_draws)[:, None, None]
+        e = random.per_deal(seed, "process", dataset.deal_ids, lambda rng: random.standard_normal(rng, n_draws))[..., None]
         growth = np.exp(np.sqrt(share * s2) * z + np.sqrt((1 - share) * s2) * e - s2 / 2)
         start = np.ones((n_draws, len(n_obs), 1))
         new = n_obs == 0
         if new.any():
             sd = state["first_log_sd"]
-            level = random.per_deal(seed, "level", dataset.deal_ids[new], lambda rng: rng.standard_normal(n_draws))
+            level = random.per_deal(seed, "level", dataset.deal_ids[new],
+                                    lambda rng: random.standard_normal(rng, n_draws))
             start[:, new, 0] = np.exp(sd * level - sd ** 2 / 2)
         paths = start * (latest[None, :, None] + future[None] * growth) / opb[None, :, None]
         return c / opb[:, None], paths

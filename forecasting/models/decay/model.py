@@ -192,15 +192,15 @@ class DecayCurveModel(CalendarReport, spread.LearntSpread, RecoveryEstimator):
         log_k = self._deal_log_shape(theta, deals, R, unseen, seed)
         G = len(self.groups)
         for g, at, rng in random.new_levels(seed, deals, self.groups, unseen):
-            eta_L[:, at] += rng.normal(0, np.sqrt(self.tau2_[g]), (n_draws, 1))
+            eta_L[:, at] += np.sqrt(self.tau2_[g]) * random.standard_normal(rng, (n_draws, 1))
             if self.timing_effects:
-                eta_S[:, at] += rng.normal(0, np.sqrt(self.tau2_[G + 1 + g]), (n_draws, 1))
+                eta_S[:, at] += np.sqrt(self.tau2_[G + 1 + g]) * random.standard_normal(rng, (n_draws, 1))
         if self.agency_ is not None:  # a vintage not seen at fit: from the last one, moved as the agency moved
             step, variance = self.agency_.new_level_steps(design, deals)
             values = deals[self.agency_.group].astype(str).to_numpy()
             z = np.zeros((n_draws, len(deals)))
             for level in np.unique(values[variance > 0]):
-                z[:, values == level] = random.stream(seed, "agency-level", level).standard_normal((n_draws, 1))
+                z[:, values == level] = random.standard_normal(random.stream(seed, "agency-level", level), (n_draws, 1))
             eta_L += step + z * np.sqrt(variance)
         return eta_L, eta_S, log_k
 
@@ -217,7 +217,8 @@ class DecayCurveModel(CalendarReport, spread.LearntSpread, RecoveryEstimator):
         values = deals[group].astype(str).to_numpy()
         sd = np.sqrt(self.tau2_[len(lay.vc_names) - 1])
         for name in np.unique(values[level < 0]):
-            log_k[:, values == name] += random.stream(seed, "new-level-shape", group, name).normal(0, sd, (len(theta), 1))
+            rng = random.stream(seed, "new-level-shape", group, name)
+            log_k[:, values == name] += sd * random.standard_normal(rng, (len(theta), 1))
         return log_k
 
     def _predict(self, dataset: Dataset, horizon: int, n_draws: int, seed: int) -> CurveForecast:
@@ -235,7 +236,7 @@ class DecayCurveModel(CalendarReport, spread.LearntSpread, RecoveryEstimator):
         ages = np.arange(1, max(horizon, int(n_obs.max(initial=0))) + 1)
         age_factor = np.ones(len(ages)) if self.age_ is None else self.age_.factors(ages)  # the curve's age correction
         age_draws = age_factor[None, :horizon] if self.age_ is None else self.age_.factor_draws(
-            ages[:horizon], random.stream(seed, "age-effects").standard_normal((n_draws, horizon)))
+            ages[:horizon], random.standard_normal(random.stream(seed, "age-effects"), (n_draws, horizon)))
         by_age = np.argsort(n_obs, kind="stable")  # chunks of like ages: the posterior's arrays are as wide as the oldest
         for start in range(0, len(ids), chunk):
             part = by_age[start:start + chunk]
@@ -244,7 +245,7 @@ class DecayCurveModel(CalendarReport, spread.LearntSpread, RecoveryEstimator):
             mode, cov = deal_posterior(self.curve, eta_L[:, part], eta_S[:, part], log_k[:, part],
                                        rates[part, :width] / age_factor[:width], mask,
                                        weight[part], prior, start_uv[part])
-            z = random.per_deal(seed, "deal-effects", ids[part], lambda rng: rng.standard_normal((n_draws, 2)))
+            z = random.per_deal(seed, "deal-effects", ids[part], lambda rng: random.standard_normal(rng, (n_draws, 2)))
             uv = mode + np.einsum("sdij,sdj->sdi", np.linalg.cholesky(cov), z)
             L = expit(eta_L[:, part] + uv[..., 0])
             G = curves.cdf(self.curve, np.arange(0, horizon + 1, dtype=float)[None, None, :],

@@ -129,7 +129,7 @@ class MixtureSurvival(RecoveryEstimator):
         the last level seen."""
         never, scale = np.zeros((n_draws, len(deals))), np.zeros((n_draws, len(deals)))
         for g, at, rng in random.new_levels(seed, deals, self.groups, self.design_.random(deals)[1]):
-            z = rng.standard_normal((n_draws, 2))
+            z = random.standard_normal(rng, (n_draws, 2))
             never[:, at] += self.never_pay_sds_.get(self.groups[g], 0.0) * z[:, :1]
             scale[:, at] += self.timing_sds_.get(self.groups[g], 0.0) * z[:, 1:]
         return never, scale
@@ -139,7 +139,7 @@ class MixtureSurvival(RecoveryEstimator):
         self._shift(evidence, params))`` moves them against each parameter draw (frailty.FrailtyDraws), so a deal
         whose evidence pins its level keeps it whatever the draw."""
         n = len(params["shape"])
-        uniforms = random.per_deal(seed, "frailty", deal_ids, lambda rng: rng.random((n, 3)))
+        uniforms = random.per_deal(seed, "frailty", deal_ids, lambda rng: random.uniform(rng, (n, 3)))
         return frailty_posterior(self.fit_.params, evidence, self.frailty_sd_, self.timing_frailty_sd_, uniforms)
 
     def _shift(self, evidence: Evidence, params: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

@@ -60,13 +60,14 @@ def test_forecasts_carry_the_correction(bumped):
     new = Dataset(data.meta, data.deals, data.collections[~data.collections["deal_id"].isin(data.deal_ids[:10])])
     bare = copy.copy(model)
     bare.age_ = None
-    with_age, without = (m.predict(new, 72, n_draws=40, random_state=3) for m in (model, bare))
+    n = 200  # in antithetic pairs: n / 2 independent values of each sd
+    with_age, without = (m.predict(new, 72, n_draws=n, random_state=3) for m in (model, bare))
     inc = np.diff(with_age.expected, axis=-1, prepend=0.0)
     inc_bare = np.diff(without.expected, axis=-1, prepend=0.0)
     factor = inc[:, :10] / np.where(inc_bare[:, :10] > 0, inc_bare[:, :10], np.nan)
     np.testing.assert_allclose(factor, np.broadcast_to(factor[:, :1], factor.shape), rtol=1e-9)  # one per draw and age
     np.testing.assert_allclose(np.nanmean(factor[:, 0], axis=0), model.age_.factors(np.arange(1, 73)),
-                               rtol=4 * model.age_.effect_sd.max() / np.sqrt(40) + 1e-9)
+                               rtol=4 * model.age_.effect_sd.max() / np.sqrt(n) + 1e-9)
     sd = np.log(factor[:, 0, model.age_.key - 1]).std(axis=0)  # the paths carry each age's posterior sd
     np.testing.assert_allclose(sd, model.age_.effect_sd, rtol=0.4)
     assert model.age_.factors(np.arange(1, 73))[BUMP[0] - 1:BUMP[1]].min() > 1.1
