@@ -42,6 +42,7 @@ from forecasting.models.summary import value_rows
 
 WEIGHT_STEP = 0.05  # the simplex grid the weights are chosen on: finer than the CRPS can tell apart
 MIN_GROUP_POOLS = 100  # held-out pools per age group at least: the weights of fewer move with a few pools' luck
+HOLDOUT_CELLS = 20_000_000  # draws x pools x periods of one held-out forecast call: the pools go in chunks
 
 
 @register("decay_average")
@@ -53,7 +54,7 @@ class DecayAverageModel(spread.LearntSpread, RecoveryEstimator):
                  groups: Columns = ("originator", "vintage"), ordered_groups: Columns = ("vintage",),
                  agency_prior: bool = False, timing_effects: bool = True, shape_effects: bool = True,
                  calendar_effects: bool = False, calendar_by: str | None = None, age_effects: bool = False,
-                 max_iter: PositiveInt = 500, tol: float = 1e-4, holdout_draws: PositiveInt = 400,
+                 max_iter: PositiveInt = 500, tol: float = 1e-4, holdout_draws: PositiveInt = 1000,
                  spread_holdout: Holdout = None, age_groups: PositiveInt = 3):
         self.name = name
         self.curves = curves
@@ -277,10 +278,21 @@ def _holdout_actual(dataset: Dataset) -> np.ndarray:
 
 
 def _holdout_draws(model: DecayCurveModel, dataset: Dataset, n_draws: int) -> np.ndarray:
-    """(draws, pools): the family's predictive draws of each pool's last observed cum_rate from the periods before."""
+    """(draws, pools): the family's predictive draws of each pool's last observed cum_rate from the periods before.
+    Only one cell per pool is kept, so the pools are forecast in chunks (one call's draws to rounding: random streams
+    are keyed by deal, and every chunk has the same horizon), and memory does not grow with draws x pools."""
     last = _last_index(dataset)
-    fc = model.predict(_holdout(dataset), max(int(last.max(initial=0)) + 1, 1), n_draws=n_draws, random_state=1)
-    return fc.draws[:, np.arange(len(last)), np.maximum(last, 0)]
+    horizon = max(int(last.max(initial=0)) + 1, 1)
+    held = _holdout(dataset)
+    ids = dataset.deal_ids
+    out = np.empty((n_draws, len(ids)))
+    size = max(1, HOLDOUT_CELLS // (n_draws * horizon))
+    for start in range(0, len(ids), size):
+        part = slice(start, start + size)
+        fc = model.predict(held.subset(ids[part]), horizon, n_draws=n_draws, random_state=1)
+        at = fc.deal_ids.get_indexer(ids[part])
+        out[:, part] = fc.draws[:, at, np.maximum(last[part], 0)]
+    return out
 
 
 def _member_seed(seed: int, curve: str) -> int:

@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
-from forecasting.models.decay import DecayAverageModel
+from forecasting.models.decay import DecayAverageModel, averaged
 from forecasting.models.decay.averaged import (
     MIN_GROUP_POOLS,
     age_edges,
@@ -109,6 +109,18 @@ def fitted(pool_level):
         warnings.simplefilter("ignore", RuntimeWarning)
         # without the spread's stretch, so the mixture's draws are the families' own (tests/models/test_spread.py)
         return DecayAverageModel(curves=("weibull", "lognormal"), spread_holdout=0).fit(pool_level)
+
+
+def test_held_out_draws_in_chunks_of_pools_are_one_calls(fitted, pool_level, monkeypatch):
+    """The stacking's held-out forecast goes in chunks of pools to bound its memory; its draws must not change."""
+    member = fitted.members_[0]
+    last = averaged._last_index(pool_level)
+    one = member.predict(averaged._holdout(pool_level), int(last.max()) + 1, n_draws=50, random_state=1)
+    whole = one.draws[:, np.arange(len(last)), np.maximum(last, 0)]
+    monkeypatch.setattr(averaged, "HOLDOUT_CELLS", 50 * (int(last.max()) + 1) * 4)  # chunks of 4 pools
+    chunked = averaged._holdout_draws(member, pool_level, 50)
+    assert len(pool_level.deal_ids) > 8
+    np.testing.assert_allclose(chunked, whole, rtol=1e-12, atol=1e-15)  # to rounding: sums in another order
 
 
 def test_forecast_draws_come_from_the_families_by_weight(fitted, pool_level):
