@@ -34,38 +34,32 @@ from forecasting.models import registry
 
 KUO = pd.DataFrame({"Mack": {"CA": .060, "OL": .134, "PA": .038, "WC": .053},
                     "DeepTriangle": {"CA": .043, "OL": .109, "PA": .025, "WC": .046}})
+# the pools have no covariates; each triangle is an originator, each accident year a vintage
+SHARED = {"covariates": [], "groups": ["originator", "vintage"]}
 # each family with the demo config's settings (decay_weibull with age effects); variants say what they change
 ESTIMATORS = {
-    "decay_weibull": {"kind": "decay_curve", "curve": "weibull", "covariates": [], "groups": ["originator", "vintage"],
-                      "age_effects": True},
-    "decay_weibull_no_age": {"kind": "decay_curve", "curve": "weibull", "covariates": [],
-                             "groups": ["originator", "vintage"]},
-    "decay_loglogistic": {"kind": "decay_curve", "curve": "loglogistic", "covariates": [],
-                          "groups": ["originator", "vintage"]},
-    "decay_lognormal": {"kind": "decay_curve", "curve": "lognormal", "covariates": [],
-                        "groups": ["originator", "vintage"]},
-    "decay_average": {"kind": "decay_average", "covariates": [], "groups": ["originator", "vintage"]},
+    "decay_weibull": {"kind": "decay_curve", "curve": "weibull", "age_effects": True, **SHARED},
+    "decay_weibull_no_age": {"kind": "decay_curve", "curve": "weibull", **SHARED},
+    "decay_loglogistic": {"kind": "decay_curve", "curve": "loglogistic", **SHARED},
+    "decay_lognormal": {"kind": "decay_curve", "curve": "lognormal", **SHARED},
+    "decay_average": {"kind": "decay_average", **SHARED},
     # one set of stacking weights for pools of every age (the default before 0.7.3)
-    "decay_average_one_weight": {"kind": "decay_average", "covariates": [], "groups": ["originator", "vintage"],
-                                 "age_groups": 1},
+    "decay_average_one_weight": {"kind": "decay_average", "age_groups": 1, **SHARED},
     # the line of business (known before any outcome) as the outermost group: its own level and speed effects
-    "decay_average_by_line": {"kind": "decay_average", "covariates": [], "groups": ["line", "originator", "vintage"]},
+    "decay_average_by_line": {"kind": "decay_average", **SHARED, "groups": ["line", "originator", "vintage"]},
     # the default before 0.7.1: two families
-    "decay_average_2": {"kind": "decay_average", "curves": ["weibull", "lognormal"], "covariates": [],
-                        "groups": ["originator", "vintage"]},
+    "decay_average_2": {"kind": "decay_average", "curves": ["weibull", "lognormal"], **SHARED},
     # the model's own spread only, without the growth learnt from held-out periods (models/spread.py)
-    "decay_average_own_spread": {"kind": "decay_average", "curves": ["weibull", "lognormal"], "covariates": [],
-                                 "groups": ["originator", "vintage"], "spread_holdout": 0},
-    "decay_average_age": {"kind": "decay_average", "covariates": [], "groups": ["originator", "vintage"],
-                          "age_effects": True},
-    "decay_average_2_age": {"kind": "decay_average", "curves": ["weibull", "lognormal"], "covariates": [],
-                            "groups": ["originator", "vintage"], "age_effects": True},
-    "decay_weibull_calendar": {"kind": "decay_curve", "curve": "weibull", "covariates": [],
-                               "groups": ["originator", "vintage"], "age_effects": True, "calendar_effects": True},
-    "decay_weibull_calendar_by_triangle": {"kind": "decay_curve", "curve": "weibull", "covariates": [],
-                                           "groups": ["originator", "vintage"], "age_effects": True,
-                                           "calendar_effects": True, "calendar_by": "originator"},
-    "survival_pool": {"kind": "survival_pool", "covariates": [], "groups": ["originator", "vintage"]},
+    "decay_average_own_spread": {"kind": "decay_average", "curves": ["weibull", "lognormal"], "spread_holdout": 0,
+                                 **SHARED},
+    "decay_average_age": {"kind": "decay_average", "age_effects": True, **SHARED},
+    "decay_average_2_age": {"kind": "decay_average", "curves": ["weibull", "lognormal"], "age_effects": True,
+                            **SHARED},
+    "decay_weibull_calendar": {"kind": "decay_curve", "curve": "weibull", "age_effects": True,
+                               "calendar_effects": True, **SHARED},
+    "decay_weibull_calendar_by_triangle": {"kind": "decay_curve", "curve": "weibull", "age_effects": True,
+                                           "calendar_effects": True, "calendar_by": "originator", **SHARED},
+    "survival_pool": {"kind": "survival_pool", **SHARED},
     "baseline_chainladder": {"kind": "chain_ladder"},
     # each triangle's own pattern, as Mack and the published figures use it (the pooled one is the whole market's)
     "mack_by_triangle": {"kind": "chain_ladder", "by": "originator"},

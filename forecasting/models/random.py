@@ -30,22 +30,21 @@ def per_deal(random_state: int, purpose: str, deal_ids, draw) -> np.ndarray:
     return np.stack(parts, axis=1) if parts else np.empty((0, 0))
 
 
-def _shape(size) -> tuple[int, ...]:
-    return (int(size),) if np.ndim(size) == 0 else tuple(int(n) for n in size)
+def _paired(draw, mirror, size) -> np.ndarray:
+    """Shape ``size``: rows 2j from ``draw`` (half the rows, rounded up), row 2j + 1 ``mirror`` of row 2j."""
+    shape = (int(size),) if np.ndim(size) == 0 else tuple(int(n) for n in size)
+    half = draw(((shape[0] + 1) // 2, *shape[1:]))
+    return np.stack([half, mirror(half)], axis=1).reshape(-1, *shape[1:])[: shape[0]]
 
 
 def standard_normal(rng: np.random.Generator, size) -> np.ndarray:
     """Standard normals of shape ``size`` in antithetic pairs along axis 0 (row 2j + 1 is minus row 2j)."""
-    shape = _shape(size)
-    half = rng.standard_normal(((shape[0] + 1) // 2, *shape[1:]))
-    return np.stack([half, -half], axis=1).reshape(-1, *shape[1:])[: shape[0]]
+    return _paired(rng.standard_normal, np.negative, size)
 
 
 def uniform(rng: np.random.Generator, size) -> np.ndarray:
     """Uniforms on [0, 1) of shape ``size`` in antithetic pairs along axis 0 (row 2j + 1 is 1 minus row 2j)."""
-    shape = _shape(size)
-    half = rng.random(((shape[0] + 1) // 2, *shape[1:]))
-    return np.stack([half, 1.0 - half], axis=1).reshape(-1, *shape[1:])[: shape[0]]
+    return _paired(rng.random, lambda half: 1.0 - half, size)
 
 
 def normal_draws(rng: np.random.Generator, mean: np.ndarray, cov: np.ndarray, n: int) -> np.ndarray:
