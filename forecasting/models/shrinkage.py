@@ -98,25 +98,32 @@ def t_effects(y: np.ndarray, v: np.ndarray, df: float) -> tuple[float, float, np
     return mu, float(np.exp(log_scale) * np.sqrt(df / (df - 2))), mean, sd
 
 
-def shrunk_log_ratios(keys: np.ndarray, actual: np.ndarray, expected: np.ndarray, variance: np.ndarray,
-                      df: float | None = None):
-    """Over the cells grouped by ``keys``: the keys with actual and expected collections, their log ratios y,
-    noise variances v, posterior effects and sds, sigma (the effects' sd), mu. ``df``: the effects' prior a t with
-    so many degrees of freedom (``t_effects``), else normal."""
-    keys, where = np.unique(keys, return_inverse=True)
+def log_ratios(keys: np.ndarray, actual: np.ndarray, expected: np.ndarray,
+               variance: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Over the cells grouped by ``keys``: the keys with actual and expected collections, their log ratios y and
+    noise variances v."""
+    keys, where = np.unique(np.asarray(keys, int), return_inverse=True)
     A, E = np.bincount(where, actual), np.bincount(where, expected)
     V = np.bincount(where, variance)
     ok = (A > 0) & (E > 0)
-    y, v = np.log(A[ok] / E[ok]), V[ok] / E[ok] ** 2
+    return keys[ok], np.log(A[ok] / E[ok]), V[ok] / E[ok] ** 2
+
+
+def shrunk_log_ratios(keys: np.ndarray, actual: np.ndarray, expected: np.ndarray, variance: np.ndarray,
+                      df: float | None = None):
+    """Over the cells grouped by ``keys``: the keys, their log ratios y, noise variances v (``log_ratios``),
+    posterior effects and sds, sigma (the effects' sd), mu. ``df``: the effects' prior a t with so many degrees of
+    freedom (``t_effects``), else normal."""
+    keys, y, v = log_ratios(keys, actual, expected, variance)
     if len(y) < 3:
-        return keys[ok], y, v, np.zeros(len(y)), np.zeros(len(y)), 0.0, 0.0
+        return keys, y, v, np.zeros(len(y)), np.zeros(len(y)), 0.0, 0.0
     if df is not None:
         mu, sigma, effect, effect_sd = t_effects(y, v, df)
-        return keys[ok], y, v, effect, effect_sd, sigma, mu
+        return keys, y, v, effect, effect_sd, sigma, mu
     mu, sigma2, _ = random_effects(y, v)
     total = sigma2 + v
     shrink = sigma2 / total
-    return keys[ok], y, v, shrink * (y - mu), np.sqrt(sigma2 * v / total), float(np.sqrt(sigma2)), mu
+    return keys, y, v, shrink * (y - mu), np.sqrt(sigma2 * v / total), float(np.sqrt(sigma2)), mu
 
 
 @dataclass(frozen=True)
@@ -137,7 +144,7 @@ class ShrunkEffects:
             df: float | None = None, **extra):
         """From per-cell keys, actual and expected collections and the expected's noise variance (``df``: a t prior,
         ``shrunk_log_ratios``; ``extra``: a subclass's own fields)."""
-        return cls(*shrunk_log_ratios(np.asarray(keys, int), actual, expected, variance, df), **extra)
+        return cls(*shrunk_log_ratios(keys, actual, expected, variance, df), **extra)
 
     def bands(self, alpha: float = 0.05) -> dict[str, np.ndarray]:
         """effect, se, lower, upper of the (1 - alpha) band, log_ratio (before shrinkage, centred): a table's

@@ -301,7 +301,8 @@ class DecayCurveModel(CalendarReport, spread.LearntSpread, RecoveryEstimator):
                 self._spread_rows()]
         rows += self._calendar_rows()
         if self.age_ is not None:
-            rows.append(value_rows("age", ["sd", "periods"], [self.age_.sigma, len(self.age_.key)]))
+            rows.append(value_rows("age", ["sd", "step sd", "periods"],
+                                   [self.age_.sigma, self.age_.step_sd, len(self.age_.key)]))
         if self.agency_ is not None:
             centre = self.theta_mean_[lay.level_groups]
             rows.append(value_rows("agency_step", [r for r, c in zip(rand, centre) if c != 0], centre[centre != 0]))

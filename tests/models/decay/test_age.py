@@ -10,6 +10,7 @@ import pytest
 
 from forecasting.data.dataset import Dataset
 from forecasting.models.decay import DecayCurveModel
+from forecasting.models.decay.age import smooth_effects
 from forecasting.simulation.model_pools import simulate_pools
 
 BUMP = (4, 6, 1.3)  # ages 4-6 collect 30% more than the Weibull the pools are simulated from
@@ -36,20 +37,57 @@ def bumped():
 
 
 def test_a_distortion_at_some_ages_is_found(bumped):
+    """The bumped ages against their neighbours (the curve may take a smooth part of any distortion, the smooth
+    part of the effects the rest: what is identified is the bump's size against the ages beside it)."""
     _, model = bumped
     table = model.age_.table().set_index("period")
     inside = table.loc[BUMP[0]:BUMP[1], "effect"].mean()
-    outside = table.loc[12:40, "effect"].mean()
-    assert inside - outside == pytest.approx(np.log(BUMP[2]), abs=0.08)
-    assert model.age_.sigma > 0.05
+    beside = table.loc[[BUMP[0] - 2, BUMP[0] - 1, BUMP[1] + 1, BUMP[1] + 2], "effect"].mean()
+    assert inside - beside == pytest.approx(np.log(BUMP[2]), abs=0.08)
+    assert model.age_.sigma > 0.03  # a bump at three ages is the independent part's
     summary = model.summary().set_index(["block", "term"])
     assert summary.loc[("age", "sd"), "coef"] == pytest.approx(model.age_.sigma)
+    assert summary.loc[("age", "step sd"), "coef"] == pytest.approx(model.age_.step_sd)
 
 
 def test_the_curve_family_itself_needs_no_correction():
     model = fit(pools(None))
-    assert model.age_.sigma < 0.03
+    assert model.age_.sigma < 0.03 and model.age_.step_sd < 0.01
     assert np.abs(model.age_.effect).max() < 0.05
+
+
+def replicates(effects, n: int = 5, keys: int = 150, v: float = 0.02 ** 2) -> np.ndarray:
+    """(n, 2): sigma and step_sd fitted to n sets of log ratios y = 0.2 + effects(rng) + noise of variance v."""
+    rng = np.random.default_rng(0)
+    out = []
+    for _ in range(n):
+        y = 0.2 + effects(rng) + np.sqrt(v) * rng.standard_normal(keys)
+        _, sigma, step_sd, _, _ = smooth_effects(np.arange(1, keys + 1), y, np.full(keys, v))
+        out.append((sigma, step_sd))
+    return np.array(out)
+
+
+def test_the_data_say_how_smooth_the_correction_is():
+    """Log ratios from a random walk (step sd 0.03), from independent effects (sd 0.1) and from none: the
+    restricted likelihood gives each its own part (medians over five sets)."""
+    walk = np.median(replicates(lambda rng: np.cumsum(0.03 * rng.standard_normal(150))), axis=0)
+    assert 0.015 < walk[1] < 0.05 and walk[0] < walk[1]
+    rough = np.median(replicates(lambda rng: 0.1 * rng.standard_normal(150)), axis=0)
+    assert rough[0] == pytest.approx(0.1, rel=0.15) and rough[1] < 0.01
+    none = np.median(replicates(lambda rng: np.zeros(150)), axis=0)
+    assert none.max() < 0.01
+
+
+def test_an_age_few_pools_reach_keeps_the_correction_of_the_ages_before():
+    """A step of 0.3 from age 30 on, the ages past 50 seen so noisily (few pools) that each alone says little: the
+    smooth part carries the step to them, where effects independent by age would shrink them to the mean."""
+    rng = np.random.default_rng(1)
+    age = np.arange(1, 61)
+    v = np.where(age > 50, 0.3 ** 2, 0.02 ** 2)
+    y = np.where(age >= 30, 0.3, 0.0) + np.sqrt(v) * rng.standard_normal(60)
+    mu, _, _, effect, cov = smooth_effects(age, y, v)
+    assert np.mean(mu + effect[age > 50]) == pytest.approx(0.3, abs=0.08)
+    assert np.all(np.sqrt(np.diag(cov))[age > 50] < 0.3)  # each read better than its own noise
 
 
 def test_forecasts_carry_the_correction(bumped):
@@ -82,7 +120,8 @@ def test_age_effects_survive_an_artifact(bumped, tmp_path):
     arrays: dict[str, np.ndarray] = {}
     restored = decode(encode(model.age_, arrays), arrays)
     np.testing.assert_array_equal(restored.effect, model.age_.effect)
-    assert restored.sigma == model.age_.sigma
+    assert restored.sigma == model.age_.sigma and restored.step_sd == model.age_.step_sd
+    np.testing.assert_array_equal(restored.effect_cov, model.age_.effect_cov)
 
 
 def test_each_ages_correction_is_drawn_from_its_posterior(bumped):
@@ -99,3 +138,5 @@ def test_each_ages_correction_is_drawn_from_its_posterior(bumped):
     np.testing.assert_allclose(log[:, known].std(axis=0), age.effect_sd, rtol=0.03)
     np.testing.assert_allclose(np.exp(log[:, known]).mean(axis=0), np.exp(age.effect), rtol=0.01)
     assert age.effect_sd.min() > 0 and np.all(log[:, ~known] == 0)
+    np.testing.assert_allclose(np.cov(log[:, known], rowvar=False), age.effect_cov,  # ages' errors as tied
+                               atol=4 * age.effect_sd.max() ** 2 / np.sqrt(20000))
