@@ -143,11 +143,12 @@ def seed_spread(config, market, seedings: int = 4) -> pd.DataFrame:
     return pd.concat(rows).pivot_table(index="model", columns="seeding", values="mae")
 
 
-EXTRA = {"decay_average": {"kind": "decay_average"},  # the CAS benchmark's model
-         "decay_average_age": {"kind": "decay_average", "age_effects": True},
-         # the demo's decay_weibull without its age effects
+EXTRA = {"decay_average": {"kind": "decay_average", "age_effects": True},  # the CAS benchmark's model
+         "decay_average_no_age": {"kind": "decay_average"},
+         # the demo's decay_weibull and decay_loglogistic without their age effects (the latter is decay_agency
+         # without the agency's prior)
          "decay_weibull_no_age": {"kind": "decay_curve", "curve": "weibull"},
-         "decay_loglogistic_age": {"kind": "decay_curve", "curve": "loglogistic", "age_effects": True},
+         "decay_loglogistic_no_age": {"kind": "decay_curve", "curve": "loglogistic"},
          "decay_agency_age": {"kind": "decay_curve", "curve": "loglogistic", "age_effects": True, "agency_prior": True}}
 
 

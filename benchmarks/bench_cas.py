@@ -36,13 +36,17 @@ KUO = pd.DataFrame({"Mack": {"CA": .060, "OL": .134, "PA": .038, "WC": .053},
                     "DeepTriangle": {"CA": .043, "OL": .109, "PA": .025, "WC": .046}})
 # the pools have no covariates; each triangle is an originator, each accident year a vintage
 SHARED = {"covariates": [], "groups": ["originator", "vintage"]}
-# each family with the demo config's settings (decay_weibull with age effects); variants say what they change
+# each family with the demo config's settings (with age effects); variants say what they change
 ESTIMATORS = {
     "decay_weibull": {"kind": "decay_curve", "curve": "weibull", "age_effects": True, **SHARED},
     "decay_weibull_no_age": {"kind": "decay_curve", "curve": "weibull", **SHARED},
-    "decay_loglogistic": {"kind": "decay_curve", "curve": "loglogistic", **SHARED},
+    "decay_loglogistic": {"kind": "decay_curve", "curve": "loglogistic", "age_effects": True, **SHARED},
+    "decay_loglogistic_no_age": {"kind": "decay_curve", "curve": "loglogistic", **SHARED},
     "decay_lognormal": {"kind": "decay_curve", "curve": "lognormal", **SHARED},
-    "decay_average": {"kind": "decay_average", **SHARED},
+    # the CAS model: three families stacked, with age effects (since 0.7.11)
+    "decay_average": {"kind": "decay_average", "age_effects": True, **SHARED},
+    "decay_average_no_age": {"kind": "decay_average", **SHARED},
+    # the variants below are of decay_average without age effects (the CAS model until 0.7.10), as measured then
     # one set of stacking weights for pools of every age (the default before 0.7.3)
     "decay_average_one_weight": {"kind": "decay_average", "age_groups": 1, **SHARED},
     # the line of business (known before any outcome) as the outermost group: its own level and speed effects
@@ -52,7 +56,6 @@ ESTIMATORS = {
     # the model's own spread only, without the growth learnt from held-out periods (models/spread.py)
     "decay_average_own_spread": {"kind": "decay_average", "curves": ["weibull", "lognormal"], "spread_holdout": 0,
                                  **SHARED},
-    "decay_average_age": {"kind": "decay_average", "age_effects": True, **SHARED},
     "decay_average_2_age": {"kind": "decay_average", "curves": ["weibull", "lognormal"], "age_effects": True,
                             **SHARED},
     "decay_weibull_calendar": {"kind": "decay_curve", "curve": "weibull", "age_effects": True,

@@ -33,20 +33,22 @@ from forecasting.forecast.checks import check_paths
 from forecasting.models import registry
 
 SHARED = {"covariates": [], "groups": ["originator", "vintage"]}
-# each family with the demo config's settings (decay_weibull with age effects); variants say what they change
+# each family with the demo config's settings (with age effects); variants say what they change
 ESTIMATORS = {
     "decay_weibull": {"kind": "decay_curve", "curve": "weibull", "age_effects": True, **SHARED},
     "decay_weibull_no_age": {"kind": "decay_curve", "curve": "weibull", **SHARED},
-    "decay_loglogistic": {"kind": "decay_curve", "curve": "loglogistic", **SHARED},
-    "decay_average": {"kind": "decay_average", **SHARED},
+    "decay_loglogistic": {"kind": "decay_curve", "curve": "loglogistic", "age_effects": True, **SHARED},
+    "decay_loglogistic_no_age": {"kind": "decay_curve", "curve": "loglogistic", **SHARED},
+    # the CAS model: three families stacked, with age effects (since 0.7.11)
+    "decay_average": {"kind": "decay_average", "age_effects": True, **SHARED},
+    "decay_average_no_age": {"kind": "decay_average", **SHARED},
+    # the decay_average variants below are without age effects unless they say so (the CAS model until 0.7.10)
     "decay_average_2": {"kind": "decay_average", "curves": ["weibull", "lognormal"], **SHARED},  # before 0.7.1
     # the model's own spread only, without the growth learnt from held-out periods (models/spread.py)
     "decay_average_own_spread": {"kind": "decay_average", "curves": ["weibull", "lognormal"], "spread_holdout": 0,
                                  **SHARED},
     "decay_average_holdout24": {"kind": "decay_average", "spread_holdout": 24, **SHARED},
     "decay_average_calendar": {"kind": "decay_average", "calendar_effects": True, **SHARED},
-    "decay_loglogistic_age": {"kind": "decay_curve", "curve": "loglogistic", "age_effects": True, **SHARED},
-    "decay_average_age": {"kind": "decay_average", "curves": ["weibull", "lognormal"], "age_effects": True, **SHARED},
     "decay_average_age_calendar": {"kind": "decay_average", "age_effects": True, "calendar_effects": True, **SHARED},
     "decay_weibull_calendar": {"kind": "decay_curve", "curve": "weibull", "age_effects": True,
                                "calendar_effects": True, **SHARED},
