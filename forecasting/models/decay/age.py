@@ -23,6 +23,7 @@ age's correction is common to every pool).
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,6 +62,9 @@ def smooth_effects(age: np.ndarray, y: np.ndarray, v: np.ndarray) -> tuple[float
     starts = [np.array([np.log(max(sigma0, 1e-3)), LOWEST + 6]), np.array([LOWEST + 6, np.log(0.02)])]
     bounds = [(LOWEST, np.log(MAX_LOG_SD))] * 2
     best = min((minimize(restricted, x0, method="L-BFGS-B", bounds=bounds) for x0 in starts), key=lambda r: r.fun)
+    if not best.success:
+        warnings.warn(f"age effects: the sds' fit did not converge ({best.message}); the effects are the last "
+                      "iterate's", RuntimeWarning, stacklevel=2)
     log_sds = np.where(best.x > LOWEST + 0.5, best.x, -np.inf)  # at the bound: no such part
     if np.all(np.isinf(log_sds)):
         return float(random_effects(y, v)[0]), 0.0, 0.0, np.zeros(len(y)), np.zeros((len(y), len(y)))
