@@ -140,3 +140,16 @@ def test_each_ages_correction_is_drawn_from_its_posterior(bumped):
     assert age.effect_sd.min() > 0 and np.all(log[:, ~known] == 0)
     np.testing.assert_allclose(np.cov(log[:, known], rowvar=False), age.effect_cov,  # ages' errors as tied
                                atol=4 * age.effect_sd.max() ** 2 / np.sqrt(20000))
+
+
+def test_a_fit_of_the_sds_that_does_not_converge_says_so(monkeypatch):
+    from scipy.optimize import OptimizeResult
+
+    from forecasting.models.decay import age as age_module
+
+    def stuck(fun, x0, **_):
+        return OptimizeResult(x=np.asarray(x0), fun=fun(np.asarray(x0)), success=False, message="ABNORMAL")
+
+    monkeypatch.setattr(age_module, "minimize", stuck)
+    with pytest.warns(RuntimeWarning, match="did not converge.*ABNORMAL"):
+        smooth_effects(np.arange(1, 21), np.linspace(0, 0.2, 20), np.full(20, 1e-4))
