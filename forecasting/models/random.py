@@ -47,14 +47,18 @@ def uniform(rng: np.random.Generator, size) -> np.ndarray:
     return _paired(rng.random, lambda half: 1.0 - half, size)
 
 
+def covariance_root(cov: np.ndarray) -> np.ndarray:
+    """R with R R' = cov, so z @ R.T has covariance cov for standard normal rows z; cov symmetric positive
+    semi-definite (eigenvalues below zero from rounding are 0)."""
+    values, vectors = np.linalg.eigh((cov + cov.T) / 2)
+    return vectors * np.sqrt(np.clip(values, 0.0, None))
+
+
 def normal_draws(rng: np.random.Generator, mean: np.ndarray, cov: np.ndarray, n: int) -> np.ndarray:
-    """n draws of N(mean, cov), in antithetic pairs around the mean; cov symmetric positive semi-definite
-    (eigenvalues below zero from rounding are 0)."""
+    """n draws of N(mean, cov), in antithetic pairs around the mean (``covariance_root``)."""
     if len(mean) == 0:
         return np.zeros((n, 0))
-    values, vectors = np.linalg.eigh((cov + cov.T) / 2)
-    root = vectors * np.sqrt(np.clip(values, 0.0, None))
-    return mean + standard_normal(rng, (n, len(mean))) @ root.T
+    return mean + standard_normal(rng, (n, len(mean))) @ covariance_root(cov).T
 
 
 def new_levels(random_state: int, deals, groups, unseen: np.ndarray):

@@ -31,6 +31,7 @@ import pandas as pd
 from scipy.linalg import cho_factor, cho_solve
 from scipy.optimize import minimize
 
+from forecasting.models import random
 from forecasting.models.shrinkage import MAX_LOG_SD, ShrunkEffects, log_ratios, random_effects
 
 LOWEST = -12.0  # log sd: the bound that means no such part
@@ -58,8 +59,8 @@ def smooth_effects(age: np.ndarray, y: np.ndarray, v: np.ndarray) -> tuple[float
         factor, mu, scaled, logdet = solve(log_sds)
         return 0.5 * (logdet + np.log(ones @ cho_solve(factor, ones)) + (y - mu) @ scaled)
 
-    sigma0 = np.sqrt(random_effects(y, v)[1])
-    starts = [np.array([np.log(max(sigma0, 1e-3)), LOWEST + 6]), np.array([LOWEST + 6, np.log(0.02)])]
+    mu0, sigma2_0, _ = random_effects(y, v)  # the independent part alone: a start, and the answer if neither part
+    starts = [np.array([np.log(max(np.sqrt(sigma2_0), 1e-3)), LOWEST + 6]), np.array([LOWEST + 6, np.log(0.02)])]
     bounds = [(LOWEST, np.log(MAX_LOG_SD))] * 2
     best = min((minimize(restricted, x0, method="L-BFGS-B", bounds=bounds) for x0 in starts), key=lambda r: r.fun)
     if not best.success:
@@ -67,7 +68,7 @@ def smooth_effects(age: np.ndarray, y: np.ndarray, v: np.ndarray) -> tuple[float
                       "iterate's", RuntimeWarning, stacklevel=2)
     log_sds = np.where(best.x > LOWEST + 0.5, best.x, -np.inf)  # at the bound: no such part
     if np.all(np.isinf(log_sds)):
-        return float(random_effects(y, v)[0]), 0.0, 0.0, np.zeros(len(y)), np.zeros((len(y), len(y)))
+        return mu0, 0.0, 0.0, np.zeros(len(y)), np.zeros((len(y), len(y)))
     factor, mu, scaled, _ = solve(log_sds)
     a = prior(log_sds)
     cov = a - a @ cho_solve(factor, a)
@@ -103,8 +104,7 @@ class AgeEffects(ShrunkEffects):
         at = np.minimum(np.searchsorted(self.key, ages), len(self.key) - 1)
         known = np.flatnonzero(self.key[at] == ages)
         cov = self.effect_cov[np.ix_(at[known], at[known])]
-        values, vectors = np.linalg.eigh(cov)
-        error = z[:, known] @ (vectors * np.sqrt(np.maximum(values, 0.0))).T
+        error = z[:, known] @ random.covariance_root(cov).T
         out[:, known] = np.exp(self.effect[at[known]] + error - np.diag(cov) / 2)
         return out
 
