@@ -19,9 +19,13 @@ forecast takes the weights of its group by the periods it has been seen.
 
 The shared parameters are the full fit's (a refit per family without the last periods would double the fit's
 cost), so the held-out score flatters every family alike; the weights compare families, they are not a
-calibration figure. A forecast's draw k comes from one family for every deal of an age group (the first
-round(w_1 n) draws from the first family, and so on), so sums over a group's deals of draw k are still draws of
-the sum; across groups draw k takes the families in the same order, so the sum couples them comonotonically.
+calibration figure. Age effects are the exception: the corrections at the oldest ages rest on few cells, the
+held-out ones among them, so each family's held-out forecast takes age effects re-estimated without the held-out
+cells (``DecayCurveModel.held_out_age``), or a family whose tail errs there would be scored with its error mended.
+
+A forecast's draw k comes from one family for every deal of an age group (the first round(w_1 n) draws from the
+first family, and so on), so sums over a group's deals of draw k are still draws of the sum; across groups draw k
+takes the families in the same order, so the sum couples them comonotonically.
 """
 from __future__ import annotations
 
@@ -54,8 +58,8 @@ class DecayAverageModel(spread.LearntSpread, RecoveryEstimator):
                  groups: Columns = ("originator", "vintage"), ordered_groups: Columns = ("vintage",),
                  agency_prior: bool = False, timing_effects: bool = True, shape_effects: bool = True,
                  calendar_effects: bool = False, calendar_by: str | None = None, age_effects: bool = False,
-                 max_iter: PositiveInt = 500, tol: float = 1e-4, holdout_draws: PositiveInt = 1000,
-                 spread_holdout: Holdout = None, age_groups: PositiveInt = 3):
+                 age_by: str | None = None, max_iter: PositiveInt = 500, tol: float = 1e-4,
+                 holdout_draws: PositiveInt = 1000, spread_holdout: Holdout = None, age_groups: PositiveInt = 3):
         self.name = name
         self.curves = curves
         self.covariates = covariates
@@ -67,6 +71,7 @@ class DecayAverageModel(spread.LearntSpread, RecoveryEstimator):
         self.calendar_effects = calendar_effects
         self.calendar_by = calendar_by
         self.age_effects = age_effects
+        self.age_by = age_by
         self.max_iter = max_iter
         self.tol = tol
         self.holdout_draws = holdout_draws
@@ -99,8 +104,8 @@ class DecayAverageModel(spread.LearntSpread, RecoveryEstimator):
             for curve in self.curves:
                 members.append(self._member(curve).fit(dataset))
         self.age_edges_, self.weights_ = grouped_weights(
-            [_holdout_draws(m, dataset, self.holdout_draws) for m in members], _holdout_actual(dataset),
-            _last_index(dataset), self.age_groups)
+            [_holdout_draws(m.held_out_age(_holdout(dataset)), dataset, self.holdout_draws) for m in members],
+            _holdout_actual(dataset), _last_index(dataset), self.age_groups)
         self.member_states_ = [m.fitted_state() for m in members]
         self._members = members
         # the cut refit stacks its weights again on the cut data: the full data's were measured to hide a quarter of

@@ -16,6 +16,7 @@ collections, posterior.py), and add process noise (models/paths.py).
 """
 from __future__ import annotations
 
+from copy import copy
 from dataclasses import replace
 
 import numpy as np
@@ -27,7 +28,7 @@ from forecasting.models import curves, random, spread
 from forecasting.models.base import Diagnostics, EstimatorTags, FitError, RecoveryEstimator
 from forecasting.models.calendar import CalendarReport, calendar_effects, cell_keys, money, with_future_risk
 from forecasting.models.curve_forecast import CurveForecast
-from forecasting.models.decay.age import AgeEffects
+from forecasting.models.decay.age import SPAN, AgeEffects, level_keys
 from forecasting.models.decay.agency import AgencySteps
 from forecasting.models.decay.cells import fit_cells
 from forecasting.models.decay.dispersion import cum_dispersion
@@ -57,7 +58,8 @@ class DecayCurveModel(CalendarReport, spread.LearntSpread, RecoveryEstimator):
                  groups: Columns = ("originator", "vintage"), ordered_groups: Columns = ("vintage",),
                  agency_prior: bool = False, timing_effects: bool = True, shape_effects: bool = True,
                  calendar_effects: bool = False, calendar_by: str | None = None, age_effects: bool = False,
-                 max_iter: PositiveInt = 500, tol: float = 1e-4, spread_holdout: Holdout = None):
+                 age_by: str | None = None, max_iter: PositiveInt = 500, tol: float = 1e-4,
+                 spread_holdout: Holdout = None):
         self.name = name
         self.curve = curve
         self.covariates = covariates
@@ -69,6 +71,7 @@ class DecayCurveModel(CalendarReport, spread.LearntSpread, RecoveryEstimator):
         self.calendar_effects = calendar_effects
         self.calendar_by = calendar_by
         self.age_effects = age_effects
+        self.age_by = age_by
         self.max_iter = max_iter
         self.tol = tol
         self.spread_holdout = spread_holdout
@@ -89,6 +92,8 @@ class DecayCurveModel(CalendarReport, spread.LearntSpread, RecoveryEstimator):
             problems.append(("agency_prior", "needs exactly one ordered group (vintage) among the groups"))
         if options.calendar_by is not None and not options.calendar_effects:
             problems.append(("calendar_by", "needs calendar_effects: true"))
+        if options.age_by is not None and not options.age_effects:
+            problems.append(("age_by", "needs age_effects: true"))
         if not 0 < options.tol <= 0.1:
             problems.append(("tol", "must be in (0, 0.1]"))
         return problems
@@ -121,6 +126,7 @@ class DecayCurveModel(CalendarReport, spread.LearntSpread, RecoveryEstimator):
         start = _start(layout, cells)
         calendar, age = None, None
         by_calendar, by_age = np.ones(len(cells.r)), np.ones(len(cells.r))
+        age_levels, age_keys = self._age_keys(dataset, cells)
         backfit = self.calendar_effects or self.age_effects
         for _ in range(BACKFIT_ROUNDS if backfit else 1):
             # with calendar or age effects, backfitting: the model refitted with each cell's factor as a known
@@ -135,8 +141,8 @@ class DecayCurveModel(CalendarReport, spread.LearntSpread, RecoveryEstimator):
             means, scale = lik.means(est.theta, est.deal_effects), est.phi * c * est.psi
             previous = calendar, age
             if self.age_effects:
-                age = AgeEffects.fit(cells.t, *money(dataset, cells, means * by_calendar, scale))
-                by_age = age.factors(cells.t)
+                age = AgeEffects.fit(age_keys, *money(dataset, cells, means * by_calendar, scale), groups=age_levels)
+                by_age = age.factors(age_keys)
             if self.calendar_effects:
                 calendar = calendar_effects(dataset, cells, means * by_age, scale, self.calendar_by)
                 by_calendar = calendar.factors(cell_keys(dataset, cells, calendar.groups, self.calendar_by))
@@ -168,6 +174,45 @@ class DecayCurveModel(CalendarReport, spread.LearntSpread, RecoveryEstimator):
         notes += self._learn_spread(whole)
         return Diagnostics(est.converged, est.iterations, tuple(notes), {"deals": len(deals), "cells": len(cells.r)},
                            est.message)
+
+    def _age_keys(self, dataset: Dataset, cells: Cells) -> tuple[tuple[str, ...], np.ndarray]:
+        """The levels of ``age_by`` (none when the age effects are common) and each cell's age-effect key."""
+        if self.age_by is None:
+            return (), level_keys((), None, cells.t)
+        if self.age_by not in dataset.deals:
+            raise FitError(f"age_by: the deals table has no column {self.age_by!r}")
+        values = dataset.deals[self.age_by].astype(str).to_numpy()
+        levels = tuple(sorted(set(values)))
+        return levels, level_keys(levels, values[cells.deal], cells.t)
+
+    def held_out_age(self, dataset: Dataset) -> DecayCurveModel:
+        """A copy whose age effects are re-estimated on ``dataset`` (a cut of the fitted data), the curve and every
+        other fitted part kept: forecasts scored on the cut-off cells (stacking) then use no age correction fitted
+        to those very cells, as a real forecast of unseen periods does not."""
+        if self.age_ is None:
+            return self
+        dataset = dataset.subset(dataset.deal_ids[dataset.deal_ids.isin(self.deal_ids_)])
+        deals, cells = dataset.deals, fit_cells(dataset)
+        F, R = self.design_.fixed(deals), self.design_.random(deals)[0]
+        lik = QuasiLikelihood(self.curve, self.layout_, np.hstack([F, R]),
+                              np.hstack([F, R]) if self.timing_effects else F, cells)
+        at = pd.Index(self.deal_ids_).get_indexer(dataset.deal_ids)
+        means = lik.means(self.theta_, self.deal_effects_[at])
+        if self.calendar_ is not None:
+            means = means * self.calendar_.factors(cell_keys(dataset, cells, self.calendar_.groups, self.calendar_by))
+        levels, keys = self._age_keys(dataset, cells)
+        scale = self.phi_ * self.cum_dispersion_ * self.deal_dispersion_[at]
+        held = copy(self)
+        held.age_ = AgeEffects.fit(keys, *money(dataset, cells, means, scale), groups=levels)
+        return held
+
+    def _age_levels(self, dataset: Dataset) -> np.ndarray:
+        """Each deal's level of the age effects (0 when they are common to every pool)."""
+        if self.age_ is None or self.age_by is None:
+            return np.zeros(len(dataset.deal_ids), int)
+        if self.age_by not in dataset.deals:
+            raise ValueError(f"{self.name}: the deals table has no column {self.age_by!r} (age_by)")
+        return self.age_.levels(dataset.deals[self.age_by].to_numpy())
 
     @property
     def df_(self) -> int:
@@ -234,16 +279,20 @@ class DecayCurveModel(CalendarReport, spread.LearntSpread, RecoveryEstimator):
         start_uv = pd.DataFrame(self.deal_effects_, index=self.deal_ids_).reindex(ids).fillna(0.0).to_numpy()
         chunk = max(1, CHUNK_CELLS // (n_draws * max(horizon, 1)))
         ages = np.arange(1, max(horizon, int(n_obs.max(initial=0))) + 1)
-        age_factor = np.ones(len(ages)) if self.age_ is None else self.age_.factors(ages)  # the curve's age correction
-        age_draws = age_factor[None, :horizon] if self.age_ is None else self.age_.factor_draws(
-            ages[:horizon], random.standard_normal(random.stream(seed, "age-effects"), (n_draws, horizon)))
+        level = self._age_levels(dataset)  # the curve's age correction: per deal and age, and per draw, level, age
+        if self.age_ is None:
+            age_factor, age_draws = np.ones((len(ids), len(ages))), np.ones((1, 1, horizon))
+        else:
+            age_factor = self.age_.factors(level[:, None] * SPAN + ages[None, :])
+            age_draws = self.age_.factor_draws(ages[:horizon], random.standard_normal(
+                random.stream(seed, "age-effects"), (n_draws, self.age_.n_levels, horizon)))
         by_age = np.argsort(n_obs, kind="stable")  # chunks of like ages: the posterior's arrays are as wide as the oldest
         for start in range(0, len(ids), chunk):
             part = by_age[start:start + chunk]
             width = max(int(n_obs[part].max(initial=0)), 1)
             mask = (np.arange(1, width + 1)[None, :] <= n_obs[part, None]).astype(float)
             mode, cov = deal_posterior(self.curve, eta_L[:, part], eta_S[:, part], log_k[:, part],
-                                       rates[part, :width] / age_factor[:width], mask,
+                                       rates[part, :width] / age_factor[part, :width], mask,
                                        weight[part], prior, start_uv[part])
             z = random.per_deal(seed, "deal-effects", ids[part], lambda rng: random.standard_normal(rng, (n_draws, 2)))
             uv = mode + np.einsum("sdij,sdj->sdi", np.linalg.cholesky(cov), z)
@@ -252,11 +301,11 @@ class DecayCurveModel(CalendarReport, spread.LearntSpread, RecoveryEstimator):
                            np.exp(eta_S[:, part] + uv[..., 1])[..., None], np.exp(log_k[:, part])[..., None])
             G_obs = np.take_along_axis(G, np.broadcast_to(n_obs[part][None, :, None], G.shape[:2] + (1,)), axis=-1)
             future = L[..., None] * (G[..., 1:] - G_obs)
-            future = with_future_risk(self.calendar_, future, age_draws[:, None], dataset, ids[part], n_obs[part],
+            future = with_future_risk(self.calendar_, future, age_draws[:, level[part]], dataset, ids[part], n_obs[part],
                                       seed, self.calendar_by)
             unit = scale[part] / dataset.deals["n_borrowers"].to_numpy(float)[part]
             draws[:, part] = realized_paths(cum_obs[part], n_obs[part], future, unit, ids[part], seed)
-            expected[:, part] = L[..., None] * np.cumsum(np.diff(G, axis=-1) * age_draws[:, None], axis=-1)
+            expected[:, part] = L[..., None] * np.cumsum(np.diff(G, axis=-1) * age_draws[:, level[part]], axis=-1)
         return self._widened(CurveForecast(ids, draws.mean(axis=0), draws, n_obs, expected=expected), seed)
 
     def _psi(self, dataset: Dataset) -> np.ndarray:
@@ -301,8 +350,11 @@ class DecayCurveModel(CalendarReport, spread.LearntSpread, RecoveryEstimator):
                 self._spread_rows()]
         rows += self._calendar_rows()
         if self.age_ is not None:
-            rows.append(value_rows("age", ["sd", "step sd", "periods"],
-                                   [self.age_.sigma, self.age_.step_sd, len(self.age_.key)]))
+            names, values = ["sd", "step sd"], [self.age_.sigma, self.age_.step_sd]
+            if self.age_.groups:
+                names += [f"{self.age_by} sd", f"{self.age_by} step sd"]
+                values += [self.age_.group_sd, self.age_.group_step_sd]
+            rows.append(value_rows("age", [*names, "periods"], [*values, len(np.unique(self.age_.key % SPAN))]))
         if self.agency_ is not None:
             centre = self.theta_mean_[lay.level_groups]
             rows.append(value_rows("agency_step", [r for r, c in zip(rand, centre) if c != 0], centre[centre != 0]))
