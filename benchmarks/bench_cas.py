@@ -46,6 +46,8 @@ ESTIMATORS = {
     # the CAS model: three families stacked, with age effects (since 0.7.11)
     "decay_average": {"kind": "decay_average", "age_effects": True, **SHARED},
     "decay_average_no_age": {"kind": "decay_average", **SHARED},
+    # age effects by line of business: each line's own correction on top of the common one, shrunk toward it
+    "decay_average_age_by_line": {"kind": "decay_average", "age_effects": True, "age_by": "line", **SHARED},
     # the variants below are of decay_average without age effects (the CAS model until 0.7.10), as measured then
     # one set of stacking weights for pools of every age (the default before 0.7.3)
     "decay_average_one_weight": {"kind": "decay_average", "age_groups": 1, **SHARED},
