@@ -103,8 +103,9 @@ class DecayAverageModel(spread.LearntSpread, RecoveryEstimator):
             warnings.simplefilter("ignore", RuntimeWarning)
             for curve in self.curves:
                 members.append(self._member(curve).fit(dataset))
+        held = _holdout(dataset)
         self.age_edges_, self.weights_ = grouped_weights(
-            [_holdout_draws(m.held_out_age(_holdout(dataset)), dataset, self.holdout_draws) for m in members],
+            [_holdout_draws(m.held_out_age(held), dataset, held, self.holdout_draws) for m in members],
             _holdout_actual(dataset), _last_index(dataset), self.age_groups)
         self.member_states_ = [m.fitted_state() for m in members]
         self._members = members
@@ -282,13 +283,13 @@ def _holdout_actual(dataset: Dataset) -> np.ndarray:
     return np.where(last >= 0, cum[np.arange(len(last)), np.maximum(last, 0)], np.nan)
 
 
-def _holdout_draws(model: DecayCurveModel, dataset: Dataset, n_draws: int) -> np.ndarray:
-    """(draws, pools): the family's predictive draws of each pool's last observed cum_rate from the periods before.
+def _holdout_draws(model: DecayCurveModel, dataset: Dataset, held: Dataset, n_draws: int) -> np.ndarray:
+    """(draws, pools): the family's predictive draws of each pool's last observed cum_rate from the periods before
+    (``held``: the dataset without them, ``_holdout``).
     Only one cell per pool is kept, so the pools are forecast in chunks (one call's draws to rounding: random streams
     are keyed by deal, and every chunk has the same horizon), and memory does not grow with draws x pools."""
     last = _last_index(dataset)
     horizon = max(int(last.max(initial=0)) + 1, 1)
-    held = _holdout(dataset)
     ids = dataset.deal_ids
     out = np.empty((n_draws, len(ids)))
     size = max(1, HOLDOUT_CELLS // (n_draws * horizon))

@@ -115,8 +115,7 @@ class DecayCurveModel(CalendarReport, spread.LearntSpread, RecoveryEstimator):
                         nested := Layout.nesting_group(tuple(self.groups), tuple(self.ordered_groups), design.levels_),
                         shape_effects=self.shape_effects and curves.HAS_SHAPE[self.curve] and nested is not None)
         F, R = design.fixed(deals), design.random(deals)[0]
-        Z_L = np.hstack([F, R])
-        Z_S = np.hstack([F, R]) if self.timing_effects else F
+        Z_L, Z_S = self._designs(F, R)
         cells = fit_cells(dataset)
         theta_mean = np.zeros(layout.size)
         agency = AgencySteps.fit(design, deals) if self.agency_prior else None
@@ -175,6 +174,11 @@ class DecayCurveModel(CalendarReport, spread.LearntSpread, RecoveryEstimator):
         return Diagnostics(est.converged, est.iterations, tuple(notes), {"deals": len(deals), "cells": len(cells.r)},
                            est.message)
 
+    def _designs(self, F: np.ndarray, R: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The level (Z_L) and timing (Z_S) designs from the fixed and random columns: the timing has the group
+        effects only with ``timing_effects``."""
+        return np.hstack([F, R]), np.hstack([F, R]) if self.timing_effects else F
+
     def _age_keys(self, dataset: Dataset, cells: Cells) -> tuple[tuple[str, ...], np.ndarray]:
         """The levels of ``age_by`` (none when the age effects are common) and each cell's age-effect key."""
         if self.age_by is None:
@@ -193,9 +197,8 @@ class DecayCurveModel(CalendarReport, spread.LearntSpread, RecoveryEstimator):
             return self
         dataset = dataset.subset(dataset.deal_ids[dataset.deal_ids.isin(self.deal_ids_)])
         deals, cells = dataset.deals, fit_cells(dataset)
-        F, R = self.design_.fixed(deals), self.design_.random(deals)[0]
-        lik = QuasiLikelihood(self.curve, self.layout_, np.hstack([F, R]),
-                              np.hstack([F, R]) if self.timing_effects else F, cells)
+        lik = QuasiLikelihood(self.curve, self.layout_,
+                              *self._designs(self.design_.fixed(deals), self.design_.random(deals)[0]), cells)
         at = pd.Index(self.deal_ids_).get_indexer(dataset.deal_ids)
         means = lik.means(self.theta_, self.deal_effects_[at])
         if self.calendar_ is not None:
@@ -229,10 +232,8 @@ class DecayCurveModel(CalendarReport, spread.LearntSpread, RecoveryEstimator):
         lay, design, deals = self.layout_, self.design_, dataset.deals
         theta = random.normal_draws(random.stream(seed, "params"), self.theta_, self.cov_, n_draws)
         th_L, th_S, _ = lay.split(theta)
-        F = design.fixed(deals)
         R, unseen = design.random(deals)
-        Z_L = np.hstack([F, R])
-        Z_S = np.hstack([F, R]) if self.timing_effects else F
+        Z_L, Z_S = self._designs(design.fixed(deals), R)
         eta_L, eta_S = th_L @ Z_L.T, th_S @ Z_S.T
         log_k = self._deal_log_shape(theta, deals, R, unseen, seed)
         G = len(self.groups)

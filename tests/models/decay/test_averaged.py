@@ -118,7 +118,7 @@ def test_held_out_draws_in_chunks_of_pools_are_one_calls(fitted, pool_level, mon
     one = member.predict(averaged._holdout(pool_level), int(last.max()) + 1, n_draws=50, random_state=1)
     whole = one.draws[:, np.arange(len(last)), np.maximum(last, 0)]
     monkeypatch.setattr(averaged, "HOLDOUT_CELLS", 50 * (int(last.max()) + 1) * 4)  # chunks of 4 pools
-    chunked = averaged._holdout_draws(member, pool_level, 50)
+    chunked = averaged._holdout_draws(member, pool_level, averaged._holdout(pool_level), 50)
     assert len(pool_level.deal_ids) > 8
     np.testing.assert_allclose(chunked, whole, rtol=1e-12, atol=1e-15)  # to rounding: sums in another order
 
