@@ -12,7 +12,8 @@ For deal d and period t (docs/models.md has the full statement):
 
 Estimation (estimation.py) is linear in the number of pools (blocks.py). Forecasts integrate over parameter
 uncertainty, the unknown effects of new group levels and the deal's own effects (their posterior given its
-collections, posterior.py), and add process noise (models/paths.py).
+collections, posterior.py), and add process noise (models/paths.py): a compound Poisson whose payment shape is
+learnt from how many fitted cells collected nothing (``payment_shape_``).
 """
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ from forecasting.models.decay.posterior import deal_posterior
 from forecasting.models.design import Design
 from forecasting.models.fit_checks import check_recovered
 from forecasting.models.options import Columns, Curve, Holdout, Name, PositiveInt
-from forecasting.models.paths import observed_rates, realized_paths
+from forecasting.models.paths import fit_payment_shape, observed_rates, realized_paths
 from forecasting.models.registry import register
 from forecasting.models.shrinkage import BACKFIT_ROUNDS, settled
 from forecasting.models.summary import estimate_rows, value_rows
@@ -159,6 +160,8 @@ class DecayCurveModel(CalendarReport, spread.LearntSpread, RecoveryEstimator):
         self.nesting_levels_ = ([] if layout.nested is None else
                                 list(deals[self.groups[layout.nested]].astype(str)))
         self.calendar_, self.age_ = calendar, age
+        expected = lik.means(est.theta, est.deal_effects) * by_calendar * by_age  # the fitted cells' mean rates
+        self.payment_shape_ = fit_payment_shape(expected * cells.w / (est.phi * c * est.psi)[cells.deal], cells.r <= 0)
         own = np.flatnonzero(est.psi > OVERDISPERSED)
         if len(own):
             shown = ", ".join(f"{self.deal_ids_[i]} x{est.psi[i]:.1f}" for i in own[np.argsort(-est.psi[own])][:3])
@@ -305,7 +308,8 @@ class DecayCurveModel(CalendarReport, spread.LearntSpread, RecoveryEstimator):
             future = with_future_risk(self.calendar_, future, age_draws[:, level[part]], dataset, ids[part], n_obs[part],
                                       seed, self.calendar_by)
             unit = scale[part] / dataset.deals["n_borrowers"].to_numpy(float)[part]
-            draws[:, part] = realized_paths(cum_obs[part], n_obs[part], future, unit, ids[part], seed)
+            draws[:, part] = realized_paths(cum_obs[part], n_obs[part], future, unit, ids[part], seed,
+                                             self.payment_shape_)
             expected[:, part] = L[..., None] * np.cumsum(np.diff(G, axis=-1) * age_draws[:, level[part]], axis=-1)
         return self._widened(CurveForecast(ids, draws.mean(axis=0), draws, n_obs, expected=expected), seed)
 
@@ -345,9 +349,10 @@ class DecayCurveModel(CalendarReport, spread.LearntSpread, RecoveryEstimator):
             terms += [("shape", f"{group}={level}") for level in design.effect_levels(group)]
         rows = [estimate_rows([b for b, _ in terms], [t for _, t in terms], coef, se, alpha, df=self.df_),
                 value_rows("sd", lay.vc_names, np.sqrt(self.tau2_)),
-                value_rows("dispersion", ["phi", "cum_dispersion", "pool_factor_median", "pool_factor_max"],
+                value_rows("dispersion", ["phi", "cum_dispersion", "pool_factor_median", "pool_factor_max",
+                                          "payment_shape"],
                            [self.phi_, self.cum_dispersion_, np.median(self.deal_dispersion_),
-                            np.max(self.deal_dispersion_)]),
+                            np.max(self.deal_dispersion_), self.payment_shape_]),
                 self._spread_rows()]
         rows += self._calendar_rows()
         if self.age_ is not None:
@@ -371,6 +376,8 @@ class DecayCurveModel(CalendarReport, spread.LearntSpread, RecoveryEstimator):
             raise ValueError("the design does not match the parameter layout")
         if np.any(self.tau2_ <= 0) or self.phi_ <= 0 or self.cum_dispersion_ <= 0:
             raise ValueError("variances must be positive")
+        if not 0 <= self.payment_shape_ < np.inf:
+            raise ValueError("payment_shape_ must be finite and not negative")
         self._check_spread()
 
 
