@@ -28,7 +28,7 @@ from cas_data import SHORT, cas_dataset
 from figures import pit_histograms
 from resample import intervals
 
-from forecasting.backtest.calibration import crps, inside, ks_critical, ks_statistic, pit
+from forecasting.backtest.calibration import crps, inside, ks_critical, ks_statistic, pit, pit_coverage, tied_share
 from forecasting.forecast.checks import check_paths
 from forecasting.models import registry
 
@@ -106,6 +106,7 @@ def score(name: str, dataset, truth: pd.DataFrame, draws: int) -> tuple[pd.DataF
     rows = pd.DataFrame({"deal_id": fc.deal_ids, "line": final["line"].map(SHORT).to_numpy(),
                          "originator": dataset.deals.set_index("deal_id")["originator"].reindex(fc.deal_ids).to_numpy(),
                          "observed": fc.observed_periods, "error": fc.mean[:, AGE - 1] - actual, "pit": p,
+                         "tied": tied_share(paths, actual),
                          "crps": crps(paths, actual), "inside80": inside(lo, actual, hi),
                          "inside50": inside(q25, actual, q75), "forecast_ult": fc.mean[:, AGE - 1] * opb,
                          "actual_ult": actual * opb})
@@ -136,8 +137,11 @@ def table(rows: pd.DataFrame) -> pd.DataFrame:
     for line, part in [*scored.groupby("line"), ("all", scored)]:
         totals = rows[rows["line"] == line] if line != "all" else rows
         tri = totals.groupby("originator")[["forecast_ult", "actual_ult"]].sum()
+        pits, tied = part["pit"].to_numpy(float), part["tied"].to_numpy(float)
         out[line] = {"pools": len(part), "mae": part["error"].abs().mean(), "cover80": part["inside80"].mean(),
-                     "cover50": part["inside50"].mean(), "ks": ks_statistic(part["pit"].to_numpy(float)),
+                     "cover50": part["inside50"].mean(), "pit80": pit_coverage(pits, tied, 0.1, 0.9).mean(),
+                     "pit50": pit_coverage(pits, tied, 0.25, 0.75).mean(),
+                     "ks": ks_statistic(pits, tied),
                      "ks_5%": ks_critical(len(part)), "crps": part["crps"].mean(),
                      "mape_total": (tri["forecast_ult"] / tri["actual_ult"] - 1).abs().mean()}
     return pd.DataFrame(out).T
@@ -189,12 +193,17 @@ def main() -> None:
         print(table(rows).to_string(float_format=lambda v: f"{v:.4f}"))
         scored = rows[rows["observed"] < AGE]
         print("mean PIT by years seen:", scored.groupby("observed")["pit"].mean().round(2).to_dict())
+        print("share of pools that paid nothing more, and of paths that did not either:",
+              f"{np.mean(scored['tied'] > 0):.3f}, {scored['tied'].mean():.3f}")
         print("Meyers' test on triangle totals (percentile of the actual total at age 10):")
         print(meyers(triangles).to_string(float_format=lambda v: f"{v:.3f}"))
         if args.intervals:
             print("P10-P90 coverage, 90% interval resampling triangles (below: share of resamples under the bar):")
             print(intervals(scored.astype({"inside80": float}), "inside80", "originator", "line", (0.75, 0.85))
                   .to_string(float_format=lambda v: f"{v:.3f}"))
+            print("The same for the PITs' mass in [0.1, 0.9] (each PIT spread over its ties: calibration.pit_coverage):")
+            pit80 = scored.assign(pit80=pit_coverage(scored["pit"], scored["tied"], 0.1, 0.9))
+            print(intervals(pit80, "pit80", "originator", "line", (0.75, 0.85)).to_string(float_format=lambda v: f"{v:.3f}"))
     if args.intervals and "cape_cod_by_triangle" in results:
         cape_cod = results["cape_cod_by_triangle"][0].set_index("deal_id")["error"].abs()
         for name, (rows, _) in results.items():

@@ -28,7 +28,7 @@ from figures import pit_histograms
 from independent_market import simulate
 from resample import intervals
 
-from forecasting.backtest.calibration import crps, inside, ks_critical, ks_statistic, pit
+from forecasting.backtest.calibration import crps, inside, ks_critical, ks_statistic, pit, pit_coverage, tied_share
 from forecasting.forecast.checks import check_paths
 from forecasting.models import registry
 
@@ -99,7 +99,8 @@ def score(name: str, seed: int, draws: int, generator: dict | None = None) -> tu
     for target, (paths, actual) in targets.items():
         lo, q25, q75, hi = np.quantile(paths, [0.1, 0.25, 0.75, 0.9], axis=0)
         rows.append(pd.DataFrame({"seed": seed, "target": target, "error": paths.mean(axis=0) - actual,
-                                  "pit": pit(paths, actual), "crps": crps(paths, actual),
+                                  "pit": pit(paths, actual), "tied": tied_share(paths, actual),
+                                  "crps": crps(paths, actual),
                                   "inside80": inside(lo, actual, hi),
                                   "inside50": inside(q25, actual, q75),
                                   "borrowers": borrowers.reindex(fc.deal_ids).to_numpy()[young]}))
@@ -110,7 +111,9 @@ def summary(rows: pd.DataFrame) -> pd.DataFrame:
     def one(part: pd.DataFrame) -> pd.Series:
         return pd.Series({"pools": len(part), "mae": part["error"].abs().mean(), "bias": part["error"].mean(),
                           "cover80": part["inside80"].mean(), "cover50": part["inside50"].mean(),
-                          "ks": ks_statistic(part["pit"].to_numpy(float)), "ks_5%": ks_critical(len(part)),
+                          "pit80": pit_coverage(part["pit"], part["tied"], 0.1, 0.9).mean(),
+                          "ks": ks_statistic(part["pit"].to_numpy(float), part["tied"].to_numpy(float)),
+                          "ks_5%": ks_critical(len(part)),
                           "crps": part["crps"].mean()})
     by_seed = rows.groupby(["target", "seed"]).apply(one, include_groups=False)
     pooled = rows.groupby("target").apply(one, include_groups=False).assign(seed="all").set_index("seed", append=True)

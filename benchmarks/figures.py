@@ -11,20 +11,26 @@ BINS = 10
 
 def pit_histograms(results: dict[str, pd.DataFrame], panel: str, panels: list[str], title: str, path: Path) -> None:
     """Per value of column ``panel`` (``panels``, in order), each model's histogram of its rows' ``pit`` (flat at 1
-    when calibrated), with the grey band where a calibrated forecaster's bars fall 95% of the time for that many
-    independent values. ``title`` is formatted with ``panel`` and ``n``."""
+    when calibrated; with a ``tied`` column, each PIT spread over its ties: Czado, Gneiting and Held's
+    non-randomized histogram, ``calibration.pit_coverage``), with the grey band where a calibrated forecaster's
+    bars fall 95% of the time for that many independent values. ``title`` is formatted with ``panel`` and ``n``."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from scipy.stats import binom
+
+    from forecasting.backtest.calibration import pit_coverage
     edges = np.linspace(0, 1, BINS + 1)
     fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.6), sharey=True)
     for ax, value in zip(np.atleast_1d(axes), panels):
         n = 0
         for name, rows in results.items():
-            p = rows.loc[rows[panel] == value, "pit"].to_numpy(float)
+            mine = rows[rows[panel] == value]
+            p = mine["pit"].to_numpy(float)
+            tied = mine["tied"].to_numpy(float) if "tied" in mine else np.zeros(len(p))
             n = len(p)
-            density = np.histogram(p, edges)[0] / max(n, 1) * BINS
+            below = np.array([0.0, *(pit_coverage(p, tied, -1.0, e).sum() for e in edges[1:])])  # at or below an edge
+            density = np.diff(below) / max(n, 1) * BINS
             ax.step(edges, np.append(density, density[-1]), where="post", label=name)
         lo, hi = (binom.ppf(q, n, 1 / BINS) / max(n, 1) * BINS for q in (0.025, 0.975))
         ax.axhspan(lo, hi, color="grey", alpha=0.15, lw=0)

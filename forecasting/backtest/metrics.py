@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from forecasting.backtest.calibration import inside, ks_critical, ks_statistic
+from forecasting.backtest.calibration import inside, ks_critical, ks_statistic, pit_coverage
 
 
 def outer_quantiles(predictions: pd.DataFrame) -> tuple[str, str]:
@@ -28,9 +28,12 @@ def _summarise(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
                         "rmse": g["error"].apply(lambda e: np.sqrt((e**2).mean())), "bias": g["error"].mean(),
                         "coverage": g["inside"].mean()})
     if "pit" in rows:
-        out["coverage_50"] = g["pit"].apply(lambda p: p.between(0.25, 0.75).mean())
-        out["coverage_80"] = g["pit"].apply(lambda p: p.between(0.1, 0.9).mean())
-        out["ks"] = g["pit"].apply(lambda p: ks_statistic(p.to_numpy(float)))
+        tied = rows["pit_tied"] if "pit_tied" in rows else pd.Series(0.0, index=rows.index)
+        g = rows.assign(pit_tied=tied, coverage_50=pit_coverage(rows["pit"], tied, 0.25, 0.75),
+                        coverage_80=pit_coverage(rows["pit"], tied, 0.1, 0.9)).groupby(keys)
+        out["coverage_50"], out["coverage_80"] = g["coverage_50"].mean(), g["coverage_80"].mean()
+        out["ks"] = g[["pit", "pit_tied"]].apply(lambda r: ks_statistic(r["pit"].to_numpy(float),
+                                                                        r["pit_tied"].to_numpy(float)))
         out["ks_critical"] = [ks_critical(int(n)) for n in out["n"]]
         out["crps"] = g["crps"].mean()
     return out.reset_index()

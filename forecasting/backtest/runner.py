@@ -76,6 +76,7 @@ def run_fold(fold: Fold, specs: list, horizon: int, quantiles: list[float], n_dr
         table.insert(3, "observed_periods", np.repeat(fc.observed_periods, horizon))
         outcome = truth.reindex(index=fc.deal_ids, columns=range(1, horizon + 1)).to_numpy(float)
         table["pit"] = calibration.pit(fc.draws, outcome).ravel()  # scored: realized cash, what actuals are
+        table["pit_tied"] = calibration.tied_share(fc.draws, outcome).ravel()
         table["crps"] = calibration.crps(fc.draws, outcome).ravel()
         frames.append(table.drop(columns="observed"))
     out = pd.concat(frames, ignore_index=True)
@@ -87,7 +88,7 @@ def run_fold(fold: Fold, specs: list, horizon: int, quantiles: list[float], n_dr
     out.insert(0, "fold", fold.fold)
     out.insert(0, "scheme", fold.scheme)
     out = out.merge(actual, on=["deal_id", "period"], how="left")
-    return out[[c for c in out.columns if c not in ("pit", "crps")] + ["pit", "crps"]], notes
+    return out[[c for c in out.columns if c not in ("pit", "pit_tied", "crps")] + ["pit", "pit_tied", "crps"]], notes
 
 
 def run_backtest(config: Config, dataset: Dataset, progress=None) -> pd.DataFrame:

@@ -46,7 +46,8 @@ def test_every_model_and_baseline_is_scored(reference):
     assert set(reference["model"]) == {"decay", "baseline_chainladder", "baseline_bootstrap_odp", "baseline_cape_cod",
                                        "baseline_bf", "baseline_agency", "baseline_vintage_mean"}
     assert list(reference.columns) == ["scheme", "fold", "model", "role", "deal_id", "observed_periods", "period",
-                                       "predicted_cum_rate", "p10", "p50", "p90", "actual_cum_rate", "pit", "crps"]
+                                       "predicted_cum_rate", "p10", "p50", "p90", "actual_cum_rate", "pit", "pit_tied",
+                                       "crps"]
     roles = reference.drop_duplicates("model").set_index("model")["role"]
     assert roles["decay"] == "model" and (roles.drop("decay") == "baseline").all()
     table = bm.metrics(reference, [12, 24])
@@ -69,11 +70,11 @@ def spoiled_after_as_of(dataset):
 def as_of_forecasts(cfg: Config, dataset) -> pd.DataFrame:
     """The as-of scheme's rows without what is scored against the (possibly spoiled) actuals."""
     cfg.backtest.schemes = ["as_of"]
-    return run_backtest(cfg, dataset).drop(columns=["actual_cum_rate", "pit", "crps"]).reset_index(drop=True)
+    return run_backtest(cfg, dataset).drop(columns=["actual_cum_rate", "pit", "pit_tied", "crps"]).reset_index(drop=True)
 
 
 def test_garbage_after_the_as_of_date_changes_nothing(dataset, reference):
-    before = reference[reference["scheme"] == "as_of"].drop(columns=["actual_cum_rate", "pit", "crps"])
+    before = reference[reference["scheme"] == "as_of"].drop(columns=["actual_cum_rate", "pit", "pit_tied", "crps"])
     pd.testing.assert_frame_equal(as_of_forecasts(config(), spoiled_after_as_of(dataset)),
                                   before.reset_index(drop=True), check_exact=True)
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from forecasting.backtest.calibration import crps, inside, ks_critical, ks_statistic, pit
+from forecasting.backtest.calibration import crps, inside, ks_critical, ks_statistic, pit, pit_coverage, tied_share
 
 
 def test_pit_is_the_mid_rank():
@@ -75,3 +75,45 @@ def test_ks_on_uniform_and_on_narrow_bands():
     draws = rng.normal(0, 0.5, (1000, n))
     assert ks_statistic(pit(draws, rng.normal(0, 1, n))) > ks_critical(n)
     assert ks_critical(200) == pytest.approx(1.36 / np.sqrt(200), rel=0.02)
+
+
+def test_ks_with_ties_is_the_distance_of_the_mean_pit_distribution():
+    """One PIT spread over [0, 0.5] (half the draws tie with the actual), one a point at 0.75: their mean
+    distribution is u on [0, 0.5], 0.5 up to 0.75, then 1, at most 0.25 from uniform (at 0.75, either side)."""
+    draws = np.array([[0.0, 0.1], [0.0, 0.2], [0.5, 0.3], [0.5, 0.9]])
+    actual = np.array([0.0, 0.6])
+    assert pit(draws, actual).tolist() == [0.25, 0.75]
+    assert tied_share(draws, actual).tolist() == [0.5, 0.0]
+    assert ks_statistic(pit(draws, actual), tied_share(draws, actual)) == pytest.approx(0.25, abs=1e-12)
+    x = np.random.default_rng(3).uniform(size=40)  # without ties: the ordinary statistic
+    assert ks_statistic(x, np.zeros(40)) == pytest.approx(stats.kstest(x, "uniform").statistic, abs=1e-12)
+
+
+def calibrated_with_zeros(n: int = 3000, draws: int = 400) -> tuple[np.ndarray, np.ndarray]:
+    """Paths and actuals of pools that pay nothing more with the probability their forecast gives (0-80%): each
+    actual is drawn from its own forecast, so the forecasts are calibrated."""
+    rng = np.random.default_rng(5)
+    zero_share = rng.uniform(0, 0.8, n)
+    paths = np.where(rng.uniform(size=(draws, n)) < zero_share, 0.0, rng.uniform(0.01, 1.0, (draws, n)))
+    return paths, np.where(rng.uniform(size=n) < zero_share, 0.0, rng.uniform(0.01, 1.0, n))
+
+
+def test_calibrated_forecasts_with_mass_at_zero_pass_and_their_midpoints_would_not():
+    """The midpoints of the ties crowd the centre; the PITs spread over them are uniform."""
+    paths, actual = calibrated_with_zeros()
+    n = len(actual)
+    p, tied = pit(paths, actual), tied_share(paths, actual)
+    assert ks_statistic(p, tied) < ks_critical(n)
+    assert ks_statistic(p) > 2 * ks_critical(n)
+
+
+def test_pit_coverage_counts_a_tie_by_its_share_inside():
+    """PIT interval [0, 0.5]: 0.4 of it in [0.1, 0.9]; points at 0.5 and 0.95: in and out."""
+    got = pit_coverage(np.array([0.25, 0.5, 0.95, np.nan]), np.array([0.5, 0.0, 0.0, 0.0]), 0.1, 0.9)
+    np.testing.assert_allclose(got[:3], [0.8, 1.0, 0.0])
+    assert np.isnan(got[3])
+    # calibrated forecasts with mass at zero: 80%, where the closed band holds more
+    paths, actual = calibrated_with_zeros()
+    assert pit_coverage(pit(paths, actual), tied_share(paths, actual), 0.1, 0.9).mean() == pytest.approx(0.8, abs=0.02)
+    lo, hi = np.quantile(paths, [0.1, 0.9], axis=0)
+    assert inside(lo, actual, hi).mean() > 0.85
