@@ -57,7 +57,7 @@ def whole(directory: Path) -> bool:
 @pytest.mark.slow
 @pytest.mark.parametrize("command", ["fit", "forecast"])
 def test_kill_9_at_random_moments_leaves_the_old_or_the_new_output_whole(work, command, tmp_path):
-    """20 kills at random moments of a run writing over its previous output: every time, the target is one run's
+    """12 kills at random moments of a run writing over its previous output: every time, the target is one run's
     whole output (the artifact loads; forecast_curves and forecast_summary come from the same run)."""
     import shutil
     target = "model" if command == "fit" else "fc"
@@ -72,7 +72,7 @@ def test_kill_9_at_random_moments_leaves_the_old_or_the_new_output_whole(work, c
     duration = time.perf_counter() - start
     rng = random.Random(14)
     outcomes = []
-    for _ in range(20):
+    for _ in range(12):
         before = (tmp_path / target / MARKER).read_text()
         proc = npas(*argv, cwd=tmp_path)
         time.sleep(rng.uniform(0.3, 1.05) * duration)
