@@ -43,10 +43,11 @@ ESTIMATORS = {
     "decay_loglogistic": {"kind": "decay_curve", "curve": "loglogistic", "age_effects": True, **SHARED},
     "decay_loglogistic_no_age": {"kind": "decay_curve", "curve": "loglogistic", **SHARED},
     "decay_lognormal": {"kind": "decay_curve", "curve": "lognormal", **SHARED},
-    # the CAS model: three families stacked, with age effects (since 0.7.11)
+    # three families stacked, with age effects (the CAS model of 0.7.11-0.7.12)
     "decay_average": {"kind": "decay_average", "age_effects": True, **SHARED},
     "decay_average_no_age": {"kind": "decay_average", **SHARED},
-    # age effects by line of business: each line's own correction on top of the common one, shrunk toward it
+    # the CAS model since 0.7.13: age effects by line of business, each line's own correction on top of the common
+    # one, shrunk toward it (the line is known before any outcome, as a market's originator is)
     "decay_average_age_by_line": {"kind": "decay_average", "age_effects": True, "age_by": "line", **SHARED},
     # the variants below are of decay_average without age effects (the CAS model until 0.7.10), as measured then
     # one set of stacking weights for pools of every age (the default before 0.7.3)
