@@ -109,7 +109,8 @@ def pit_coverage(values: np.ndarray, tied: np.ndarray, lower: float, upper: floa
     values, tied = np.asarray(values, float), np.asarray(tied, float)
     lo, hi = values - tied / 2, values + tied / 2
     overlap = np.clip(np.minimum(hi, upper) - np.maximum(lo, lower), 0.0, None) / np.where(tied > 0, tied, 1.0)
-    return np.where(tied > 0, overlap, (lower <= values) & (values <= upper)).astype(float) + 0.0 * values
+    share = np.where(tied > 0, overlap, (lower <= values) & (values <= upper))
+    return np.where(np.isfinite(values), share, np.nan)
 
 
 def _interval_ks(lower: np.ndarray, upper: np.ndarray) -> float:
