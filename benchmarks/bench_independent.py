@@ -39,8 +39,12 @@ ESTIMATORS = {
     "decay_weibull_no_age": {"kind": "decay_curve", "curve": "weibull", **SHARED},
     "decay_loglogistic": {"kind": "decay_curve", "curve": "loglogistic", "age_effects": True, **SHARED},
     "decay_loglogistic_no_age": {"kind": "decay_curve", "curve": "loglogistic", **SHARED},
-    # the CAS model: three families stacked, with age effects (since 0.7.11)
+    # three families stacked, with age effects (the CAS model of 0.7.11-0.7.12; since 0.7.13 the CAS model corrects
+    # by line of business, which these markets do not have)
     "decay_average": {"kind": "decay_average", "age_effects": True, **SHARED},
+    # the NPL analogue of the CAS model's lines: each originator's own age correction on top of the common one
+    "decay_average_age_by_originator": {"kind": "decay_average", "age_effects": True, "age_by": "originator",
+                                        **SHARED},
     "decay_average_no_age": {"kind": "decay_average", **SHARED},
     # the decay_average variants below are without age effects unless they say so (the CAS model until 0.7.10)
     "decay_average_2": {"kind": "decay_average", "curves": ["weibull", "lognormal"], **SHARED},  # before 0.7.1
