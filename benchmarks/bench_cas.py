@@ -28,7 +28,7 @@ from cas_data import SHORT, cas_dataset
 from figures import pit_histograms
 from resample import intervals
 
-from forecasting.backtest.calibration import crps, inside, ks_critical, ks_statistic, pit, pit_coverage, tied_share
+from forecasting.backtest.calibration import crps, inside, ks_critical, ks_statistic, pit, pit_coverage, pit_with_ties
 from forecasting.forecast.checks import check_paths
 from forecasting.models import registry
 
@@ -102,12 +102,12 @@ def score(name: str, dataset, truth: pd.DataFrame, draws: int) -> tuple[pd.DataF
     paths = fc.draws[:, :, AGE - 1]
     actual = final["cum_rate"].to_numpy(float)
     opb = dataset.deals.set_index("deal_id")["opb"].reindex(fc.deal_ids).to_numpy(float)
-    p = pit(paths, actual)
+    p, tied = pit_with_ties(paths, actual)
     lo, q25, q75, hi = np.quantile(paths, [0.1, 0.25, 0.75, 0.9], axis=0)
     rows = pd.DataFrame({"deal_id": fc.deal_ids, "line": final["line"].map(SHORT).to_numpy(),
                          "originator": dataset.deals.set_index("deal_id")["originator"].reindex(fc.deal_ids).to_numpy(),
                          "observed": fc.observed_periods, "error": fc.mean[:, AGE - 1] - actual, "pit": p,
-                         "tied": tied_share(paths, actual),
+                         "tied": tied,
                          "crps": crps(paths, actual), "inside80": inside(lo, actual, hi),
                          "inside50": inside(q25, actual, q75), "forecast_ult": fc.mean[:, AGE - 1] * opb,
                          "actual_ult": actual * opb})

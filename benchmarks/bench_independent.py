@@ -28,7 +28,7 @@ from figures import pit_histograms
 from independent_market import simulate
 from resample import intervals
 
-from forecasting.backtest.calibration import crps, inside, ks_critical, ks_statistic, pit, pit_coverage, tied_share
+from forecasting.backtest.calibration import crps, inside, ks_critical, ks_statistic, pit_coverage, pit_with_ties
 from forecasting.forecast.checks import check_paths
 from forecasting.models import registry
 
@@ -102,8 +102,9 @@ def score(name: str, seed: int, draws: int, generator: dict | None = None) -> tu
     rows = []
     for target, (paths, actual) in targets.items():
         lo, q25, q75, hi = np.quantile(paths, [0.1, 0.25, 0.75, 0.9], axis=0)
+        p, tied = pit_with_ties(paths, actual)
         rows.append(pd.DataFrame({"seed": seed, "target": target, "error": paths.mean(axis=0) - actual,
-                                  "pit": pit(paths, actual), "tied": tied_share(paths, actual),
+                                  "pit": p, "tied": tied,
                                   "crps": crps(paths, actual),
                                   "inside80": inside(lo, actual, hi),
                                   "inside50": inside(q25, actual, q75),

@@ -36,15 +36,17 @@ def same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def pit(draws: np.ndarray, actual: np.ndarray) -> np.ndarray:
     """Mid-rank PIT of ``actual`` (...,) within ``draws`` (S, ...), ties by ``same``; NaN where the actual is
     missing."""
+    return pit_with_ties(draws, actual)[0]
+
+
+def pit_with_ties(draws: np.ndarray, actual: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The mid-rank PIT (``pit``) and the share of ``draws`` that are ``same`` as ``actual``, the width of its PIT
+    interval (module docstring), from one comparison of the draws; NaN where the actual is missing."""
     tied = same(draws, actual[None])
     below = ((draws < actual[None]) & ~tied).mean(axis=0)
-    return np.where(np.isfinite(actual), below + 0.5 * tied.mean(axis=0), np.nan)
-
-
-def tied_share(draws: np.ndarray, actual: np.ndarray) -> np.ndarray:
-    """The share of ``draws`` (S, ...) that are ``same`` as ``actual`` (...,): the width of its PIT interval (module
-    docstring); NaN where the actual is missing."""
-    return np.where(np.isfinite(actual), same(draws, actual[None]).mean(axis=0), np.nan)
+    share = tied.mean(axis=0)
+    known = np.isfinite(actual)
+    return np.where(known, below + 0.5 * share, np.nan), np.where(known, share, np.nan)
 
 
 def inside(lower: np.ndarray, actual: np.ndarray, upper: np.ndarray) -> np.ndarray:
@@ -88,7 +90,7 @@ def _member_weights(draws: np.ndarray, weights: np.ndarray | None) -> np.ndarray
 
 
 def ks_statistic(values: np.ndarray, tied: np.ndarray | None = None) -> float:
-    """Kolmogorov-Smirnov distance of PIT values from the uniform distribution; with ``tied`` (``tied_share``), of
+    """Kolmogorov-Smirnov distance of PIT values from the uniform distribution; with ``tied`` (``pit_with_ties``), of
     the mean of the uniform distributions on [pit - tied / 2, pit + tied / 2] (module docstring)."""
     values = np.asarray(values, float)
     tied = np.zeros_like(values) if tied is None else np.asarray(tied, float)

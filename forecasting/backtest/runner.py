@@ -75,8 +75,8 @@ def run_fold(fold: Fold, specs: list, horizon: int, quantiles: list[float], n_dr
         table.insert(1, "role", ROLE_BASELINE if model.tags.is_baseline else ROLE_MODEL)
         table.insert(3, "observed_periods", np.repeat(fc.observed_periods, horizon))
         outcome = truth.reindex(index=fc.deal_ids, columns=range(1, horizon + 1)).to_numpy(float)
-        table["pit"] = calibration.pit(fc.draws, outcome).ravel()  # scored: realized cash, what actuals are
-        table["pit_tied"] = calibration.tied_share(fc.draws, outcome).ravel()
+        pits, tied = calibration.pit_with_ties(fc.draws, outcome)  # scored: realized cash, what actuals are
+        table["pit"], table["pit_tied"] = pits.ravel(), tied.ravel()
         table["crps"] = calibration.crps(fc.draws, outcome).ravel()
         frames.append(table.drop(columns="observed"))
     out = pd.concat(frames, ignore_index=True)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from forecasting.backtest.calibration import crps, inside, ks_critical, ks_statistic, pit, pit_coverage, tied_share
+from forecasting.backtest.calibration import crps, inside, ks_critical, ks_statistic, pit, pit_coverage, pit_with_ties
 
 
 def test_pit_is_the_mid_rank():
@@ -83,8 +83,8 @@ def test_ks_with_ties_is_the_distance_of_the_mean_pit_distribution():
     draws = np.array([[0.0, 0.1], [0.0, 0.2], [0.5, 0.3], [0.5, 0.9]])
     actual = np.array([0.0, 0.6])
     assert pit(draws, actual).tolist() == [0.25, 0.75]
-    assert tied_share(draws, actual).tolist() == [0.5, 0.0]
-    assert ks_statistic(pit(draws, actual), tied_share(draws, actual)) == pytest.approx(0.25, abs=1e-12)
+    assert pit_with_ties(draws, actual)[1].tolist() == [0.5, 0.0]
+    assert ks_statistic(*pit_with_ties(draws, actual)) == pytest.approx(0.25, abs=1e-12)
     x = np.random.default_rng(3).uniform(size=40)  # without ties: the ordinary statistic
     assert ks_statistic(x, np.zeros(40)) == pytest.approx(stats.kstest(x, "uniform").statistic, abs=1e-12)
 
@@ -102,7 +102,7 @@ def test_calibrated_forecasts_with_mass_at_zero_pass_and_their_midpoints_would_n
     """The midpoints of the ties crowd the centre; the PITs spread over them are uniform."""
     paths, actual = calibrated_with_zeros()
     n = len(actual)
-    p, tied = pit(paths, actual), tied_share(paths, actual)
+    p, tied = pit_with_ties(paths, actual)
     assert ks_statistic(p, tied) < ks_critical(n)
     assert ks_statistic(p) > 2 * ks_critical(n)
 
@@ -114,6 +114,6 @@ def test_pit_coverage_counts_a_tie_by_its_share_inside():
     assert np.isnan(got[3])
     # calibrated forecasts with mass at zero: 80%, where the closed band holds more
     paths, actual = calibrated_with_zeros()
-    assert pit_coverage(pit(paths, actual), tied_share(paths, actual), 0.1, 0.9).mean() == pytest.approx(0.8, abs=0.02)
+    assert pit_coverage(*pit_with_ties(paths, actual), 0.1, 0.9).mean() == pytest.approx(0.8, abs=0.02)
     lo, hi = np.quantile(paths, [0.1, 0.9], axis=0)
     assert inside(lo, actual, hi).mean() > 0.85
