@@ -18,8 +18,11 @@ where the timing family misses the pools' shape or the calendar moves them. phi 
 statistic of each observed cell's one-step forecast (_cell_means, times the cell's calendar factor) against what the
 pool collected, X^2 = sum n_d (r_dt - m_dt)^2 / m_dt, df = cells - parameters - 2 deals (each pool's two frailties).
 A pool's evidence about its frailties counts n_d / phi units (its posterior widens by sqrt(phi)). Its future
-collections keep the units' own gamma noise: scaled by phi, a small pool's paths turn so skewed that the CAS CRPS rose
-13% while the independent market's did not move (docs/models.md); the learnt spread widens them instead.
+collections keep the units' own noise, unscaled: scaled by phi, a small pool's paths turn so skewed that the CAS CRPS rose
+13% while the independent market's did not move (docs/models.md); the learnt spread widens them instead. As the
+decay models' (docs/models.md, Process noise), that noise is a compound Poisson of the same mean and variance, whose
+payment shape is learnt from the observed cells that collected nothing (``payment_shape_``; 0, the Gamma, when none
+did).
 
 The expected curve draws each pool's frailties anchored to each parameter draw (frailty.py, by the pool's
 credibility): the pool's latent curve given its history, the parameters' uncertainty counted once. Realized-cash
@@ -42,7 +45,7 @@ from forecasting.models.calendar import CalendarReport, PeriodCells, calendar_ef
 from forecasting.models.curve_forecast import CurveForecast
 from forecasting.models.fit_checks import check_recovered
 from forecasting.models.options import Columns, Holdout, Name, PositiveFloat
-from forecasting.models.paths import observed_rates, observed_state, realized_paths
+from forecasting.models.paths import fit_payment_shape, observed_rates, observed_state, realized_paths
 from forecasting.models.registry import register
 from forecasting.models.shrinkage import BACKFIT_ROUNDS, settled
 from forecasting.models.summary import value_rows
@@ -72,24 +75,27 @@ class SurvivalPoolModel(CalendarReport, spread.LearntSpread, MixtureSurvival):
     def _fit(self, dataset: Dataset) -> Diagnostics:
         self.dispersion_ = 1.0
         diagnostics = self._fit_history(dataset)
-        self.dispersion_ = self._pearson_dispersion(dataset)
+        self.dispersion_, self.payment_shape_ = self._cell_noise(dataset)
         if self.dispersion_ > 1.0:  # the frailties' spread beyond the tempered evidence's noise
             self.frailty_sd_, self.timing_frailty_sd_ = frailty_sds(
                 self.fit_.params, self._training_evidence(dataset))
         return replace(diagnostics, warnings=diagnostics.warnings + tuple(self._learn_spread(dataset)))
 
-    def _pearson_dispersion(self, dataset: Dataset) -> float:
-        """phi (module docstring): at least 1, so a pool's evidence never counts more units than it has."""
+    def _cell_noise(self, dataset: Dataset) -> tuple[float, float]:
+        """phi (module docstring): at least 1, so a pool's evidence never counts more units than it has; and the
+        payment shape of the future collections' compound Poisson, from which observed cells collected nothing given
+        each cell's expected units (paths.fit_payment_shape)."""
         cells = PeriodCells.observed(dataset)
         mean = self._cell_means(dataset, cells)
         if self.calendar_ is not None:
             mean = mean * self.calendar_.factors(cell_keys(dataset, cells, (), None))
         n = dataset.deals["n_borrowers"].to_numpy(float)[cells.deal]
         ok = mean > 0
+        shape = fit_payment_shape(n[ok] * mean[ok], cells.r[ok] <= 0)
         df = int(ok.sum()) - len(self.fit_.params) - 2 * len(dataset.deals)
         if df < 1:
-            return 1.0
-        return max(1.0, float(np.sum(n[ok] * (cells.r[ok] - mean[ok]) ** 2 / mean[ok]) / df))
+            return 1.0, shape
+        return max(1.0, float(np.sum(n[ok] * (cells.r[ok] - mean[ok]) ** 2 / mean[ok]) / df)), shape
 
     def _fit_history(self, dataset: Dataset) -> Diagnostics:
         """The mixture, frailty sds and (with ``calendar_effects``) the calendar's effects, by backfitting."""
@@ -170,14 +176,16 @@ class SurvivalPoolModel(CalendarReport, spread.LearntSpread, MixtureSurvival):
         future = (1.0 - base)[None, :, None] * (S0 - S[..., 1:]) / S0
         if self.calendar_ is not None:
             future = with_future_risk(self.calendar_, future, np.ones((1, 1, horizon)), dataset, ids, n_obs, seed)
-        paths = realized_paths(cum_obs, n_obs, future, 1.0 / dataset.deals["n_borrowers"].to_numpy(float), ids, seed)
+        paths = realized_paths(cum_obs, n_obs, future, 1.0 / dataset.deals["n_borrowers"].to_numpy(float), ids, seed,
+                               self.payment_shape_)
         u, v = frailty.anchored(self._shift(evidence, params))
         expected = 1.0 - survival(params, *self._designs(dataset.deals), t[1:], offset=u, scale_offset=v)
         return self._widened(CurveForecast(ids, paths.mean(axis=0), paths, n_obs, expected=np.minimum(expected, 1.0)),
                              seed)
 
     def _summary_rows(self, alpha: float) -> pd.DataFrame:
-        return pd.concat([super()._summary_rows(alpha), value_rows("dispersion", ["phi"], [self.dispersion_]),
+        return pd.concat([super()._summary_rows(alpha), value_rows("dispersion", ["phi", "payment_shape"],
+                                                                    [self.dispersion_, self.payment_shape_]),
                           *self._calendar_rows(), self._spread_rows()],
                          ignore_index=True)
 
@@ -186,6 +194,8 @@ class SurvivalPoolModel(CalendarReport, spread.LearntSpread, MixtureSurvival):
         self._check_spread()
         if not self.dispersion_ >= 1.0:
             raise ValueError("dispersion_ must be at least 1")
+        if not 0 <= self.payment_shape_ < np.inf:
+            raise ValueError("payment_shape_ must be finite and not negative")
 
     def never_pay_share(self, dataset: Dataset) -> pd.Series:
         self._check_fitted()
