@@ -35,14 +35,16 @@ def true_parameters(curve: str) -> pd.Series:
 
 
 def simulate_pools(curve: str, seed: int, n_deals: int = 40, periods: np.ndarray | None = None,
-                   borrowers: tuple[int, int] = (1000, 20000), payment_shape: float | None = None) -> Dataset:
-    """A dataset of ``n_deals`` pools from the model with the parameters in TRUE."""
+                   borrowers: tuple[int, int] = (1000, 20000), payment_shape: float | None = None,
+                   effect_sds: tuple[float, float] = (LEVEL_SD, SCALE_SD)) -> Dataset:
+    """A dataset of ``n_deals`` pools from the model with the parameters in TRUE and deal effects of sds
+    ``effect_sds`` (level on the logit scale, timing on the log scale)."""
     rng = np.random.default_rng(seed)
     x = rng.normal(0, 1, n_deals)
     n = rng.integers(*borrowers, n_deals)
     periods = rng.integers(12, 61, n_deals) if periods is None else np.asarray(periods)
-    L = expit(TRUE["level"][0] + TRUE["level"][1] * x + rng.normal(0, LEVEL_SD, n_deals))
-    lam = np.exp(TRUE["scale"][0] + TRUE["scale"][1] * x + rng.normal(0, SCALE_SD, n_deals))
+    L = expit(TRUE["level"][0] + TRUE["level"][1] * x + rng.normal(0, effect_sds[0], n_deals))
+    lam = np.exp(TRUE["scale"][0] + TRUE["scale"][1] * x + rng.normal(0, effect_sds[1], n_deals))
     deals = pd.DataFrame({"deal_id": [f"d{i}" for i in range(n_deals)], "originator": "A", "vintage": 2020,
                           "cutoff_date": CUTOFF, "opb": n * 1e5, "n_borrowers": n, "avg_balance": 1e5,
                           "wa_delinquency_months": 5.0, "x": x})

@@ -7,7 +7,12 @@ backtracking line search, until the Newton decrement g' H^-1 g / 2 is below NEWT
 objective (large data sets: rounding).
 
 Outer step: the Laplace-EM update of the variances, tau_k^2 = mean over the effects of component k of
-((effect - centre)^2 + posterior variance), with phi re-estimated from Pearson residuals over the cells less the
+((effect - centre)^2 + posterior variance); for the deals' own level and timing sds the sum over the n deals is
+divided by n - 1, the EM step of a Gamma(2, 0) prior on each of those sds (Chung et al. 2013), whose log density
+log tau_k the marginal quasi-likelihood below gains. With few pools (a small market, an early as-of cut) maximum
+likelihood often puts a deal sd at zero, so every pool's forecast is its group's and its band carries no pool-level
+uncertainty; the prior keeps the sd about a standard error above zero when the pools show no spread, and is
+negligible when they do (n / (n - 1)). phi is re-estimated from Pearson residuals over the cells less the
 effective number of parameters, with a shrunk dispersion factor per level of the nesting group and an own factor
 for an aberrant pool (``dispersion_factors``), so one miscounted pool cannot move every other deal's band. The factors change the
 weights, so they form an outer fixed point: variances to convergence with the factors held, then the factors, until
@@ -23,7 +28,8 @@ in SQUAREM, was measured to fit none when the rates differ), and the move is kep
 the marginal quasi-likelihood (fixed effects integrated out too)
 
     l(tau) = quasi-loglik(theta^, b^) - sum_j (effect_j - centre_j)^2 / (2 tau_j^2) - sum_j log(tau_j^2) / 2
-             - log|H| / 2                              (theta^, b^ the inner maximum; H their information)
+             - log|H| / 2 + sum_k log tau_k          (theta^, b^ the inner maximum; H their information; k over the
+                                                       deals' own sds, the prior above)
 
 does not fall. Where a variance's maximum is at zero, EM approaches it sublinearly (each update shrinks tau^2 by a
 factor 1 - c tau^2): a component whose sd is below BOUNDARY_SD and still falling is tested at its floor, and fixed
@@ -195,7 +201,7 @@ class VarianceEstimation:
             if members.any():
                 tau2[k] = np.mean(shrunk[members] ** 2 + v_theta[members])
         for j, k in enumerate(self.layout.deal_vc):
-            tau2[k] = np.mean(b[:, j] ** 2 + v_b[:, j])
+            tau2[k] = np.sum(b[:, j] ** 2 + v_b[:, j]) / max(len(b) - 1, 1)  # n - 1: the prior (module docstring)
         tau2 = np.clip(tau2, SD_FLOOR**2, SD_CEILING**2)
         tau2[list(self.pinned)] = SD_FLOOR**2
         # a shrunk effect uses up 1 - (posterior variance / prior variance) of a degree of freedom
@@ -211,6 +217,7 @@ class VarianceEstimation:
         log_tau2 = np.sum(np.log(state.tau2[self.vc[random]])) + len(b) * np.sum(
             np.log(state.tau2[list(self.layout.deal_vc)]))
         value = self.lik.penalised(theta, b, state.phi * self.c, prior) - 0.5 * log_tau2 - 0.5 * system.logdet
+        value += 0.5 * np.sum(np.log(state.tau2[list(self.layout.deal_vc)]))  # the deal sds' prior, log tau
         return value, _State(theta, b, state.phi, state.tau2)
 
     def _extrapolate(self, s0: _State, s1: _State, s2: _State) -> tuple[_State, float | None]:
