@@ -1,5 +1,5 @@
-"""The pool-level survival model's overdispersion (phi) and its expected curve's frailties anchored to the
-parameter draws (pool_level.py)."""
+"""The pool-level survival model's overdispersion (phi), its process noise's payment shape, and its expected curve's
+frailties anchored to the parameter draws (pool_level.py)."""
 from __future__ import annotations
 
 import warnings
