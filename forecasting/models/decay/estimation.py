@@ -214,10 +214,10 @@ class VarianceEstimation:
         """l(tau) of the module docstring at the state's variances and dispersion (effects refitted there)."""
         theta, b, system, prior = self._fit(state)
         random = self.vc >= 0
-        log_tau2 = np.sum(np.log(state.tau2[self.vc[random]])) + len(b) * np.sum(
+        # n deal effects per deal sd, less the one the sd's prior, log tau, gives back (module docstring)
+        log_tau2 = np.sum(np.log(state.tau2[self.vc[random]])) + (len(b) - 1) * np.sum(
             np.log(state.tau2[list(self.layout.deal_vc)]))
         value = self.lik.penalised(theta, b, state.phi * self.c, prior) - 0.5 * log_tau2 - 0.5 * system.logdet
-        value += 0.5 * np.sum(np.log(state.tau2[list(self.layout.deal_vc)]))  # the deal sds' prior, log tau
         return value, _State(theta, b, state.phi, state.tau2)
 
     def _extrapolate(self, s0: _State, s1: _State, s2: _State) -> tuple[_State, float | None]:
