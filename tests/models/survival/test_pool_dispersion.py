@@ -8,6 +8,7 @@ from dataclasses import replace
 import pytest
 
 from forecasting.data.dataset import Dataset
+from forecasting.models.summary import labelled
 from forecasting.models.survival import SurvivalPoolModel
 from forecasting.simulation.model_pools import simulate_pools
 
@@ -66,6 +67,4 @@ def test_payment_shape_is_recovered_from_sparse_pools(shape):
         assert model.payment_shape_ > 10
     else:
         assert model.payment_shape_ == pytest.approx(shape, rel=0.2)
-    summary = model.summary()
-    row = summary[(summary["block"] == "dispersion") & (summary["term"] == "payment_shape")]
-    assert row["coef"].item() == model.payment_shape_
+    assert labelled(model.summary()).loc["dispersion:payment_shape", "coef"] == model.payment_shape_
