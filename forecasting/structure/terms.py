@@ -83,5 +83,7 @@ def deal_terms(dataset: Dataset) -> Terms:
 
 def _column(deals: pd.DataFrame, name: str, default) -> pd.Series:
     """The deals' column with the default where it is missing or blank (a scalar or a Series per deal)."""
-    value = deals[name] if name in deals else pd.Series(None, index=deals.index, dtype=object)
+    if name not in deals:
+        return pd.Series(default, index=deals.index)
+    value = deals[name]
     return value.fillna(default) if np.isscalar(default) else value.where(value.notna(), default)
