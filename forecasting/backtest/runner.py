@@ -64,6 +64,8 @@ def run_fold(fold: Fold, specs: list, horizon: int, quantiles: list[float], n_dr
                 model.fit(fold.train)
         except FitError as err:
             raise InputError(Problem("backtest", None, f"{fold.scheme}/{fold.fold}", f"{model.name}: {err}")) from None
+        except InputError as err:
+            raise err.in_model(model.name) from None
         notes += [(model.name, message.removeprefix(f"{model.name}: ")) for message in model.diagnostics_.warnings]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # a missing loan tape is said by the fold's data

@@ -50,6 +50,8 @@ def fit_one(spec, dataset: Dataset):
         return registry.build(spec).fit(dataset)
     except FitError as err:
         raise InputError(Problem("fit", None, spec.name, str(err))) from None
+    except InputError as err:
+        raise err.in_model(spec.name) from None
 
 
 def fit_models(config: Config, dataset: Dataset) -> dict:

@@ -80,8 +80,10 @@ class Design:
         return self
 
     def dropped_reason(self, n_deals: int) -> str:
-        return (f"covariate {', '.join(map(repr, self.dropped_))} does not vary across the {n_deals} deal(s); "
-                f"fitted without it")
+        names = ", ".join(map(repr, self.dropped_))
+        if len(self.dropped_) == 1:
+            return f"covariate {names} does not vary across the {n_deals} deal(s); fitted without it"
+        return f"covariates {names} do not vary across the {n_deals} deal(s); fitted without them"
 
     @staticmethod
     def _raw(deals: pd.DataFrame, names: list[str]) -> np.ndarray:

@@ -26,7 +26,8 @@ def write_config(tmp_path, config) -> str:
     (lambda c: c["models"][0].update(curve="spline"), "models.0.curve"),
     (lambda c: c.update(horizon=0), "horizon"),
     (lambda c: c.update(data="no/such/dir"), "data"),
-    (lambda c: c["models"][0].update(covariates=["shoe_size"]), "covariates"),
+    (lambda c: c["models"][0].update(covariates=["shoe_size"]), "decay.covariates"),  # found at fit: model named
+    (lambda c: c["models"][0].update(groups=["shoe_size"], ordered_groups=[]), "decay.groups"),
     (lambda c: c["models"][0].update(ordered_groups=["vintag"]), "models.0.ordered_groups"),
 ])
 def test_bad_config_exits_2_naming_the_key(tmp_path, change, key):

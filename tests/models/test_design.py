@@ -39,3 +39,9 @@ def test_a_covariate_without_variation_is_dropped_and_named():
     assert design.active_ == ["x"] and design.dropped_ == ["y"]
     assert design.fixed(deals).shape == (3, 2) and "'y' does not vary across the 3 deal(s)" in design.dropped_reason(3)
     np.testing.assert_allclose(design.standardised(deals).std(), 1.0)
+
+
+def test_two_covariates_without_variation_are_named_in_the_plural():
+    deals = pd.DataFrame({"vintage": [2021, 2022], "x": [1.0, 1.0], "y": [3.0, 3.0]})
+    design = Design(("x", "y"), ("vintage",), ("vintage",)).fit(deals)
+    assert design.dropped_reason(2) == "covariates 'x', 'y' do not vary across the 2 deal(s); fitted without them"

@@ -56,9 +56,9 @@ class AgencySteps:
         coef = np.linalg.solve(X.T @ X + RIDGE * np.eye(X.shape[1]), X.T @ y)
         df = len(y) - np.linalg.matrix_rank(X)
         if df < 1:
-            raise InputError(Problem("config", None, "agency_prior", f"agency_prior: {len(y)} pools cannot estimate "
-                                                                     f"the agency's view of {X.shape[1]} design "
-                                                                     f"columns; use fewer covariates or groups"))
+            raise InputError(Problem("config", None, "agency_prior", f"{len(y)} pool(s) cannot estimate the "
+                                                                     f"agency's view of {X.shape[1]} design columns; "
+                                                                     f"use fewer covariates or groups, or more pools"))
         return cls(ordered[0], coef, float(np.sum((y - X @ coef) ** 2) / df))
 
     def _columns(self, design: Design) -> slice:
