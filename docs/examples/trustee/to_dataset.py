@@ -1,5 +1,7 @@
 """Turn a trustee report's monthly collections table (受托机构报告) into an npas dataset directory.
 
+The deals and their tranches (from the offering documents) are copied as they are: npas maps their Chinese headers.
+
 Run: python docs/examples/trustee/to_dataset.py OUT_DIR
 The trustee table gives collection periods as date ranges; npas wants period numbers since cut-off.
 """
@@ -25,6 +27,7 @@ def convert(out: Path) -> Path:
                                 "gross_collections": report["本期回收金额（元）"].str.replace(",", "").astype(float)})
     out.mkdir(parents=True, exist_ok=True)
     deals.to_csv(out / "deals.csv", index=False)
+    pd.read_csv(HERE / "tranches.csv", dtype=str).to_csv(out / "tranches.csv", index=False)
     collections.to_csv(out / "collections.csv", index=False)
     (out / "dataset.yaml").write_text(f"name: trustee-example\nas_of: {end.max():%Y-%m-%d}\nperiod_months: 1\n"
                                       f"currency: CNY\n", encoding="utf-8")
