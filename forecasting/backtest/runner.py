@@ -65,7 +65,7 @@ def run_fold(fold: Fold, specs: list, horizon: int, quantiles: list[float], n_dr
         except FitError as err:
             raise InputError(Problem("backtest", None, f"{fold.scheme}/{fold.fold}", f"{model.name}: {err}")) from None
         except InputError as err:
-            raise err.in_model(model.name) from None
+            raise err.in_model(model.name, f"{fold.scheme}/{fold.fold}") from None
         notes += [(model.name, message.removeprefix(f"{model.name}: ")) for message in model.diagnostics_.warnings]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # a missing loan tape is said by the fold's data

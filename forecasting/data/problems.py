@@ -32,8 +32,10 @@ class InputError(Exception):
     def __reduce__(self):  # pickle with its problems, so an error raised in a joblib worker arrives intact
         return type(self), (self.problems,)
 
-    def in_model(self, name: str) -> InputError:
-        """The same problems, a config key located in the model whose fit found it (``name.key``): a config lists
-        several models, and a key such as ``agency_prior`` alone does not say which one."""
-        return InputError([Problem(p.file, p.row, f"{name}.{p.column}" if p.file == "config" and p.column else
-                                   p.column, p.reason) for p in self.problems])
+    def in_model(self, name: str, where: str = "") -> InputError:
+        """The same problems, a config key located in the model whose fit found it (``name.key``; a config lists
+        several models, and a key such as ``agency_prior`` alone does not say which one), its reason led by
+        ``where`` when given (a backtest's fold)."""
+        lead = f"{where}: " if where else ""
+        return InputError([Problem(p.file, p.row, f"{name}.{p.column}", lead + p.reason)
+                           if p.file == "config" and p.column else p for p in self.problems])

@@ -18,3 +18,5 @@ def test_a_config_problem_found_at_fit_is_located_in_its_model_and_data_problems
                         Problem("deals.csv", 3, "opb", "must be > 0"), Problem("config", None, None, "empty")])
     assert [str(p) for p in error.in_model("decay_agency").problems] == [
         "config:-:decay_agency.agency_prior: too few pools", "deals.csv:3:opb: must be > 0", "config:-:-: empty"]
+    assert str(error.in_model("decay_agency", "vintage_holdout/2022").problems[0]) == (
+        "config:-:decay_agency.agency_prior: vintage_holdout/2022: too few pools")
