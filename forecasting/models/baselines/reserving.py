@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 
 from forecasting.data.dataset import Dataset
-from forecasting.data.periods import month_index
 from forecasting.models import random
 from forecasting.models.base import Diagnostics, EstimatorTags, FitError, RecoveryEstimator
 from forecasting.models.baselines import triangle
@@ -164,13 +163,12 @@ class BootstrapBaseline(TriangleBaseline):
         values = np.nan_to_num(np.asarray(tri.values, float)[0, 0])  # chainladder leaves a zero cumulative empty
         exposure = np.nan_to_num(np.asarray(weight.values, float).ravel())
         # origin i's age at the valuation date (the first origin's is the triangle's width); an origin row without
-        # exposure is a period in which no pool was cut off
+        # exposure is an age no pool has
         ages = values.shape[1] - np.arange(len(values))
         rows = np.flatnonzero(exposure > 0)
         state = {"pattern": triangle.fit_pattern(tri, self.tail), "ldf": ldf, "curve": curve, "phi": phi,
                  "ages": ages[rows], "latest": np.nan_to_num(latest[:, rows]), "exposure": exposure[rows],
-                 "point_latest": values[rows, ages[rows] - 1],
-                 "origins": month_index(tri.origin.to_timestamp(how="s"))[rows]}
+                 "point_latest": values[rows, ages[rows] - 1]}
         state["level"] = self._level(state, dataset)
         return state
 
@@ -225,7 +223,7 @@ class BootstrapODP(BootstrapBaseline):
         level is kept), developed by the triangle's factors."""
         level = latest
         if state["sim"] is not None:
-            row = pd.Index(state["origins"]).get_indexer(month_index(triangle.origin_start(dataset.history.cutoff)))
+            row = pd.Index(state["ages"]).get_indexer(n_obs)  # a pool's origin row is the row of its age
             with np.errstate(divide="ignore", invalid="ignore"):
                 ratio = state["latest"][state["sim"]][:, row] / state["point_latest"][row]
             level = latest * np.where((row >= 0) & np.isfinite(ratio), ratio, 1.0)

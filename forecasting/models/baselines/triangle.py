@@ -1,10 +1,13 @@
 """Development patterns from chainladder-python: the triangle of a set of pools and its fitted factors.
 
-The pools are summed by cut-off period into one origin row each (collections in CNY, cumulative), the triangle the
-reserving methods are defined on. chainladder fits the volume-weighted development factors f_k (age k to k + 1),
-Mack's sigma_k and the factors' standard errors, and an exponential tail curve, f_k - 1 = exp(a + b k), which
-continues the factors past the triangle's last age. A pool's projection then needs only its own latest
-cumulative amount and age, so every pool of every origin is projected with one shared pattern.
+The pools are summed by age (periods observed) into one origin row each (collections in CNY, cumulative), the
+triangle the reserving methods are defined on: each row's latest cell is on the valuation diagonal whatever the
+pools' cut-off dates and the data's period length (a quarterly pool cut off in February and one cut off in March
+are not one calendar origin, but both seen for five quarters are one row). chainladder fits the volume-weighted
+development factors f_k (age k to k + 1), Mack's sigma_k and the factors' standard errors, and an exponential tail
+curve, f_k - 1 = exp(a + b k), which continues the factors past the triangle's last age. A pool's projection then
+needs only its own latest cumulative amount and age, so every pool of every origin is projected with one shared
+pattern.
 """
 from __future__ import annotations
 
@@ -19,31 +22,39 @@ from forecasting.data.dataset import Dataset
 from forecasting.models.base import FitError
 
 GRAIN = {1: "M", 3: "Q", 12: "Y"}
+BASE = "2000-01"  # the triangle's first origin: any month that starts a month, a quarter and a year
 TAIL_PERIODS = 600  # periods the tail curve is carried past the horizon: what is left beyond is below 1e-9
 MIN_ORIGINS = 2
 
 
-def origin_start(cutoff: pd.Series) -> pd.Series:
-    """The first day of each pool's first collection period: its origin in the triangle."""
-    return (pd.to_datetime(cutoff) + pd.Timedelta(days=1)).dt.to_period("M").dt.to_timestamp()
+def origin_start(observed_periods: pd.Series, months: int) -> pd.Series:
+    """Each pool's origin in the triangle: the row of its age, dated on a grid of the data's periods so that every
+    row's latest cell falls on one valuation date (the oldest row first). The dates are the triangle's own, not the
+    pools' cut-offs."""
+    width = int(observed_periods.max())
+    first = pd.Period(BASE, freq="M").ordinal + (width - observed_periods.to_numpy(np.int64)) * months
+    return pd.Series(pd.PeriodIndex.from_ordinals(first, freq="M").to_timestamp(), index=observed_periods.index)
 
 
 def origin_triangle(dataset: Dataset, exposure: pd.Series | None = None):
-    """The dataset's pools summed by cut-off period: (cumulative collections Triangle, exposure Triangle or None).
+    """The dataset's pools summed by age: (cumulative collections Triangle, exposure Triangle or None).
 
     ``exposure`` (per deal, CNY) is summed the same way, as the sample_weight of Cape Cod or BF."""
     import chainladder as cl
     h = dataset.history
     months = h.period_months
-    start = origin_start(h.cutoff)
-    long = h.amounts.stack().rename("collections").reset_index()
+    observed = h.observed_periods[h.observed_periods > 0]
+    if observed.empty:
+        raise FitError(f"a triangle needs at least {MIN_ORIGINS} ages with collections; got 0")
+    start = origin_start(observed, months)
+    long = h.amounts.loc[observed.index].stack().rename("collections").reset_index()
     long.columns = ["deal_id", "period", "collections"]
     long["origin"] = long["deal_id"].map(start)
     last_month = pd.PeriodIndex(long["origin"], freq="M").asi8 + long["period"].to_numpy(np.int64) * months - 1
     long["valuation"] = pd.PeriodIndex.from_ordinals(last_month, freq="M").to_timestamp(how="end").normalize()
     grouped = long.groupby(["origin", "valuation"], as_index=False)["collections"].sum()
     if grouped["origin"].nunique() < MIN_ORIGINS:
-        raise FitError(f"a triangle needs at least {MIN_ORIGINS} cut-off periods with collections; "
+        raise FitError(f"a triangle needs at least {MIN_ORIGINS} ages with collections; "
                        f"got {grouped['origin'].nunique()}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

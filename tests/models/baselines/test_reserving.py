@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from forecasting.data.dataset import Dataset, DatasetMeta
+from forecasting.data.periods import month_end, month_index
 from forecasting.models.baselines import BootstrapODP, BornhuetterFerguson, CapeCod, MackChainLadder
 from forecasting.models.baselines.triangle import fit_pattern, origin_triangle
 
@@ -161,3 +162,39 @@ def test_an_origin_that_collects_nothing_at_first_is_projected_from_its_age(raa,
         assert np.isfinite(fc.mean).all() and np.isfinite(fc.draws).all(), cls.__name__
     fc = CapeCod(tail=False, n_sims=50).fit(data).predict(data, 10, n_draws=50)
     np.testing.assert_allclose(fc.mean[:, 9] * deals["opb"].to_numpy(), cc.ultimate_.values.ravel(), rtol=1e-9)
+
+
+def quarterly(raa_dataset, split: str = "RAA-1985") -> Dataset:
+    """RAA's origins as quarterly pools cut off in different months of their quarters (origin i seen for 10 - i
+    quarters by 1990-12-31, cut off 0, 1 or 2 months earlier than a whole number of quarters), one origin split into
+    two pools of one age cut off a month apart."""
+    deals = raa_dataset.deals.copy()
+    age = 1991 - deals["vintage"].to_numpy()
+    lag = np.arange(len(deals)) % 3
+    deals["cutoff_date"] = month_end(month_index(pd.DatetimeIndex(["1990-12-31"]))[0] - 3 * age - lag)
+    collections = raa_dataset.collections.copy()
+    twin = deals[deals["deal_id"] == split].assign(deal_id=split + "b", opb=OPB / 2)
+    twin["cutoff_date"] = twin["cutoff_date"] - pd.offsets.MonthEnd(1)
+    half = collections[collections["deal_id"] == split].assign(deal_id=split + "b")
+    half["gross_collections"] /= 2
+    collections.loc[collections["deal_id"] == split, "gross_collections"] /= 2
+    deals.loc[deals["deal_id"] == split, "opb"] = OPB / 2
+    meta = DatasetMeta(name="raa-q", as_of=pd.Timestamp("1990-12-31").date(), period_months=3, currency="USD")
+    return Dataset(meta, pd.concat([deals, twin], ignore_index=True), pd.concat([collections, half], ignore_index=True))
+
+
+def test_quarterly_pools_cut_off_in_different_months_make_the_triangle_of_their_ages(raa, raa_dataset):
+    """A pool's row is its age, not its cut-off month: the quarterly pools (no two origins alike in their month
+    within the quarter, and one origin split into two pools a month apart) give RAA's triangle, and every baseline
+    projects each pool as the yearly dataset's, the split pools by halves."""
+    data = quarterly(raa_dataset)
+    tri, _ = origin_triangle(data)
+    assert tri.development_grain == "Q" and tri.origin_grain == "Q"
+    np.testing.assert_allclose(np.nan_to_num(np.asarray(tri.values, float)), np.nan_to_num(np.asarray(raa.values, float)))
+    for model in (MackChainLadder(), CapeCod(n_sims=50), BootstrapODP(n_sims=50)):
+        yearly = model.fit(raa_dataset).predict(raa_dataset, 12, n_draws=50)
+        ours = model.fit(data).predict(data, 12, n_draws=50)
+        amounts = pd.DataFrame(ours.mean * data.deals["opb"].to_numpy()[:, None], index=data.deals["deal_id"])
+        amounts = amounts.rename(index=lambda d: d.removesuffix("b")).groupby(level=0).sum()
+        np.testing.assert_allclose(amounts.loc[raa_dataset.deal_ids].to_numpy(), yearly.mean * OPB, rtol=1e-9,
+                                   err_msg=type(model).__name__)
