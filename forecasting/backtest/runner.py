@@ -53,7 +53,8 @@ def run_fold(fold: Fold, specs: list, horizon: int, quantiles: list[float], n_dr
     """Fit each estimator on the fold's training data and forecast its test deals; one row per deal and period.
 
     Returns the rows and the fit warnings (read from each estimator's diagnostics, since a worker's own warnings
-    would be printed raw and ``warnings.catch_warnings`` is not thread-safe)."""
+    would be printed raw and ``warnings.catch_warnings`` is not thread-safe). A model whose fit fails stops the
+    backtest; a baseline whose fit fails is left out of this fold, and the warnings say why."""
     frames, notes = [], []
     truth = actual.pivot(index="deal_id", columns="period", values="actual_cum_rate")
     for spec in specs:
@@ -63,6 +64,9 @@ def run_fold(fold: Fold, specs: list, horizon: int, quantiles: list[float], n_dr
                 warnings.simplefilter("ignore", RuntimeWarning)  # kept in diagnostics_, reported by the caller
                 model.fit(fold.train)
         except FitError as err:
+            if model.tags.is_baseline:  # a reference the fold's data cannot form: said, and scored where it can be
+                notes.append((model.name, f"left out of this fold: {err}"))
+                continue
             raise InputError(Problem("backtest", None, f"{fold.scheme}/{fold.fold}", f"{model.name}: {err}")) from None
         except InputError as err:
             raise err.in_model(model.name, f"{fold.scheme}/{fold.fold}") from None

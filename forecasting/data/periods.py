@@ -5,6 +5,11 @@ import numpy as np
 import pandas as pd
 
 
+def periods_per_year(period_months: int) -> int:
+    """A year's worth of periods (12, 4 or 1): the unit of the defaults that must not depend on the period length."""
+    return round(12 / period_months)
+
+
 def month_index(dates: pd.Series | pd.DatetimeIndex) -> np.ndarray:
     """Months since year 0 of each date (its calendar month), as integers."""
     d = pd.DatetimeIndex(dates)

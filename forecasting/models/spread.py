@@ -40,6 +40,7 @@ from scipy.optimize import minimize
 from sklearn.base import clone
 
 from forecasting.data.dataset import Dataset
+from forecasting.data.periods import periods_per_year
 from forecasting.data.problems import InputError
 from forecasting.models import random
 from forecasting.models.base import FitError
@@ -61,7 +62,7 @@ CUT_TOL = 1e-2  # the cut fit's variance tolerance at most: on CAS the growth mo
 def default_holdout(period_months: int) -> int:
     """Periods held out when the config leaves it open: a year's worth, and at least three (the growth is seen from
     h = 2 on)."""
-    return max(3, round(12 / period_months))
+    return max(3, periods_per_year(period_months))
 
 
 def growth_factor(h: np.ndarray, a: float) -> np.ndarray:
@@ -204,8 +205,9 @@ def learn_spread(estimator, dataset: Dataset, holdout: int | None) -> tuple[tupl
     try:
         cells = held_out_cells(estimator._cut_refit(), dataset, periods)
     except (FitError, InputError) as exc:  # the full data fitted, so the cut's failure is its lack of pools
+        why = "; ".join(p.reason for p in exc.problems) if isinstance(exc, InputError) else str(exc)
         return (0.0, 0.0), [f"{estimator.name}: the spread's growth could not be learnt, the fit {periods} periods "
-                            f"back failed ({exc}); the forecast carries the model's own spread only"]
+                            f"back failed ({why}); the forecast carries the model's own spread only"]
     if cells is None:
         return (0.0, 0.0), [f"{estimator.name}: fewer than {MIN_CELLS} pool-periods in the last {periods} periods to "
                             f"learn the spread's growth from; the forecast carries the model's own spread only"]

@@ -1,6 +1,7 @@
 """Backtests: no leakage from after the as-of date, the same numbers on any joblib backend, honest metrics."""
 from __future__ import annotations
 
+import warnings
 from dataclasses import replace
 
 import numpy as np
@@ -215,3 +216,43 @@ def test_backtest_cli_writes_every_output(tmp_path):
     report = (tmp_path / "bt" / "report.md").read_text()
     assert "## as_of" in report and "- decay vs baseline_" in report
     assert "decay vs baseline_" in result.stdout
+
+
+def test_a_baseline_the_folds_data_cannot_form_is_left_out_of_the_fold_and_said(dataset):
+    """A reference method that cannot be formed on a fold's training data (here no deal has the history a vintage
+    mean needs) is not scored there and the fold's warning says why; the other estimators are scored."""
+    from forecasting.backtest.runner import run_fold
+    from forecasting.models import registry
+    fold = make_folds(dataset, ["as_of"], [AS_OF])[0]
+    specs = [registry.options_model("vintage_mean").model_validate({"kind": "vintage_mean", "min_history": 1000}),
+             registry.options_model("chain_ladder").model_validate({"kind": "chain_ladder"})]
+    actual = dataset.history.to_long()[["deal_id", "period", "cum_rate"]].rename(columns={"cum_rate": "actual_cum_rate"})
+    table, notes = run_fold(fold, specs, 12, [0.1, 0.5, 0.9], 20, actual)
+    assert set(table["model"]) == {"baseline_chainladder"}
+    assert len(notes) == 1 and notes[0].startswith(f"as_of/{fold.fold}: ") and (
+        "baseline_vintage_mean: left out of this fold: no deal has 1000 periods of history") in notes[0]
+
+
+def quarterly(dataset):
+    """The market's complete quarters since each pool's cut-off, as quarterly data (period_months 3)."""
+    c = dataset.collections.assign(period=(dataset.collections["period"] + 2) // 3)
+    whole = c["deal_id"].map(dataset.collections.groupby("deal_id")["period"].max() // 3)
+    c = c[c["period"] <= whole].groupby(["deal_id", "period"], as_index=False)["gross_collections"].sum()
+    return replace(dataset, meta=dataset.meta.model_copy(update={"period_months": 3}), collections=c, tranches=None)
+
+
+def test_a_quarterly_market_is_backtested_against_every_baseline(dataset):
+    """Pools cut off in different months of a quarter: every baseline is formed on every fold (a triangle by
+    calendar origin was not, nor a vintage mean asking 12 periods) and scored."""
+    cfg = Config.model_validate({
+        "name": "q", "models": [{"name": "decay", "kind": "decay_curve", "curve": "loglogistic"}],
+        "backtest": {"schemes": ["as_of"], "horizons": [4, 8], "as_of_dates": ["2023-12-31", "2024-08-31"]},
+        "parallel": {"backend": "threading", "n_jobs": 1}})
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always", RuntimeWarning)
+        table = run_backtest(cfg, quarterly(dataset))
+    assert not [w for w in said if "left out" in str(w.message)]
+    assert set(table["model"]) == {"decay", "baseline_chainladder", "baseline_bootstrap_odp", "baseline_cape_cod",
+                                   "baseline_bf", "baseline_agency", "baseline_vintage_mean"}
+    scores = bm.metrics(table, [4, 8])
+    assert len(scores) == 2 * 7 and np.isfinite(scores[["mae", "crps"]]).all().all()

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from forecasting.data.problems import InputError, Problem
 from forecasting.models import spread
 from forecasting.models.curve_forecast import CurveForecast
 from forecasting.models.decay import DecayCurveModel
@@ -209,3 +210,14 @@ def test_too_little_history_warns_and_keeps_the_models_own_spread(pool_level):
     terms, notes = spread.learn_spread(DecayCurveModel(curve="weibull"), young, 12)
     assert terms == (0.0, 0.0) and len(notes) == 1 and "own spread only" in notes[0]
     assert spread.learn_spread(DecayCurveModel(curve="weibull"), young, 0) == ((0.0, 0.0), [])
+
+
+def test_a_cut_fit_refused_by_a_config_check_is_said_by_its_reason(pool_level):
+    class Refused(DecayCurveModel):
+        def _cut_refit(self):
+            raise InputError(Problem("config", None, "agency_prior", "5 pool(s) cannot estimate the agency's view"))
+
+    terms, notes = spread.learn_spread(Refused(curve="weibull"), pool_level, 12)
+    assert terms == (0.0, 0.0) and notes == [
+        "decay: the spread's growth could not be learnt, the fit 12 periods back failed (5 pool(s) cannot "
+        "estimate the agency's view); the forecast carries the model's own spread only"]

@@ -1,5 +1,5 @@
-"""The vintage mean: the opb-weighted average curve of the most recent vintages with enough history; the spread
-from those deals' own curves."""
+"""The vintage mean: the opb-weighted average curve of the most recent vintages with enough history (a year of
+periods unless ``min_history`` says otherwise); the spread from those deals' own curves."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,8 +7,9 @@ import pandas as pd
 
 from forecasting.data.dataset import Dataset
 from forecasting.data.history import RecoveryHistory
+from forecasting.data.periods import periods_per_year
 from forecasting.models import random
-from forecasting.models.base import Diagnostics, EstimatorTags, RecoveryEstimator
+from forecasting.models.base import Diagnostics, EstimatorTags, FitError, RecoveryEstimator
 from forecasting.models.baselines.common import continue_curve
 from forecasting.models.curve_forecast import CurveForecast
 from forecasting.models.options import Name, PositiveInt
@@ -33,7 +34,7 @@ def average_curve(h: RecoveryHistory, mask: np.ndarray, horizon: int) -> np.ndar
 class VintageMeanBaseline(RecoveryEstimator):
     _tags = EstimatorTags(is_baseline=True)
 
-    def __init__(self, name: Name = "baseline_vintage_mean", min_history: PositiveInt = 12,
+    def __init__(self, name: Name = "baseline_vintage_mean", min_history: PositiveInt | None = None,
                  n_vintages: PositiveInt = 2):
         self.name = name
         self.min_history = min_history
@@ -42,7 +43,11 @@ class VintageMeanBaseline(RecoveryEstimator):
     def _fit(self, dataset: Dataset) -> Diagnostics:
         h = dataset.history
         vintage = dataset.deals.set_index("deal_id")["vintage"].reindex(h.deal_ids)
-        long_enough = (h.observed_periods >= self.min_history).to_numpy()
+        periods = self.min_history or periods_per_year(dataset.meta.period_months)
+        long_enough = (h.observed_periods >= periods).to_numpy()
+        if not long_enough.any():
+            raise FitError(f"no deal has {periods} periods of history, the least a vintage's curve is averaged over "
+                           f"(min_history)")
         recent = sorted(vintage[long_enough].unique())[-self.n_vintages:]
         mask = vintage.isin(recent).to_numpy() & long_enough
         self.vintages_ = [int(v) for v in recent]
