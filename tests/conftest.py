@@ -31,6 +31,17 @@ def pool_level(market):
     return replace(market.dataset, loans=None, loan_collections=None)
 
 
+@pytest.fixture(scope="session")
+def quarterly(pool_level):
+    """The demo market's complete quarters since each pool's cut-off, as quarterly data (period_months 3): pools cut
+    off in every month of a quarter."""
+    c = pool_level.collections.assign(period=(pool_level.collections["period"] + 2) // 3)
+    whole = c["deal_id"].map(pool_level.collections.groupby("deal_id")["period"].max() // 3)
+    c = c[c["period"] <= whole].groupby(["deal_id", "period"], as_index=False)["gross_collections"].sum()
+    return replace(pool_level, meta=pool_level.meta.model_copy(update={"period_months": 3}), collections=c,
+                   tranches=None)
+
+
 def _quietly(model, dataset):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)

@@ -85,7 +85,7 @@ def forecast(
     check_target(out, "forecast", force, protect)
     estimator, name, why, manifest = artifact_model(model_dir, model)
     scenario = BASE if shock is None else Scenario(name="shock", shock=Shock.parse(shock))
-    dataset = forecast_dataset(data)
+    dataset = forecast_dataset(data, estimator.period_months_)
     cfg = manifest.config
     totals = PortfolioTotals()
     with output_set(out, "forecast", force, protect) as staging:

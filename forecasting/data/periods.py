@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+PERIOD_LENGTHS = (1, 3, 12)  # months in a period: monthly, quarterly, yearly data (dataset.yaml's period_months)
+
 
 def periods_per_year(period_months: int) -> int:
     """A year's worth of periods (12, 4 or 1): the unit of the defaults that must not depend on the period length."""

@@ -119,8 +119,9 @@ def forecast(model, dataset: Dataset, horizon: int, n_draws: int = 1000, seed: i
                          np.concatenate([f.observed_periods for f in fcs]), expected)
 
 
-def forecast_dataset(path: Path) -> Dataset:
-    """A dataset directory (collections optional), or one deals file (CSV, Excel, Parquet or YAML) of new pools."""
+def forecast_dataset(path: Path, period_months: int = 1) -> Dataset:
+    """A dataset directory (collections optional), or one deals file (CSV, Excel, Parquet or YAML) of new pools,
+    whose periods are ``period_months`` long (the model's: a deals file has no dataset.yaml to say)."""
     path = Path(path)
     if path.is_dir():
         return load_dataset(path, require_collections=False)
@@ -151,4 +152,4 @@ def forecast_dataset(path: Path) -> Dataset:
         warnings.warn(str(warning), UserWarning, stacklevel=2)
     deals = complete_deals(deals)
     as_of = deals["cutoff_date"].max().date()
-    return Dataset(DatasetMeta(name=path.stem, as_of=as_of), deals, empty_collections())
+    return Dataset(DatasetMeta(name=path.stem, as_of=as_of, period_months=period_months), deals, empty_collections())

@@ -22,6 +22,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError as _SklearnNotFitted
 
 from forecasting.data.dataset import Dataset
+from forecasting.data.periods import PERIOD_LENGTHS
 from forecasting.data.problems import InputError, Problem
 from forecasting.models.curve_forecast import CurveForecast
 from forecasting.models.summary import SUMMARY_COLUMNS
@@ -86,6 +87,7 @@ class RecoveryEstimator(BaseEstimator):
             delattr(self, attr)  # a refit starts clean
         diagnostics = self._fit(dataset)
         self.diagnostics_ = diagnostics
+        self.period_months_ = int(dataset.meta.period_months)  # the unit of every period the model learnt
         for message in diagnostics.warnings:
             warnings.warn(message, RuntimeWarning, stacklevel=2)
         return self
@@ -96,6 +98,12 @@ class RecoveryEstimator(BaseEstimator):
                             f"{type(dataset).__name__}")
         if step == "fit" and self.tags.needs_loans and not dataset.has_loans:
             raise FitError("needs the loan tables (loans and loan_collections)")
+        fitted_on = getattr(self, "period_months_", None)
+        if step == "predict" and fitted_on is not None and dataset.meta.period_months != fitted_on:
+            raise InputError(Problem("dataset.yaml", None, "period_months",
+                                     f"{self.name} was fitted on {fitted_on}-month periods and this dataset's are "
+                                     f"{dataset.meta.period_months}-month: its curves would be read in the wrong "
+                                     f"unit; forecast data of {fitted_on}-month periods, or refit on this data"))
         if self.tags.uses_agency:
             est = dataset.agency_estimates
             missing = dataset.deals["deal_id"] if est is None else est.index[est.isna()]
@@ -176,3 +184,5 @@ class RecoveryEstimator(BaseEstimator):
         for key, value in self.fitted_state().items():
             if isinstance(value, np.ndarray) and value.dtype.kind == "f" and not np.isfinite(value).all():
                 raise ValueError(f"{key} holds non-finite values")
+        if getattr(self, "period_months_", None) not in PERIOD_LENGTHS:
+            raise ValueError(f"period_months_ is {getattr(self, 'period_months_', None)!r}, not one of {PERIOD_LENGTHS}")

@@ -4,18 +4,22 @@
 predicting unfitted raises NotFittedError naming the model; fit returns self with diagnostics; observed periods are
 carried unchanged; paths are non-decreasing, within [0, 1] and their quantiles ordered; an expected curve exactly
 when the tags say so; identical results for a fixed random_state; a deal's forecast does not depend on the other
-deals forecast with it; the summary has the shared columns; the fitted state survives an artifact round trip.
+deals forecast with it; data of another period length is refused; the summary has the shared columns; the fitted
+state survives an artifact round trip.
 """
 from __future__ import annotations
 
 import tempfile
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 from sklearn.base import clone
 
 from forecasting.data.dataset import Dataset
+from forecasting.data.periods import PERIOD_LENGTHS
+from forecasting.data.problems import InputError
 from forecasting.models.base import Diagnostics, NotFittedError
 from forecasting.models.paths import observed_rates
 from forecasting.models.summary import SUMMARY_COLUMNS
@@ -48,6 +52,13 @@ def check_estimator(estimator, dataset: Dataset, horizon: int = 24, n_draws: int
     rows = dataset.deal_ids.get_indexer(part.deal_ids)
     assert np.allclose(part.draws, fc.draws[:, rows], rtol=0, atol=1e-12), \
         "a deal's forecast depends on the other deals forecast with it"
+    other = next(m for m in PERIOD_LENGTHS if m != dataset.meta.period_months)
+    try:
+        fitted.predict(replace(dataset, meta=dataset.meta.model_copy(update={"period_months": other})), horizon)
+        raise AssertionError(f"data of {other}-month periods were forecast by a model fitted on "
+                             f"{dataset.meta.period_months}-month ones")
+    except InputError as err:
+        assert err.problems[0].column == "period_months", f"another period length refused for another reason: {err}"
     summary = fitted.summary()
     assert list(summary.columns) == SUMMARY_COLUMNS and len(summary) > 0, "summary lacks the shared columns"
     _check_round_trip(fitted, dataset, horizon, fc)

@@ -233,15 +233,7 @@ def test_a_baseline_the_folds_data_cannot_form_is_left_out_of_the_fold_and_said(
         "baseline_vintage_mean: left out of this fold: no deal has 1000 periods of history") in notes[0]
 
 
-def quarterly(dataset):
-    """The market's complete quarters since each pool's cut-off, as quarterly data (period_months 3)."""
-    c = dataset.collections.assign(period=(dataset.collections["period"] + 2) // 3)
-    whole = c["deal_id"].map(dataset.collections.groupby("deal_id")["period"].max() // 3)
-    c = c[c["period"] <= whole].groupby(["deal_id", "period"], as_index=False)["gross_collections"].sum()
-    return replace(dataset, meta=dataset.meta.model_copy(update={"period_months": 3}), collections=c, tranches=None)
-
-
-def test_a_quarterly_market_is_backtested_against_every_baseline(dataset):
+def test_a_quarterly_market_is_backtested_against_every_baseline(quarterly):
     """Pools cut off in different months of a quarter: every baseline is formed on every fold (a triangle by
     calendar origin was not, nor a vintage mean asking 12 periods) and scored."""
     cfg = Config.model_validate({
@@ -250,7 +242,7 @@ def test_a_quarterly_market_is_backtested_against_every_baseline(dataset):
         "parallel": {"backend": "threading", "n_jobs": 1}})
     with warnings.catch_warnings(record=True) as said:
         warnings.simplefilter("always", RuntimeWarning)
-        table = run_backtest(cfg, quarterly(dataset))
+        table = run_backtest(cfg, quarterly)
     assert not [w for w in said if "left out" in str(w.message)]
     assert set(table["model"]) == {"decay", "baseline_chainladder", "baseline_bootstrap_odp", "baseline_cape_cod",
                                    "baseline_bf", "baseline_agency", "baseline_vintage_mean"}

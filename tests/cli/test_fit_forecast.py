@@ -75,6 +75,25 @@ def test_forecast_new_pool_from_a_yaml_deals_file(artifact, tmp_path):
     assert summary.loc[0, "gross_recovery_p10"] < summary.loc[0, "gross_recovery"] < summary.loc[0, "gross_recovery_p90"]
 
 
+def test_a_deals_file_takes_the_models_period_length(tmp_path):
+    """A deals file has no dataset.yaml: its pools are forecast in the model's periods, not in months."""
+    from forecasting.forecast.pipeline import forecast_dataset
+    (tmp_path / "pool.yaml").write_text(
+        "- {deal_id: NEW-1, originator: B, vintage: 2025, cutoff_date: 2025-06-30, opb: 500000000,\n"
+        "   n_borrowers: 3000, wa_delinquency_months: 5.2}\n")
+    assert forecast_dataset(tmp_path / "pool.yaml", 3).meta.period_months == 3
+
+
+def test_data_of_another_period_length_is_refused_naming_it(artifact, tmp_path, quarterly):
+    """A model fitted on months reads a quarterly dataset's periods as months: refused, not forecast."""
+    result = runner.invoke(app, ["forecast", str(artifact), "--data", str(quarterly.save(tmp_path / "q")), "--out",
+                                 str(tmp_path / "o")])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("dataset.yaml:-:period_months: decay was fitted on 1-month periods and this "
+                                    "dataset's are 3-month")
+    assert not (tmp_path / "o").exists()
+
+
 @pytest.mark.parametrize("name", ["arrays.npz", "state.json"])
 def test_damaged_artifact_is_refused(artifact, tmp_path, _pool_level_dir, name):
     import shutil
