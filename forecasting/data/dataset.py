@@ -209,7 +209,11 @@ def check_dataset(directory: Path | str, require_collections: bool = True) -> tu
         if tables["tranches"] is not None:
             problems += checks.check_tranches(tables["tranches"], deals, files["tranches"])
     if deals is not None and not problems:
-        for warning in checks.implausible_deals(deals, files["deals"]):
+        found = checks.implausible_deals(deals, files["deals"])
+        if meta is not None and tables["collections"] is not None:
+            found += checks.stale_collections(tables["collections"], deals, pd.Timestamp(meta.as_of),
+                                              meta.period_months, files["collections"])
+        for warning in found:
             warnings.warn(str(warning), UserWarning, stacklevel=2)
     if problems or meta is None or deals is None:
         return None, sorted(set(problems), key=lambda p: (p.file, p.row or 0, p.column or "", p.reason))

@@ -9,7 +9,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from forecasting.data import cells
-from forecasting.data.periods import period_end
+from forecasting.data.periods import observed_periods, period_end
 from forecasting.data.problems import Problem
 from forecasting.data.schema import MAX_PERIOD, TABLES, pandera_schema
 
@@ -118,6 +118,21 @@ def implausible_deals(deals: pd.DataFrame, file: str) -> list[Problem]:
                                                 f"borrower is implausible (expected {MIN_PLAUSIBLE_BALANCE:,.0f} to "
                                                 f"{MAX_PLAUSIBLE_BALANCE:,.0f}); is n_borrowers in the right units?")
             for i in np.flatnonzero(odd)]
+
+
+def stale_collections(coll: pd.DataFrame, deals: pd.DataFrame, as_of: pd.Timestamp, period_months: int,
+                      file: str) -> list[Problem]:
+    """Deals whose collections stop periods before as_of (a missing trustee report, or a deal wound up): valid,
+    but every model forecasts the missing periods as if they were still to come (reported as warnings)."""
+    last = coll.reset_index().sort_values(["deal_id", "period"]).groupby("deal_id").last()
+    cutoff = deals.drop_duplicates("deal_id").set_index("deal_id")["cutoff_date"].reindex(last.index)
+    ended = pd.Series(observed_periods(cutoff, as_of, period_months), index=last.index)
+    behind = last.index[last["period"].to_numpy() < ended.to_numpy()]
+    at = liner(coll)
+    return [Problem(file, at(last.at[d, "index"]), "period",
+                    f"deal {d!r}: collections stop at period {int(last.at[d, 'period'])} though {int(ended[d])} "
+                    f"have ended by as_of {as_of:%Y-%m-%d}; the missing periods are forecast as if still to come")
+            for d in behind]
 
 
 def _unknown(keys: pd.DataFrame, known: pd.DataFrame, file: str, column: str, what: str, at) -> list[Problem]:

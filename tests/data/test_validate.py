@@ -273,3 +273,16 @@ def test_an_implausible_average_balance_is_a_warning(pool_dir):
 def test_a_bad_tranche_or_deal_term_names_its_cell(pool_dir, stem, row, column, value, expected):
     set_cell(pool_dir, stem, row, column, value)
     assert_problem(pool_dir, expected)
+
+
+def test_collections_that_stop_before_as_of_are_a_warning_at_their_last_row(pool_dir):
+    """A deal whose trustee reports stop early is valid, but its missing periods would be forecast as future ones:
+    said at the deal's last row. The demo market, every deal reported to as_of, says nothing of the kind."""
+    clean = runner.invoke(app, ["validate", str(pool_dir)])
+    assert clean.exit_code == 0 and "collections stop" not in clean.stderr
+    edit(pool_dir, "collections", lambda f: f[~((f["deal_id"] == "A-2021-1") & (f["period"].astype(int) > 30))])
+    result = runner.invoke(app, ["validate", str(pool_dir)])
+    assert result.exit_code == 0, result.stderr
+    assert ("warning: collections.csv:31:period: deal 'A-2021-1': collections stop at period 30 though 51 have ended "
+            "by as_of 2025-08-31; the missing periods are forecast as if still to come") in result.stderr
+    assert result.stderr.count("collections stop") == 1
