@@ -17,6 +17,7 @@ from forecasting.backtest.runner import ROLE_MODEL, run_backtest
 from forecasting.config import Config
 from forecasting.data.dataset import Dataset
 from forecasting.data.io import write_table
+from forecasting.data.periods import span
 from forecasting.forecast.pipeline import fingerprint, fit_models, forecast_tables
 from forecasting.models.survival import kaplan_meier_by
 from forecasting.reporting import plots
@@ -190,16 +191,18 @@ def run_report(config: Config, dataset: Dataset, out: Path, step: Step = lambda 
     opening = dict(opening_fit=f"{len(config.models)} model(s) fitted on {len(dataset.deals)} pools as of "
                               f"{dataset.meta.as_of}; the forecasts below are {chosen}'s ({why}).",
                    opening_pools=pool_lines(new, dataset.meta.currency),
-                   opening_backtest=backtest_line(compared, chosen, rank_horizon))
+                   opening_backtest=backtest_line(compared, chosen, rank_horizon, dataset.meta.period_months))
     write_html(out / "report.html", **opening, name=config.name, data_name=dataset.meta.name, as_of=dataset.meta.as_of,
                n_deals=len(dataset.deals), version=version("npas"), overview=html_table(overview),
                originators=html_table(by_originator(dataset)), curve_images=[embed(by_vintage), embed(by_orig)],
-               new_vintage=newest, horizon=config.horizon, model_name=chosen, model_choice=why,
+               new_vintage=newest, horizon=span(config.horizon, dataset.meta.period_months), model_name=chosen,
+               model_choice=why,
                forecasts=html_table(new_pools_table(new.drop(columns="model"))),
                fan_interactive=fan_html(curves[curves["deal_id"].isin(new["deal_id"])], new,
                                         dataset.history.cutoff, dataset.meta.period_months,
                                         f"{newest} pools: {chosen} (hover for values; the button switches units)"),
-               rank_horizon=rank_horizon, summary=html_table(models[chosen].summary(), index=False),
+               rank_horizon=span(rank_horizon, dataset.meta.period_months),
+               summary=html_table(models[chosen].summary(), index=False),
                survival_images=survival_images, survival_tables=survival_tables, calendar_images=calendar_images,
                **backtest_context,
                **structure_context)

@@ -9,6 +9,7 @@ import typer
 
 from forecasting.cli.app import FORCE, app, table_text
 from forecasting.cli.errors import command, report
+from forecasting.data.periods import span
 
 
 def _progress_backtest(cfg, dataset):
@@ -59,10 +60,10 @@ def _run_report(cfg, dataset, staging: Path, models=None, backtest: bool = True)
                           backtest=backtest)
 
 
-def _print_new_pools(summary: pd.DataFrame, horizon: int) -> None:
+def _print_new_pools(summary: pd.DataFrame, horizon: str) -> None:
     from forecasting.workflow import new_pools_table
     new = summary[summary["vintage"] == summary["vintage"].max()]
-    typer.echo(f"{int(new['vintage'].iloc[0])} pools: expected gross recovery at {horizon} periods with P10-P90 "
+    typer.echo(f"{int(new['vintage'].iloc[0])} pools: expected gross recovery at {horizon} with P10-P90 "
                f"(model {new['model'].iloc[0]}), the forecast of realized cash (observed luck included), and the "
                f"agency's estimate:")
     typer.echo(new_pools_table(new.drop(columns=["originator", "model"])).to_string(float_format=lambda x: f"{x:.1%}"))
@@ -100,7 +101,7 @@ def report_command(
     models = load_models(model)[0] if model else None
     with output_set(out, "report", force, protect) as staging:
         summary = _run_report(cfg, dataset, staging, models, backtest="backtest" in cfg.model_fields_set)
-    _print_new_pools(summary, cfg.horizon)
+    _print_new_pools(summary, span(cfg.horizon, dataset.meta.period_months))
     _print_structure(out, summary)
     typer.echo(f"\nreport: {out / 'report.html'}  workbook: {out / 'forecast.xlsx'}")
 
@@ -142,6 +143,6 @@ def demo(
         # the report runs on the market as npas report / backtest on configs/demo.yaml see it (the same figures);
         # the copy written and validated above holds the same values to the cent
         summary = _run_report(cfg, market.dataset, staging)
-    _print_new_pools(summary, cfg.horizon)
+    _print_new_pools(summary, span(cfg.horizon, market.dataset.meta.period_months))
     _print_structure(out, summary)
     typer.echo(f"\nreport: {out / 'report.html'}  workbook: {out / 'forecast.xlsx'}  backtest: {out / 'backtest'}")

@@ -12,6 +12,13 @@ def periods_per_year(period_months: int) -> int:
     return round(12 / period_months)
 
 
+def span(periods: int, period_months: int) -> str:
+    """A number of periods as a reader says it: "24 months", "8 quarters (24 months)", "5 years"."""
+    unit = {1: "month", 3: "quarter", 12: "year"}[period_months]
+    text = f"{periods} {unit}{'' if periods == 1 else 's'}"
+    return f"{text} ({periods * 3} months)" if period_months == 3 else text
+
+
 def month_index(dates: pd.Series | pd.DatetimeIndex) -> np.ndarray:
     """Months since year 0 of each date (its calendar month), as integers."""
     d = pd.DatetimeIndex(dates)

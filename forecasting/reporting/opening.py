@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from forecasting.data.periods import span
+
 LARGE_GAP = 0.20  # a forecast this far from the agency's estimate (relative) is flagged
 
 
@@ -27,13 +29,13 @@ def pool_lines(new: pd.DataFrame, currency: str) -> list[str]:
     return lines
 
 
-def backtest_line(compared: pd.DataFrame | None, model: str, horizon: int) -> str:
-    """How the chosen model did against each scheme's best baseline at the ranking horizon."""
+def backtest_line(compared: pd.DataFrame | None, model: str, horizon: int, period_months: int = 1) -> str:
+    """How the chosen model did against each scheme's best baseline at the ranking horizon (in periods)."""
     if compared is None or compared.empty:
         return "No backtest was run (the config has no backtest section)."
     rows = compared[(compared["model"] == model) & (compared["horizon"] == horizon)]
     if rows.empty:
-        return f"{model} has no backtest forecasts at {horizon} periods."
+        return f"{model} has no backtest forecasts at {span(horizon, period_months)}."
     parts = []
     for r in rows.itertuples(index=False):
         if np.isnan(r.mae_diff_lo):
@@ -46,4 +48,5 @@ def backtest_line(compared: pd.DataFrame | None, model: str, horizon: int) -> st
             reading = "not distinguishable from"
         parts.append(f"{r.scheme}: {reading} {r.baseline} (MAE difference {r.mae_diff:+.4f}, 95% interval "
                      f"{r.mae_diff_lo:+.4f} to {r.mae_diff_hi:+.4f})")
-    return f"Backtest at {horizon} periods, {model} against each scheme's best baseline: " + "; ".join(parts) + "."
+    return (f"Backtest at {span(horizon, period_months)}, {model} against each scheme's best baseline: "
+            + "; ".join(parts) + ".")

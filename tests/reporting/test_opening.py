@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
+from forecasting.data.periods import span
 from forecasting.reporting.opening import backtest_line, pool_lines
 
 
@@ -25,3 +27,13 @@ def test_the_backtest_line_reads_the_interval():
     assert "as_of: better than b" in line and "new_pool: not distinguishable from b" in line
     assert "vintage_holdout: too few deals to tell it from b" in line
     assert backtest_line(None, "m", 24).startswith("No backtest")
+    assert line.startswith("Backtest at 24 months, m against")
+    assert backtest_line(compared.assign(horizon=8), "m", 8, 3).startswith("Backtest at 8 quarters (24 months), m")
+    assert backtest_line(compared, "m", 12) == "m has no backtest forecasts at 12 months."
+
+
+@pytest.mark.parametrize("periods, months, said", [(24, 1, "24 months"), (1, 1, "1 month"),
+                                                   (8, 3, "8 quarters (24 months)"), (5, 12, "5 years"),
+                                                   (1, 12, "1 year")])
+def test_a_span_of_periods_is_said_in_the_datas_units(periods, months, said):
+    assert span(periods, months) == said
