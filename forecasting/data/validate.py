@@ -124,15 +124,14 @@ def stale_collections(coll: pd.DataFrame, deals: pd.DataFrame, as_of: pd.Timesta
                       file: str) -> list[Problem]:
     """Deals whose collections stop periods before as_of (a missing trustee report, or a deal wound up): valid,
     but every model forecasts the missing periods as if they were still to come (reported as warnings)."""
-    last = coll.reset_index().sort_values(["deal_id", "period"]).groupby("deal_id").last()
-    cutoff = deals.drop_duplicates("deal_id").set_index("deal_id")["cutoff_date"].reindex(last.index)
-    ended = pd.Series(observed_periods(cutoff, as_of, period_months), index=last.index)
-    behind = last.index[last["period"].to_numpy() < ended.to_numpy()]
+    last = coll.sort_values(["deal_id", "period"], kind="stable").groupby("deal_id").tail(1)
+    cutoff = deals.drop_duplicates("deal_id").set_index("deal_id")["cutoff_date"].reindex(last["deal_id"])
+    ended = observed_periods(cutoff, as_of, period_months)
     at = liner(coll)
-    return [Problem(file, at(last.at[d, "index"]), "period",
-                    f"deal {d!r}: collections stop at period {int(last.at[d, 'period'])} though {int(ended[d])} "
-                    f"have ended by as_of {as_of:%Y-%m-%d}; the missing periods are forecast as if still to come")
-            for d in behind]
+    return [Problem(file, at(i), "period", f"deal {d!r}: collections stop at period {int(p)} though {int(n)} periods "
+                                           f"have ended by as_of {as_of:%Y-%m-%d}; the missing periods are forecast as "
+                                           f"if still to come")
+            for i, d, p, n in zip(last.index, last["deal_id"], last["period"], ended) if p < n]
 
 
 def _unknown(keys: pd.DataFrame, known: pd.DataFrame, file: str, column: str, what: str, at) -> list[Problem]:

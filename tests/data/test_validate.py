@@ -283,6 +283,6 @@ def test_collections_that_stop_before_as_of_are_a_warning_at_their_last_row(pool
     edit(pool_dir, "collections", lambda f: f[~((f["deal_id"] == "A-2021-1") & (f["period"].astype(int) > 30))])
     result = runner.invoke(app, ["validate", str(pool_dir)])
     assert result.exit_code == 0, result.stderr
-    assert ("warning: collections.csv:31:period: deal 'A-2021-1': collections stop at period 30 though 51 have ended "
-            "by as_of 2025-08-31; the missing periods are forecast as if still to come") in result.stderr
+    assert ("warning: collections.csv:31:period: deal 'A-2021-1': collections stop at period 30 though 51 periods have "
+            "ended by as_of 2025-08-31; the missing periods are forecast as if still to come") in result.stderr
     assert result.stderr.count("collections stop") == 1
