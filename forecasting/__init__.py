@@ -18,6 +18,10 @@ from pathlib import Path
 
 import pandas as pd
 
+# forecasting.backtest, .forecast and .structure are loaded here, before the functions of those names below: a
+# subpackage first imported later would rebind its name on this package (fc.backtest the module after one call)
+from forecasting.backtest import metrics as _backtest_metrics
+from forecasting.backtest import runner as _backtest_runner
 from forecasting.config import Config
 from forecasting.data.dataset import Dataset, check_dataset, load_dataset
 from forecasting.data.history import RecoveryHistory
@@ -38,7 +42,7 @@ from forecasting.models.registry import REGISTRY, register
 from forecasting.models.survival import SurvivalLoanModel, SurvivalPoolModel
 from forecasting.simulation.demo import demo_dataset, demo_market
 from forecasting.simulation.market import simulate_market
-from forecasting.structure import flow as _structure_flow  # loaded now, so the function below keeps the name
+from forecasting.structure import flow as _structure_flow
 
 __all__ = ["REGISTRY", "AgencyBaseline", "BootstrapODP", "BornhuetterFerguson", "CapeCod", "Config", "CurveForecast",
            "Dataset",
@@ -82,7 +86,5 @@ def structure(model, dataset: Dataset, scenarios: list | None = None, n_paths: i
 
 def backtest(config: Config, dataset: Dataset) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Backtest predictions and metrics for the config's schemes, models and the baselines."""
-    from forecasting.backtest.metrics import metrics
-    from forecasting.backtest.runner import run_backtest
-    predictions = run_backtest(config, dataset)
-    return predictions, metrics(predictions, config.backtest.horizons)
+    predictions = _backtest_runner.run_backtest(config, dataset)
+    return predictions, _backtest_metrics.metrics(predictions, config.backtest.horizons)
