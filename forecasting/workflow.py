@@ -114,7 +114,8 @@ def _cover(config: Config, dataset: Dataset, model: str, why: str) -> pd.DataFra
     items = [("report", config.name), ("model", model), ("model choice", why), ("as of", str(dataset.meta.as_of)),
              ("data", dataset.meta.name), ("deals", str(len(dataset.deals))), ("currency", dataset.meta.currency),
              ("units", "amounts in currency units; rates are shares of each pool's principal at cut-off (opb)"),
-             ("period", f"{dataset.meta.period_months} month(s)"), ("horizon", f"{config.horizon} periods"),
+             ("period", span(1, dataset.meta.period_months)),
+             ("horizon", f"{config.horizon} periods: {span(config.horizon, dataset.meta.period_months)}"),
              ("npas", version("npas"))]
     text = yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
     # a line per row, so it prints; a list item indented, since a cell starting with "-" is neutralised as a formula

@@ -44,6 +44,7 @@ def test_the_workbook_shows_every_amount_and_rate_as_an_analyst_expects(report_d
     rows = [(row[0].value, row[1].value) for row in book["cover"].iter_rows(min_row=2)]
     cover = dict(rows)
     assert cover["model"] == "decay" and cover["as of"] == "2025-08-31" and (None, "horizon: 36") in rows
+    assert cover["period"] == "1 month" and cover["horizon"] == "36 periods: 36 months"
     effects = {row[0].value: row[1].value for row in book["calendar_effects"].iter_rows(min_row=2)}
     assert [c.value for c in book["calendar_effects"][1]][:3] == ["period_end", "effect", "se"]
     assert min(effects.values()) < -0.2  # the shock is there, read as a shock
