@@ -98,7 +98,7 @@ def forecast_tables(model, dataset: Dataset, horizon: int, quantiles: list[float
     (forecast/paths.py: the paths file, the portfolio totals) gets every checked chunk."""
     curves, summaries = [], []
     for part, fc in forecast_chunks(model, dataset, horizon, n_draws, seed, scenario):
-        check_forecast(fc, model.name, quantiles)
+        check_forecast(fc, model.name)
         curves.append(forecast_curves(fc, part, quantiles))
         summaries.append(forecast_summary(fc, part, quantiles))
         for sink in sinks:
