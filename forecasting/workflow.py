@@ -24,7 +24,7 @@ from forecasting.reporting import plots
 from forecasting.reporting.definitions import definitions_sheet
 from forecasting.reporting.html import embed, html_table, write_html
 from forecasting.reporting.interactive import fan_html
-from forecasting.reporting.market import beside_published, by_originator
+from forecasting.reporting.market import beside_published, by_originator, has_published
 from forecasting.reporting.opening import backtest_line, pool_lines
 from forecasting.reporting.workbook import write_workbook
 
@@ -195,6 +195,7 @@ def run_report(config: Config, dataset: Dataset, out: Path, step: Step = lambda 
                    opening_backtest=backtest_line(compared, chosen, rank_horizon, dataset.meta.period_months))
     write_html(out / "report.html", **opening, name=config.name, data_name=dataset.meta.name, as_of=dataset.meta.as_of,
                n_deals=len(dataset.deals), version=version("npas"), overview=html_table(overview),
+               overview_published=has_published(overview), currency=dataset.meta.currency,
                originators=html_table(by_originator(dataset)), curve_images=[embed(by_vintage), embed(by_orig)],
                new_vintage=newest, horizon=span(config.horizon, dataset.meta.period_months), model_name=chosen,
                model_choice=why,

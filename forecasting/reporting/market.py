@@ -27,24 +27,30 @@ def by_vintage(dataset: Dataset) -> pd.DataFrame:
 
 
 def beside_published(dataset: Dataset) -> pd.DataFrame:
-    """The published vintage table of docs/market_facts.md next to the dataset's own figures."""
+    """The dataset's own figures by vintage, beside the published vintage table of docs/market_facts.md for the
+    vintages it has (none beside a market of other years: the columns are then left out). The total's published
+    figures are the sums over those vintages, the whole market's only when the dataset spans it."""
     own = by_vintage(dataset)
-    table = pd.DataFrame({
-        "deals": own["deals"],
-        "opb_yi": own["opb_yi"], "opb_yi_published": facts.VINTAGES["opb_yi"],
-        "issue_yi": own["issue_size_yi"], "issue_yi_published": facts.VINTAGES["issue_size_yi"],
-        "avg_balance_wan": own["avg_balance_wan"], "wa_delinquency": own["wa_delinquency"],
-    })
+    published = facts.VINTAGES.reindex(own.index)
+    table = pd.DataFrame({"deals": own["deals"], "opb_yi": own["opb_yi"], "opb_yi_published": published["opb_yi"],
+                          "issue_yi": own["issue_size_yi"], "issue_yi_published": published["issue_size_yi"],
+                          "avg_balance_wan": own["avg_balance_wan"], "wa_delinquency": own["wa_delinquency"]})
     if "est_gross_recovery" in own:
         table["est_gross_recovery"] = own["est_gross_recovery"]
-    total = table.sum(numeric_only=True)
+    total = table.sum(numeric_only=True, min_count=1)  # a column with no figure stays blank, not 0
     total[["avg_balance_wan", "wa_delinquency"]] = [dataset.deals["avg_balance"].mean() / facts.WAN,
                                                     dataset.deals["wa_delinquency_months"].mean()]
     if "est_gross_recovery" in table:
         total["est_gross_recovery"] = dataset.deals["est_gross_recovery"].mean()
-    total["opb_yi_published"], total["issue_yi_published"] = facts.TOTAL_OPB_YI, facts.TOTAL_ISSUE_YI
     table.loc["total"] = total
+    if published.isna().all().all():
+        table = table.drop(columns=["opb_yi_published", "issue_yi_published"])
     return table
+
+
+def has_published(table: pd.DataFrame) -> bool:
+    """Whether ``beside_published`` found published figures for any of the dataset's vintages."""
+    return "opb_yi_published" in table
 
 
 def by_originator(dataset: Dataset) -> pd.DataFrame:

@@ -217,3 +217,10 @@ def test_no_band_for_realized_cash_holds_the_expected_curve_for_most_seasoned_de
     assert inside[seasoned].mean() < 0.5
     assert inside[(ds.deals["vintage"] == 2025).to_numpy()].mean() >= 0.5
     assert inside.mean() < 0.70
+
+
+def test_the_published_vintage_table_sums_to_the_published_totals():
+    """The market report's vintage rows and its totals agree (docs/market_facts.md), so a total beside a dataset
+    spanning every vintage is the report's own."""
+    assert facts.VINTAGES["opb_yi"].sum() == pytest.approx(facts.TOTAL_OPB_YI)
+    assert facts.VINTAGES["issue_size_yi"].sum() == pytest.approx(facts.TOTAL_ISSUE_YI)
