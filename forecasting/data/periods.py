@@ -12,10 +12,14 @@ def periods_per_year(period_months: int) -> int:
     return round(12 / period_months)
 
 
+def period_unit(period_months: int) -> str:
+    """The name of one period: "month", "quarter" or "year"."""
+    return {1: "month", 3: "quarter", 12: "year"}[period_months]
+
+
 def span(periods: int, period_months: int) -> str:
     """A number of periods as a reader says it: "24 months", "8 quarters (24 months)", "5 years"."""
-    unit = {1: "month", 3: "quarter", 12: "year"}[period_months]
-    text = f"{periods} {unit}{'' if periods == 1 else 's'}"
+    text = f"{periods} {period_unit(period_months)}{'' if periods == 1 else 's'}"
     return f"{text} ({periods * 3} months)" if period_months == 3 else text
 
 

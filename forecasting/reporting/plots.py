@@ -10,9 +10,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from forecasting.data.periods import period_unit  # noqa: E402
 from forecasting.reporting.fonts import use_cjk_font  # noqa: E402
 
 DPI = 200
+LEGEND_INSIDE = 10  # groups whose legend fits inside the plot without hiding the curves
 use_cjk_font()
 
 
@@ -57,19 +59,25 @@ def curves_by_group(dataset, by: str, path: Path, title: str) -> Path:
     h = dataset.history
     groups = dataset.deals.set_index("deal_id")[by]
     pooled = h.triangle("cum_rate", by=groups)
-    fig, ax = plt.subplots(figsize=(9, 5))
+    many = len(pooled) > LEGEND_INSIDE  # a legend that would hide the curves goes beside the plot
+    fig, ax = plt.subplots(figsize=(11 if many else 9, 5))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    if len(pooled) > len(colors):
+        colors = [matplotlib.colormaps["tab20"](i) for i in range(20)]  # twice as many before a colour repeats
     color_of = {g: colors[i % len(colors)] for i, g in enumerate(pooled.index)}
     for deal, row in h.cum_rate.iterrows():
         ax.plot(row.index, row.to_numpy(), color=color_of[groups[deal]], lw=0.6, alpha=0.35)
     for g, row in pooled.iterrows():
         ax.plot(row.index, row.to_numpy(), color=color_of[g], lw=2.4, label=f"{by} {g}")
-    ax.set_xlabel("period since cut-off")
+    ax.set_xlabel(f"{period_unit(h.period_months)}s since cut-off")
     ax.set_ylabel("cumulative gross recovery / opb")
     ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
     ax.set_title(f"{title}\nthick: opb-weighted pool of the group; thin: each deal")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    if many:
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), ncol=1 + len(pooled) // 25)
+    else:
+        ax.legend(fontsize=8)
     return save(fig, path)
 
 
