@@ -56,10 +56,14 @@ def ae_plot(ae: pd.DataFrame, path: Path) -> Path:
 
 
 def deal_curves_plot(predictions: pd.DataFrame, scheme: str, path: Path, max_deals: int = 12) -> Path:
+    """The scheme's last fold, deal by deal: each model's forecast and the actual cum_rate. The deals shown are
+    those with forecast periods inside the backtest's horizons first (a pool seen for longer shows only its
+    actuals there), in the data's order."""
     rows = predictions[predictions["scheme"] == scheme]
     fold = rows["fold"].iloc[-1]
     rows = rows[rows["fold"] == fold]
-    deals = list(rows["deal_id"].unique())[:max_deals]
+    forecast = (rows["period"] > rows["observed_periods"]).groupby(rows["deal_id"], sort=False).any()
+    deals = (list(forecast.index[forecast.to_numpy()]) + list(forecast.index[~forecast.to_numpy()]))[:max_deals]
     cols = 4
     fig, axes = plt.subplots((len(deals) + cols - 1) // cols, cols, figsize=(14, 3 * ((len(deals) + cols - 1) // cols)),
                              squeeze=False)
@@ -71,6 +75,7 @@ def deal_curves_plot(predictions: pd.DataFrame, scheme: str, path: Path, max_dea
         ax.plot(actual["period"], actual["actual_cum_rate"], color="black", lw=2, label="actual")
         ax.set_title(deal, fontsize=9)
         ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))  # periods are whole
     for ax in axes.ravel()[len(deals):]:
         ax.axis("off")
     axes.ravel()[0].legend(fontsize=7)
