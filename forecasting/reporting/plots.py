@@ -103,7 +103,10 @@ def never_pay_plot(deals: pd.DataFrame, share: pd.Series, path: Path, title: str
         ax.bar(positions, pooled.to_numpy(), color="#9ab", label="opb-weighted")
         lookup = dict(zip(pooled.index, positions))
         ax.scatter([lookup[v] for v in frame[by]], frame["never_pay_share"], color="#234", s=12, zorder=3, label="deals")
-        ax.set_xticks(positions, [str(v) for v in pooled.index])
+        labels = [str(v) for v in pooled.index]
+        crowded = sum(map(len, labels)) > 60  # more text than the axis holds level: turned, so none overlaps
+        ax.set_xticks(positions, labels, rotation=45 if crowded else 0, ha="right" if crowded else "center",
+                      fontsize=8 if crowded else None)
         ax.set_xlabel(by)
         ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
         ax.grid(alpha=0.3, axis="y")

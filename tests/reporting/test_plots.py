@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pandas as pd
 import pytest
 
 from forecasting.reporting import plots
@@ -30,3 +31,14 @@ def test_quarterly_data_are_drawn_in_quarters(monkeypatch, tmp_path, quarterly):
     monkeypatch.setattr(plots, "save", lambda fig, path: seen.setdefault("ax", fig.axes[0]) and path)
     plots.curves_by_group(quarterly, "vintage", tmp_path / "c.png", "t")
     assert seen["ax"].get_xlabel() == "quarters since cut-off"
+
+
+@pytest.mark.parametrize("names, turned", [(list("ABCDE"), False), ([f"company-{i:05d}-WC" for i in range(5)], True)])
+def test_never_pay_labels_turn_only_when_they_would_overlap(monkeypatch, tmp_path, pool_level, names, turned):
+    seen = {}
+    monkeypatch.setattr(plots, "save", lambda fig, path: seen.setdefault("fig", fig) and path)
+    renamed = dict(zip(sorted(pool_level.deals["originator"].unique()), names))
+    deals = pool_level.deals.assign(originator=pool_level.deals["originator"].map(renamed))
+    plots.never_pay_plot(deals, pd.Series(0.9, index=deals["deal_id"]), tmp_path / "n.png", "t")
+    rotation = seen["fig"].axes[1].get_xticklabels()[0].get_rotation()
+    assert rotation == (45 if turned else 0)
