@@ -147,7 +147,8 @@ def run_report(config: Config, dataset: Dataset, out: Path, step: Step = lambda 
     if backtest:
         step("backtesting")
         predictions = run_backtest(config, dataset, progress=progress)
-        metrics, compared = write_report(predictions, dataset.deals, config.backtest.horizons, out / "backtest")
+        metrics, compared = write_report(predictions, dataset.deals, config.backtest.horizons, out / "backtest",
+                                         dataset.meta.period_months)
     chosen, why = choose_model(config, metrics)
     save_models(models, out / "model", config.model_dump(mode="json"), fingerprint(dataset), chosen)
 

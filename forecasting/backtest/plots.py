@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from forecasting.backtest.runner import ROLE_BASELINE  # noqa: E402
+from forecasting.data.periods import period_unit, span  # noqa: E402
 
 DPI = 200
 
@@ -26,14 +27,15 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def error_by_horizon_plot(table: pd.DataFrame, path: Path) -> Path:
+def error_by_horizon_plot(table: pd.DataFrame, path: Path, period_months: int = 1) -> Path:
     schemes = list(table["scheme"].unique())
     fig, axes = plt.subplots(1, len(schemes), figsize=(5 * len(schemes), 4), squeeze=False)
     for ax, scheme in zip(axes[0], schemes):
         for model, rows in table[table["scheme"] == scheme].groupby("model"):
             ax.plot(rows["horizon"], rows["mae"], marker="o", label=model, ls=_style(rows))
         ax.set_title(scheme)
-        ax.set_xlabel("horizon (periods)")
+        ax.set_xlabel(f"horizon ({period_unit(period_months)}s since cut-off)")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.set_ylabel("MAE of cum_rate")
         ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
         ax.grid(alpha=0.3)
@@ -41,13 +43,13 @@ def error_by_horizon_plot(table: pd.DataFrame, path: Path) -> Path:
     return _save(fig, path)
 
 
-def ae_plot(ae: pd.DataFrame, path: Path) -> Path:
+def ae_plot(ae: pd.DataFrame, path: Path, period_months: int = 1) -> Path:
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for model, rows in ae.groupby("model"):
         series = rows.groupby("period")["ae_index"].median()
         ax.plot(series.index, series.to_numpy(), label=model, ls=_style(rows))
     ax.axhline(100, color="black", lw=0.8)
-    ax.set_xlabel("period since cut-off")
+    ax.set_xlabel(f"{period_unit(period_months)}s since cut-off")
     ax.set_ylabel("median actual / expected x 100")
     ax.set_title("Actual-vs-expected index over time (100 = as forecast)")
     ax.grid(alpha=0.3)
@@ -83,7 +85,7 @@ def deal_curves_plot(predictions: pd.DataFrame, scheme: str, path: Path, max_dea
     return _save(fig, path)
 
 
-def pit_plot(predictions: pd.DataFrame, horizon: int, path: Path, bins: int = 10) -> Path:
+def pit_plot(predictions: pd.DataFrame, horizon: int, path: Path, bins: int = 10, period_months: int = 1) -> Path:
     """Per scheme, each model's PIT histogram at one horizon (flat at 1 when calibrated; a U shape: bands too
     narrow; a hump: too wide; a slope: biased), with the band a calibrated forecaster's bars fall in 95% of the time."""
     import numpy as np
@@ -106,7 +108,7 @@ def pit_plot(predictions: pd.DataFrame, horizon: int, path: Path, bins: int = 10
         lo, hi = (binom.ppf(q, n, 1 / bins) / n * bins for q in (0.025, 0.975))
         ax.axhspan(lo, hi, color="grey", alpha=0.15, lw=0)
         ax.axhline(1.0, color="grey", lw=0.8)
-        ax.set_title(f"{scheme}: PIT at {horizon} periods (n = {n} per model)")
+        ax.set_title(f"{scheme}: PIT at {span(horizon, period_months)} (n = {n} per model)")
         ax.set_xlabel("PIT of the actual in its forecast")
         ax.set_ylabel("density")
     axes[0][0].legend(fontsize=7)

@@ -10,6 +10,7 @@ from forecasting.backtest import metrics as bm
 from forecasting.backtest import plots
 from forecasting.backtest.comparison import comparison
 from forecasting.data.io import write_table
+from forecasting.data.periods import span
 
 
 def ranking(table: pd.DataFrame, horizon: int) -> pd.DataFrame:
@@ -45,9 +46,10 @@ def middle_horizon(horizons: list[int]) -> int:
     return sorted(horizons)[len(horizons) // 2]
 
 
-def write_report(predictions: pd.DataFrame, deals: pd.DataFrame, horizons: list[int],
-                 out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Write every backtest output into ``out``; returns the metrics and the model-vs-baseline comparison."""
+def write_report(predictions: pd.DataFrame, deals: pd.DataFrame, horizons: list[int], out: Path,
+                 period_months: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Write every backtest output into ``out`` (spans said in the data's units); returns the metrics and the
+    model-vs-baseline comparison."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     table = bm.metrics(predictions, horizons)
@@ -56,15 +58,15 @@ def write_report(predictions: pd.DataFrame, deals: pd.DataFrame, horizons: list[
     write_table(bm.metrics_by(predictions, horizons, deals), out / "backtest_metrics_by_group.csv")
     ae = bm.ae_index(predictions)
     write_table(ae, out / "backtest_ae_index.csv")
-    plots.error_by_horizon_plot(table, out / "backtest_error_by_horizon.png")
-    plots.ae_plot(ae, out / "backtest_ae_index.png")
-    plots.pit_plot(predictions, middle_horizon(horizons), out / "backtest_pit.png")
+    plots.error_by_horizon_plot(table, out / "backtest_error_by_horizon.png", period_months)
+    plots.ae_plot(ae, out / "backtest_ae_index.png", period_months)
+    plots.pit_plot(predictions, middle_horizon(horizons), out / "backtest_pit.png", period_months=period_months)
     for scheme in predictions["scheme"].unique():
         plots.deal_curves_plot(predictions, scheme, out / f"backtest_curves_{scheme}.png")
     compared = comparison(predictions, horizons)
     write_table(compared, out / "backtest_comparison.csv")
     middle = middle_horizon(horizons)
-    lines = ["# Backtest report\n", f"Models ranked by MAE of cum_rate at {middle} periods (lower is better). "
+    lines = ["# Backtest report\n", f"Models ranked by MAE of cum_rate at {span(middle, period_months)} (lower is better). "
              f"coverage = share of actuals inside the outer quantiles (coverage_50 / _80: the P25-P75 and P10-P90 "
              f"bands); ks = Kolmogorov-Smirnov distance of the actuals' PITs from uniform, beside its 5% critical "
              f"value for that many independent forecasts (forecasts of one deal are not independent: a bar, not a "

@@ -41,7 +41,8 @@ def backtest(
     dataset = config_dataset(cfg, base)
     predictions = _progress_backtest(cfg, dataset)
     with output_set(out, "backtest", force, protect) as staging:
-        table, compared = write_report(predictions, dataset.deals, cfg.backtest.horizons, staging)
+        table, compared = write_report(predictions, dataset.deals, cfg.backtest.horizons, staging,
+                                       dataset.meta.period_months)
     typer.echo(table_text(table.set_index(["scheme", "model", "horizon"]), "{:.4f}"))
     for line in verdicts(compared[compared["horizon"] == middle_horizon(cfg.backtest.horizons)]):
         typer.echo(line)
