@@ -69,7 +69,8 @@ def run_fold(fold: Fold, specs: list, horizon: int, quantiles: list[float], n_dr
                 continue
             raise InputError(Problem("backtest", None, f"{fold.scheme}/{fold.fold}", f"{model.name}: {err}")) from None
         except InputError as err:
-            raise err.in_model(model.name, f"{fold.scheme}/{fold.fold}") from None
+            raise err.in_model(model.name, f"{fold.scheme}/{fold.fold}, trained on {len(fold.train.deals)} deals "
+                                           f"(backtest.min_train_deals leaves out folds trained on fewer)") from None
         notes += [(model.name, message.removeprefix(f"{model.name}: ")) for message in model.diagnostics_.warnings]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # a missing loan tape is said by the fold's data

@@ -248,3 +248,19 @@ def test_a_quarterly_market_is_backtested_against_every_baseline(quarterly):
                                    "baseline_bf", "baseline_agency", "baseline_vintage_mean"}
     scores = bm.metrics(table, [4, 8])
     assert len(scores) == 2 * 7 and np.isfinite(scores[["mae", "crps"]]).all().all()
+
+
+def test_a_models_config_problem_on_a_thin_fold_names_the_model_the_fold_and_the_way_out(dataset):
+    from forecasting.backtest.runner import run_fold
+    from forecasting.data.problems import InputError
+    from forecasting.models import registry
+    bank = dataset.subset(list(dataset.deals.loc[dataset.deals["originator"] == "A", "deal_id"]))
+    fold = next(f for f in make_folds(bank, ["vintage_holdout"], []) if f.fold == "2023")
+    spec = registry.options_model("decay_curve").model_validate({"name": "agency", "kind": "decay_curve",
+                                                                "curve": "loglogistic", "agency_prior": True})
+    actual = bank.history.to_long()[["deal_id", "period", "cum_rate"]].rename(columns={"cum_rate": "actual_cum_rate"})
+    with pytest.raises(InputError) as raised:
+        run_fold(fold, [spec], 12, [0.1, 0.5, 0.9], 20, actual)
+    assert str(raised.value).startswith(
+        "config:-:agency.agency_prior: vintage_holdout/2023, trained on 4 deals (backtest.min_train_deals leaves out "
+        "folds trained on fewer): 4 pool(s) cannot estimate")
