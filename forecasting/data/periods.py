@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-PERIOD_LENGTHS = (1, 3, 12)  # months in a period: monthly, quarterly, yearly data (dataset.yaml's period_months)
+PERIOD_UNITS = {1: "month", 3: "quarter", 12: "year"}  # months in a period (dataset.yaml's period_months): its name
+PERIOD_LENGTHS = tuple(PERIOD_UNITS)
 
 
 def periods_per_year(period_months: int) -> int:
@@ -14,7 +15,7 @@ def periods_per_year(period_months: int) -> int:
 
 def period_unit(period_months: int) -> str:
     """The name of one period: "month", "quarter" or "year"."""
-    return {1: "month", 3: "quarter", 12: "year"}[period_months]
+    return PERIOD_UNITS[period_months]
 
 
 def span(periods: int, period_months: int) -> str:

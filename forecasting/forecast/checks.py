@@ -15,7 +15,7 @@ import numpy as np
 from forecasting.models.curve_forecast import CurveForecast
 
 TOL = 1e-9
-BAND_TOL = 1e-6  # the point forecast is a mean of paths: it may sit a rounding error outside them
+RANGE_TOL = 1e-6  # the point forecast is a mean of paths: it may sit a rounding error outside them
 
 
 class ForecastError(RuntimeError):
@@ -43,7 +43,7 @@ def check_forecast(fc: CurveForecast, model: str) -> None:
     """``check_paths``, and the point forecast between the lowest and the highest path."""
     check_paths(fc, model)
     lo, hi = fc.draws.min(axis=0), fc.draws.max(axis=0)
-    outside = ((fc.mean < lo - BAND_TOL) | (fc.mean > hi + BAND_TOL)).any(axis=1)
+    outside = ((fc.mean < lo - RANGE_TOL) | (fc.mean > hi + RANGE_TOL)).any(axis=1)
     if outside.any():
         deal = np.flatnonzero(outside)[0]
         raise ForecastError(f"{model}: the point forecast of deal {fc.deal_ids[deal]!r} is outside the range of its "

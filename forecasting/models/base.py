@@ -98,12 +98,12 @@ class RecoveryEstimator(BaseEstimator):
                             f"{type(dataset).__name__}")
         if step == "fit" and self.tags.needs_loans and not dataset.has_loans:
             raise FitError("needs the loan tables (loans and loan_collections)")
-        fitted_on = getattr(self, "period_months_", None)
-        if step == "predict" and fitted_on is not None and dataset.meta.period_months != fitted_on:
+        if step == "predict" and dataset.meta.period_months != self.period_months_:  # fitted: predict checked
             raise InputError(Problem("dataset.yaml", None, "period_months",
-                                     f"{self.name} was fitted on {fitted_on}-month periods and this dataset's are "
-                                     f"{dataset.meta.period_months}-month: its curves would be read in the wrong "
-                                     f"unit; forecast data of {fitted_on}-month periods, or refit on this data"))
+                                     f"{self.name} was fitted on {self.period_months_}-month periods and this "
+                                     f"dataset's are {dataset.meta.period_months}-month: its curves would be read in "
+                                     f"the wrong unit; forecast data of {self.period_months_}-month periods, or refit "
+                                     f"on this data"))
         if self.tags.uses_agency:
             est = dataset.agency_estimates
             missing = dataset.deals["deal_id"] if est is None else est.index[est.isna()]

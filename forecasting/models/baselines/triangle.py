@@ -44,8 +44,8 @@ def origin_triangle(dataset: Dataset, exposure: pd.Series | None = None):
     h = dataset.history
     months = h.period_months
     observed = h.observed_periods[h.observed_periods > 0]
-    if observed.empty:
-        raise FitError(f"a triangle needs at least {MIN_ORIGINS} ages with collections; got 0")
+    if observed.nunique() < MIN_ORIGINS:  # one row per age: fewer ages, no development to read
+        raise FitError(f"a triangle needs at least {MIN_ORIGINS} ages with collections; got {observed.nunique()}")
     start = origin_start(observed, months)
     long = h.amounts.loc[observed.index].stack().rename("collections").reset_index()
     long.columns = ["deal_id", "period", "collections"]
@@ -53,9 +53,6 @@ def origin_triangle(dataset: Dataset, exposure: pd.Series | None = None):
     last_month = pd.PeriodIndex(long["origin"], freq="M").asi8 + long["period"].to_numpy(np.int64) * months - 1
     long["valuation"] = pd.PeriodIndex.from_ordinals(last_month, freq="M").to_timestamp(how="end").normalize()
     grouped = long.groupby(["origin", "valuation"], as_index=False)["collections"].sum()
-    if grouped["origin"].nunique() < MIN_ORIGINS:
-        raise FitError(f"a triangle needs at least {MIN_ORIGINS} ages with collections; "
-                       f"got {grouped['origin'].nunique()}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         tri = cl.Triangle(grouped, origin="origin", development="valuation", columns="collections",
